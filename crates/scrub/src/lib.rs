@@ -1,0 +1,1 @@
+//! Default-deny scrubbing policy for Sentry envelopes: only technical data leaves.

@@ -1,0 +1,1 @@
+//! Test helpers shared by the proxy's integration tests.

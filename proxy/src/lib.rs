@@ -1,0 +1,1 @@
+//! The scrubbing proxy: ingest, gate, scrub, queue and send.

@@ -1,0 +1,2 @@
+//! `sentry-scrub-proxy`: the binary.
+fn main() {}
