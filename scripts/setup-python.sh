@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the Python virtualenvs used by the Django example
+# and the SDK fixture/e2e tests.
+#
+#   .venv       sentry-sdk 2.x + Django + test tools (scripts/requirements.txt)
+#   .venv-sdk1  sentry-sdk 1.45.1 (last 1.x) for the legacy /store/ endpoint test
+#
+# Idempotent: pip runs only when the requirements changed (hash stamp kept in
+# the venv). Usage:
+#   scripts/setup-python.sh            # both venvs
+#   scripts/setup-python.sh --no-sdk1  # only .venv
+#   PYTHON=python3.11 scripts/setup-python.sh
+# Prints the path of .venv on the last line of stdout.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+REQ="$ROOT/scripts/requirements.txt"
+VENV="$ROOT/.venv"
+VENV_SDK1="$ROOT/.venv-sdk1"
+SDK1_REQ="sentry-sdk==1.45.1"
+WITH_SDK1=1
+
+for arg in "$@"; do
+  case "$arg" in
+    --no-sdk1) WITH_SDK1=0 ;;
+    --sdk1) WITH_SDK1=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "setup-python.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { echo "setup-python: $*" >&2; }
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  log "error: $PYTHON not found (set PYTHON=...)"; exit 1
+fi
+
+# ensure_venv DIR STAMP_CONTENT PIP_ARGS...
+ensure_venv() {
+  local dir="$1" want="$2"; shift 2
+  local stamp="$dir/.requirements.sha256"
+  local have=""
+  if [ -x "$dir/bin/python" ]; then
+    have="$("$dir/bin/python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null || true)"
+  fi
+  # (Re)create when missing, broken, or built with another interpreter.
+  if [ "$have" != "$PYVER" ]; then
+    log "creating $dir"
+    rm -rf "$dir"
+    if ! "$PYTHON" -m venv "$dir"; then
+      log "error: '$PYTHON -m venv' failed (on Debian: apt-get install python3-venv)"; exit 1
+    fi
+  fi
+  # Keep the venv out of git even when the repo's .gitignore does not list it.
+  [ -f "$dir/.gitignore" ] || echo '*' > "$dir/.gitignore"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "$dir up to date"
+    return 0
+  fi
+  log "installing into $dir: $*"
+  "$dir/bin/python" -m pip install --disable-pip-version-check --no-input -q "$@"
+  echo "$want" > "$stamp"
+}
+
+hash_of() { "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
+
+PYVER="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+MAIN_HASH="$( { cat "$REQ"; echo "python=$PYVER"; } | hash_of)"
+ensure_venv "$VENV" "$MAIN_HASH" -r "$REQ"
+
+if [ "$WITH_SDK1" = 1 ]; then
+  SDK1_HASH="$(printf '%s\npython=%s\n' "$SDK1_REQ" "$PYVER" | hash_of)"
+  ensure_venv "$VENV_SDK1" "$SDK1_HASH" "$SDK1_REQ"
+fi
+
+echo "$VENV"
