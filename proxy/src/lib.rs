@@ -1,1 +1,168 @@
 //! The scrubbing proxy: ingest, gate, scrub, queue and send.
+//!
+//! ```text
+//! SDK ──HTTP──▶ server ─▶ ingest ─▶ pipeline (gate, scrub) ─▶ sink (dry run) / upstream
+//!                 │          └─ auth, caps, decompress, parse
+//!                 └─ routes, connection cap, timeouts
+//! admin ─▶ /healthz /readyz /metrics
+//! ```
+//!
+//! [`run`] is the whole proxy; `main.rs` only parses flags and calls it, so tests run the
+//! same code in-process.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod dsn;
+pub mod gate;
+pub mod ingest;
+pub mod metrics;
+pub mod pipeline;
+pub mod reject;
+pub mod scrub_cmd;
+pub mod server;
+pub mod sink;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Output};
+use crate::gate::ConsentView;
+use crate::metrics::Metrics;
+use crate::sink::Sink;
+
+/// Everything a request handler reads: immutable config plus shared counters.
+#[derive(Debug)]
+pub struct State {
+    /// The validated configuration.
+    pub config: Config,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Dry-run output.
+    pub sink: Sink,
+    /// False once shutdown began.
+    pub accepting: AtomicBool,
+    /// The consent in force; swapped whole on reload.
+    pub consent: tokio::sync::watch::Sender<Arc<ConsentView>>,
+}
+
+impl State {
+    /// Builds the shared state for a config.
+    pub fn new(config: Config) -> State {
+        let sink = match &config.output {
+            Output::Stdout => Sink::stdout(),
+            Output::Outbox(dir) => Sink::outbox(dir.clone()),
+        };
+        let view = initial_consent(&config);
+        State {
+            config,
+            metrics: Arc::new(Metrics::default()),
+            sink,
+            accepting: AtomicBool::new(true),
+            consent: tokio::sync::watch::Sender::new(Arc::new(view)),
+        }
+    }
+
+    /// The consent view in force now (a cheap pointer copy).
+    pub fn consent_view(&self) -> Arc<ConsentView> {
+        self.consent.borrow().clone()
+    }
+
+    /// `/readyz`: accepting traffic, with valid consent.
+    pub fn is_ready(&self) -> bool {
+        self.accepting.load(Ordering::Relaxed)
+            && !matches!(*self.consent_view(), ConsentView::Closed(_))
+    }
+}
+
+/// The addresses actually bound (ports resolved when `:0` was asked).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// SDK listener.
+    pub listen: SocketAddr,
+    /// Admin listener.
+    pub admin: SocketAddr,
+}
+
+/// Binds both listeners. Nothing is bound until the config is valid.
+pub async fn bind(config: &Config) -> std::io::Result<(TcpListener, TcpListener)> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let admin = TcpListener::bind(config.admin_listen).await?;
+    Ok((listener, admin))
+}
+
+/// Runs the proxy on bound listeners until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    admin: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let bound = Bound {
+        listen: listener.local_addr()?,
+        admin: admin.local_addr()?,
+    };
+    tracing::info!(address = %bound.listen, "listening for SDKs");
+    tracing::info!(address = %bound.admin, "admin listening");
+    if let Some(path) = &config.ready_file {
+        write_ready_file(path, &bound)?;
+    }
+    let state = Arc::new(State::new(config));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let admin_task = {
+        let state = state.clone();
+        let mut rx = stop_rx.clone();
+        tokio::spawn(admin::serve(admin, state, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }))
+    };
+    let state2 = state.clone();
+    server::serve(
+        listener,
+        state.clone(),
+        async move {
+            shutdown.await;
+            state2.accepting.store(false, Ordering::Relaxed);
+            tracing::info!("shutting down: no new connections");
+        },
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = admin_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn initial_consent(config: &Config) -> ConsentView {
+    match &config.consent.file {
+        Some(path) => match gate::load_file(path) {
+            Ok(doc) => ConsentView::Document(Arc::new(doc)),
+            Err(e) => {
+                tracing::error!(error = %e, "no valid consent: nothing will leave until it is fixed");
+                ConsentView::Closed(consent::DropReason::NoConsent)
+            }
+        },
+        None if config.consent.assume_without_source => {
+            tracing::warn!("no consent source: dry run assumes telemetry enabled for every company, IDs not allowed");
+            ConsentView::Assumed
+        }
+        None => ConsentView::Closed(consent::DropReason::NoConsent),
+    }
+}
+
+fn write_ready_file(path: &std::path::Path, bound: &Bound) -> std::io::Result<()> {
+    let body = format!(
+        "{{\"listen\":\"{}\",\"admin\":\"{}\"}}\n",
+        bound.listen, bound.admin
+    );
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path)
+}

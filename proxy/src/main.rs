@@ -1,2 +1,127 @@
-//! `sentry-scrub-proxy`: the binary.
-fn main() {}
+//! `sentry-scrub-proxy`: parse flags, build the config, start logging, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use proxy::cli::{Cli, Command, ConfigAction, LogFormat};
+use proxy::config::Config;
+
+/// Exit code for bad configuration (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_CONFIG } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Scrub(args)) => {
+            let code = proxy::scrub_cmd::run(
+                &args,
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout().lock(),
+                &mut std::io::stderr().lock(),
+            );
+            ExitCode::from(code)
+        }
+        Some(Command::Config {
+            action: ConfigAction::Show { serve },
+        }) => match Config::try_from(*serve) {
+            Ok(c) => {
+                #[allow(clippy::print_stdout)]
+                {
+                    print!("{}", c.show());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(&e),
+        },
+    }
+}
+
+fn config_error(e: &proxy::config::ConfigErrors) -> ExitCode {
+    #[allow(clippy::print_stderr)]
+    {
+        eprint!("{e}");
+        eprintln!(
+            "sentry-scrub-proxy: invalid configuration ({} error(s)); see --help",
+            e.0.len()
+        );
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn serve(args: proxy::cli::ServeArgs) -> ExitCode {
+    let config = match Config::try_from(args) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    init_tracing(&config);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let (listener, admin) = match proxy::bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, listen = %config.listen, admin = %config.admin_listen, "cannot bind");
+                return ExitCode::FAILURE;
+            }
+        };
+        match proxy::run(config, listener, admin, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "proxy failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr: stdout carries dry-run envelopes.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

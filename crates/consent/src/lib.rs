@@ -131,7 +131,8 @@ impl ConsentDocument {
                 )
             })
             .collect();
-        serde_json::json!({"telemetry_enabled": self.telemetry_enabled, "companies": companies}).to_string()
+        serde_json::json!({"telemetry_enabled": self.telemetry_enabled, "companies": companies})
+            .to_string()
     }
 }
 
@@ -152,7 +153,8 @@ fn company(id: &str, v: &Value) -> Result<CompanyConsent, ConsentError> {
                 seen_enabled = true;
             }
             "telemetry_ids_allowed" => {
-                c.telemetry_ids_allowed = v.as_bool().ok_or_else(|| wrong(&path(k), "a boolean"))?;
+                c.telemetry_ids_allowed =
+                    v.as_bool().ok_or_else(|| wrong(&path(k), "a boolean"))?;
             }
             _ => return Err(ConsentError::UnknownField { field: path(k) }),
         }

@@ -1,1 +1,194 @@
 //! Default-deny scrubbing policy for Sentry envelopes: only technical data leaves.
+//!
+//! The allowlist is the schema: each kept item type is parsed into types that declare only
+//! the kept fields, so anything undeclared is skipped by the parser and never re-emitted.
+//! Every kept string then passes the [`detect`] detectors, which replace personal data and
+//! secrets with typed placeholders (`[email]`, `[card]` …) and record each replacement in
+//! the event's `_meta` and in a [`Report`] of counts (never values).
+//!
+//! Pure functions: no I/O, no clock. Consent is a callback: the caller decides, per item,
+//! whether it leaves and whether IDs may go with it.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use envelope::Envelope;
+//! use scrub::{scrub_envelope, Decision, Policy, PolicyConfig, Upstream};
+//!
+//! let policy = Policy::new(PolicyConfig::default()).unwrap();
+//! let body = Bytes::from_static(
+//!     b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n\
+//!       {\"type\":\"event\"}\n\
+//!       {\"message\":\"hi\",\"user\":{\"email\":\"alice@example.com\"},\"exception\":{\"values\":[{\"type\":\"ValueError\",\"value\":\"bad prompt from alice@example.com\"}]}}\n",
+//! );
+//! let env = Envelope::parse(body).unwrap();
+//! let out = scrub_envelope(&env, &policy, Upstream::default(), |_, _| Decision::Forward { ids_allowed: false });
+//! let text = String::from_utf8(out.envelope.to_bytes().to_vec()).unwrap();
+//! assert!(!text.contains("alice"));
+//! assert_eq!(out.report.removed_fields["user"], 1);
+//! ```
+
+mod ctx;
+pub mod detect;
+mod event;
+mod header;
+mod meta;
+pub mod normalize;
+mod policy;
+mod report;
+mod session;
+mod spans_v2;
+mod values;
+
+use bytes::Bytes;
+use envelope::{Envelope, Item, ItemType};
+use serde_json::{Map, Value};
+
+pub use ctx::FILTERED;
+pub use event::Attribution;
+pub use header::Upstream;
+pub use policy::{
+    LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
+    DEFAULT_TECHNICAL_EXCEPTIONS,
+};
+pub use report::Report;
+pub use spans_v2::SPAN_V2_CONTENT_TYPE;
+
+use ctx::Ctx;
+use event::Event;
+
+/// What consent says about one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Remove the item; the reason is counted.
+    Drop(&'static str),
+    /// Keep the item (scrubbed); with or without company and user IDs.
+    Forward {
+        /// Whether `user.id`, the company tag and a session's `did` may stay.
+        ids_allowed: bool,
+    },
+}
+
+/// A scrubbed envelope and what was removed from it.
+#[derive(Debug)]
+pub struct Scrubbed {
+    /// What may leave. It can have no items left.
+    pub envelope: Envelope,
+    /// Counts by rule, field and item type.
+    pub report: Report,
+}
+
+/// Item drop reason: a type that never leaves (attachments, replays, logs, feedback …).
+pub const DROP_DENIED_TYPE: &str = "item_type_denied";
+/// Item drop reason: a type this proxy does not know.
+pub const DROP_UNKNOWN_TYPE: &str = "unknown_item_type";
+/// Item drop reason: a technical type the operator did not enable (profiles, check-ins).
+pub const DROP_DISABLED_TYPE: &str = "item_type_disabled";
+/// Item drop reason: the payload does not parse as its type (fail closed).
+pub const DROP_INVALID: &str = "invalid_payload";
+
+/// Scrubs every item of an envelope. `gate` is asked once per kept-type item, with the
+/// event's attribution when it has one, and decides whether it leaves and with which IDs.
+pub fn scrub_envelope<G>(
+    envelope: &Envelope,
+    policy: &Policy,
+    upstream: Upstream<'_>,
+    mut gate: G,
+) -> Scrubbed
+where
+    G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
+{
+    let mut report = Report::default();
+    let header = header::scrub_header(envelope.header(), upstream, policy, &mut report);
+    let mut out = Envelope::from_header(header);
+    for item in envelope.items() {
+        let label = item.ty().label();
+        match scrub_item(item, policy, &mut gate, &mut report) {
+            Ok(new) => {
+                report.kept(label);
+                out.push(new);
+            }
+            Err(reason) => report.dropped(label, reason),
+        }
+    }
+    Scrubbed {
+        envelope: out,
+        report,
+    }
+}
+
+fn scrub_item<G>(
+    item: &Item,
+    policy: &Policy,
+    gate: &mut G,
+    report: &mut Report,
+) -> Result<Item, &'static str>
+where
+    G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
+{
+    let ty = item.ty();
+    let payload = item.payload();
+    match ty {
+        ItemType::Event | ItemType::Transaction => {
+            let mut ev: Event<'_> = serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+            let ids_allowed = decide(gate(ty, Some(ev.attribution(&policy.config.company_tag))))?;
+            ev.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            Ok(Item::new(ty.clone(), to_bytes(&ev)?))
+        }
+        ItemType::Span => {
+            let ids_allowed = decide(gate(ty, None))?;
+            let mut cx = Ctx::new(policy, ids_allowed, report);
+            if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) {
+                let mut batch: spans_v2::SpanBatch<'_> =
+                    serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+                batch.scrub(&mut cx);
+                let mut header = Map::new();
+                header.insert("type".into(), "span".into());
+                header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
+                header.insert("item_count".into(), Value::from(batch.len()));
+                Item::with_header(header, to_bytes(&batch)?).map_err(|_| DROP_INVALID)
+            } else {
+                let mut span: event::span::Span<'_> =
+                    serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+                span.scrub(&mut cx);
+                Ok(Item::new(ty.clone(), to_bytes(&span)?))
+            }
+        }
+        ItemType::Session => {
+            let mut s: session::Session<'_> =
+                serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+            let ids_allowed = decide(gate(ty, None))?;
+            s.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            Ok(Item::new(ty.clone(), to_bytes(&s)?))
+        }
+        ItemType::Sessions => {
+            let mut s: session::Sessions<'_> =
+                serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+            let ids_allowed = decide(gate(ty, None))?;
+            s.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            Ok(Item::new(ty.clone(), to_bytes(&s)?))
+        }
+        ItemType::ClientReport => {
+            let mut r: session::ClientReport<'_> =
+                serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+            decide(gate(ty, None))?;
+            r.scrub();
+            Ok(Item::new(ty.clone(), to_bytes(&r)?))
+        }
+        ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),
+        ItemType::Unknown(_) => Err(DROP_UNKNOWN_TYPE),
+        _ => Err(DROP_DENIED_TYPE),
+    }
+}
+
+fn decide(d: Decision) -> Result<bool, &'static str> {
+    match d {
+        Decision::Drop(reason) => Err(reason),
+        Decision::Forward { ids_allowed } => Ok(ids_allowed),
+    }
+}
+
+fn to_bytes<T: serde::Serialize>(v: &T) -> Result<Bytes, &'static str> {
+    serde_json::to_vec(v)
+        .map(Bytes::from)
+        .map_err(|_| DROP_INVALID)
+}

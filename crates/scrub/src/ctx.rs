@@ -1,0 +1,217 @@
+//! The walk's context: the policy, where we are in the item (for `_meta`), the remarks so far
+//! and the report. Every kept string passes through [`Ctx::text`] or a stricter check.
+
+use std::borrow::Cow;
+
+use crate::meta::{Meta, Seg};
+use crate::policy::Policy;
+use crate::report::Report;
+use crate::values::Val;
+
+/// Rule id for values removed by the allowlist (recorded in `_meta` as kind `x`).
+pub const RULE_ALLOWLIST: &str = "@allowlist:remove";
+/// Rule id for free-text messages replaced by policy.
+pub const RULE_MESSAGE: &str = "@message:replace";
+/// Placeholder for a replaced message.
+pub const FILTERED: &str = "[filtered]";
+
+/// State of one item's walk.
+pub struct Ctx<'p> {
+    /// The compiled policy.
+    pub policy: &'p Policy,
+    /// Whether company and user IDs may leave.
+    pub ids_allowed: bool,
+    path: Vec<Seg<'p>>,
+    meta: Meta,
+    /// Counts for the removal report.
+    pub report: &'p mut Report,
+    /// Reused buffer for remarks.
+    scratch: Vec<(String, usize, usize)>,
+}
+
+impl<'p> Ctx<'p> {
+    /// A fresh context.
+    pub fn new(policy: &'p Policy, ids_allowed: bool, report: &'p mut Report) -> Ctx<'p> {
+        Ctx {
+            policy,
+            ids_allowed,
+            path: Vec::with_capacity(16),
+            meta: Meta::default(),
+            report,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Runs `f` one step deeper.
+    pub fn at<R>(&mut self, seg: Seg<'p>, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.path.push(seg);
+        let r = f(self);
+        self.path.pop();
+        r
+    }
+
+    /// Runs `f` under an object key.
+    pub fn key<R>(&mut self, key: &'p str, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.at(Seg::Key(key), f)
+    }
+
+    /// Passes a kept string through the detectors, replacing matches with placeholders and
+    /// recording each replacement in `_meta` and the report.
+    pub fn text(&mut self, s: &mut Cow<'_, str>) {
+        let Some(red) = self.policy.detectors.redact(s) else {
+            return;
+        };
+        let len = s.len();
+        self.scratch.clear();
+        for &(kind, start, end) in &red.remarks {
+            self.report.redacted(kind.rule_id());
+            self.scratch
+                .push((format!("{}:replace", kind.rule_id()), start, end));
+        }
+        let remarks = std::mem::take(&mut self.scratch);
+        self.meta.substituted(&self.path, remarks.into_iter(), len);
+        *s = Cow::Owned(red.text);
+    }
+
+    /// [`Ctx::text`] on a scalar: strings are checked; numbers are checked through their
+    /// decimal form (a card number sent as a JSON number is still a card number); other
+    /// values are dropped.
+    pub fn val_text(&mut self, v: &mut Option<Val<'_>>) {
+        match v {
+            Some(Val::Str(s)) => self.text(s),
+            Some(Val::Num(n)) => {
+                let mut s = Cow::Owned(n.to_string());
+                self.text(&mut s);
+                if let Cow::Owned(t) = s {
+                    if t != n.to_string() {
+                        *v = Some(Val::Str(Cow::Owned(t)));
+                    }
+                }
+            }
+            Some(Val::Bool(_)) => {}
+            Some(Val::Other) => *v = None,
+            None => {}
+        }
+    }
+
+    /// Replaces a whole free-text value by the `[filtered]` placeholder.
+    pub fn filter_message(&mut self, s: &mut Cow<'_, str>) {
+        let len = s.len();
+        self.report.redacted("@message");
+        self.meta.substituted(
+            &self.path,
+            std::iter::once((RULE_MESSAGE.to_owned(), 0, FILTERED.len())),
+            len,
+        );
+        *s = Cow::Borrowed(FILTERED);
+    }
+
+    /// Records that a field under the current path was removed: `_meta` remark `x` and the
+    /// report's `path` count.
+    pub fn removed(&mut self, key: &'static str, report_path: &'static str) {
+        self.report.removed(report_path);
+        self.path.push(Seg::Key(key));
+        self.meta.removed(&self.path, RULE_ALLOWLIST);
+        self.path.pop();
+    }
+
+    /// Counts a removal in the report only (for removals too numerous to annotate, such as
+    /// unknown keys whose names are themselves input).
+    pub fn removed_silently(&mut self, report_path: &'static str) {
+        self.report.removed(report_path);
+    }
+
+    /// Takes the finished `_meta` tree.
+    pub fn take_meta(&mut self) -> Option<serde_json::Value> {
+        std::mem::take(&mut self.meta).into_value()
+    }
+}
+
+/// Keeps a scalar only if it is a number.
+pub fn num(v: &mut Option<Val<'_>>) {
+    if !matches!(v, Some(Val::Num(_))) {
+        *v = None;
+    }
+}
+
+/// Keeps a scalar only if it is a boolean.
+pub fn flag(v: &mut Option<Val<'_>>) {
+    if !matches!(v, Some(Val::Bool(_))) {
+        *v = None;
+    }
+}
+
+/// Keeps a scalar only if it is a short technical token: letters, digits and `_.:/-+`,
+/// such as an op (`http.server`), a status, a level, a platform or an origin. A token can
+/// not hold a sentence, an email or a space, so it needs no detectors.
+pub fn token(v: &mut Option<Val<'_>>) {
+    let ok = match v {
+        Some(Val::Str(s)) => is_token(s),
+        _ => false,
+    };
+    if !ok {
+        *v = None;
+    }
+}
+
+/// See [`token`].
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'/' | b'-' | b'+')
+        })
+}
+
+/// Keeps a scalar only if it is a hex id (event, trace, span, profile ids; dashes allowed).
+pub fn hex_id(v: &mut Option<Val<'_>>) {
+    let ok = match v {
+        Some(Val::Str(s)) => {
+            (8..=36).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        }
+        _ => false,
+    };
+    if !ok {
+        *v = None;
+    }
+}
+
+/// Keeps a timestamp: a number, or an RFC 3339 string (digits and `-:.TZ+ `).
+pub fn timestamp(v: &mut Option<Val<'_>>) {
+    let ok = match v {
+        Some(Val::Num(_)) => true,
+        Some(Val::Str(s)) => {
+            s.len() <= 40
+                && s.bytes().all(|b| {
+                    b.is_ascii_digit()
+                        || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z' | b'+' | b' ')
+                })
+        }
+        _ => false,
+    };
+    if !ok {
+        *v = None;
+    }
+}
+
+/// Keeps a version-like string (`5.2.19`, `2.75.0`, `3.11.7 (main, …)` is not one): letters,
+/// digits and `._-+!~`. Module and package versions need no detectors: they cannot hold
+/// a sentence, and `1.2.3.4` in `modules` is a version, not an IP.
+pub fn is_version(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'!' | b'~')
+        })
+}
+
+/// A package or module name: letters, digits and `._-:/`, and one leading `@` for npm
+/// scopes (`@sentry/node`). An email has its `@` inside, so it is refused.
+pub fn is_package_name(s: &str) -> bool {
+    let body = s.strip_prefix('@').unwrap_or(s);
+    !body.is_empty()
+        && s.len() <= 128
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/'))
+}

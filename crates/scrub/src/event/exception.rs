@@ -1,0 +1,292 @@
+//! Exceptions, stack traces, frames and threads: the core of what a support engineer needs.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::ctx::{self, Ctx};
+use crate::meta::Seg;
+use crate::policy::MessageMode;
+use crate::values::{List, Present, Val};
+
+/// `{"values": [...]}`, or a bare list as legacy SDKs send. Serialized as `{"values": [...]}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Values<T>(pub Vec<T>);
+
+impl<T: Serialize> Serialize for Values<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("values", &self.0)?;
+        m.end()
+    }
+}
+
+struct ValuesVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ValuesVisitor<T> {
+    type Value = Values<T>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{\"values\": [...]} or a list")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+            if k == "values" {
+                out = map.next_value::<List<T>>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Values(out))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let list: List<T> = Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Values(list.0))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Values<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValuesVisitor(std::marker::PhantomData))
+    }
+}
+
+/// One exception in a chain.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Exception<'a> {
+    #[serde(rename = "type", borrow, skip_serializing_if = "Option::is_none")]
+    ty: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    value: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    module: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    thread_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    mechanism: Option<Mechanism<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    stacktrace: Option<Stacktrace<'a>>,
+}
+
+/// How the exception was caught.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Mechanism<'a> {
+    #[serde(rename = "type", borrow, skip_serializing_if = "Option::is_none")]
+    ty: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    handled: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    synthetic: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    is_exception_group: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    exception_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    parent_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    source: Option<Val<'a>>,
+    #[serde(skip_serializing)]
+    description: Option<Present>,
+    #[serde(skip_serializing)]
+    data: Option<Present>,
+}
+
+/// A stack trace.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Stacktrace<'a> {
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    frames: List<Frame<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    lang: Option<Val<'a>>,
+    #[serde(skip_serializing)]
+    registers: Option<Present>,
+}
+
+/// One frame: where the code was, never what it held.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Frame<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    filename: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    abs_path: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    module: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    package: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    function: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    raw_function: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    lineno: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    colno: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    in_app: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    platform: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    instruction_addr: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    symbol_addr: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    image_addr: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    pre_context: List<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    context_line: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    post_context: List<Val<'a>>,
+    #[serde(skip_serializing)]
+    vars: Option<Present>,
+}
+
+/// A thread with its stack.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Thread<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    name: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    crashed: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    current: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    main: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    state: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    stacktrace: Option<Stacktrace<'a>>,
+}
+
+impl Exception<'_> {
+    /// Walks one exception under `exception.values.N`.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        cx.key("type", |cx| cx.val_text(&mut self.ty));
+        cx.key("module", |cx| cx.val_text(&mut self.module));
+        let technical = {
+            let ty = self.ty.as_ref().and_then(Val::as_str).unwrap_or("");
+            let module = self.module.as_ref().and_then(Val::as_str);
+            cx.policy.technical_exception(ty, module)
+        };
+        let mode = cx.policy.config.exception_messages;
+        cx.key("value", |cx| match &mut self.value {
+            Some(Val::Str(s)) => match mode {
+                MessageMode::Technical if technical => cx.text(s),
+                MessageMode::Detect => cx.text(s),
+                _ => cx.filter_message(s),
+            },
+            Some(Val::Num(_) | Val::Bool(_)) | None => {}
+            Some(Val::Other) => self.value = None,
+        });
+        ctx::num(&mut self.thread_id);
+        if let Some(m) = &mut self.mechanism {
+            cx.key("mechanism", |cx| m.scrub(cx));
+        }
+        if let Some(st) = &mut self.stacktrace {
+            cx.key("stacktrace", |cx| {
+                st.scrub(cx, "exception.values.stacktrace.frames.vars")
+            });
+        }
+    }
+}
+
+impl Mechanism<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        ctx::token(&mut self.ty);
+        ctx::flag(&mut self.handled);
+        ctx::flag(&mut self.synthetic);
+        ctx::flag(&mut self.is_exception_group);
+        ctx::num(&mut self.exception_id);
+        ctx::num(&mut self.parent_id);
+        ctx::token(&mut self.source);
+        if self.description.take().is_some() {
+            cx.removed("description", "exception.values.mechanism.description");
+        }
+        if self.data.take().is_some() {
+            cx.removed("data", "exception.values.mechanism.data");
+        }
+    }
+}
+
+impl Stacktrace<'_> {
+    /// Walks a stack trace; `vars_path` names removed locals in the report.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>, vars_path: &'static str) {
+        ctx::token(&mut self.lang);
+        if self.registers.take().is_some() {
+            cx.removed("registers", "stacktrace.registers");
+        }
+        cx.key("frames", |cx| {
+            for (i, f) in self.frames.0.iter_mut().enumerate() {
+                cx.at(Seg::Index(i), |cx| f.scrub(cx, vars_path));
+            }
+        });
+    }
+}
+
+impl Frame<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>, vars_path: &'static str) {
+        cx.key("filename", |cx| cx.val_text(&mut self.filename));
+        cx.key("abs_path", |cx| cx.val_text(&mut self.abs_path));
+        cx.key("module", |cx| cx.val_text(&mut self.module));
+        cx.key("package", |cx| cx.val_text(&mut self.package));
+        cx.key("function", |cx| cx.val_text(&mut self.function));
+        cx.key("raw_function", |cx| cx.val_text(&mut self.raw_function));
+        ctx::num(&mut self.lineno);
+        ctx::num(&mut self.colno);
+        ctx::flag(&mut self.in_app);
+        ctx::token(&mut self.platform);
+        ctx::token(&mut self.instruction_addr);
+        ctx::token(&mut self.symbol_addr);
+        ctx::token(&mut self.image_addr);
+        lines(cx, "pre_context", &mut self.pre_context);
+        cx.key("context_line", |cx| cx.val_text(&mut self.context_line));
+        lines(cx, "post_context", &mut self.post_context);
+        if self.vars.take().is_some() {
+            cx.removed("vars", vars_path);
+        }
+    }
+}
+
+fn lines(cx: &mut Ctx<'_>, key: &'static str, list: &mut List<Val<'_>>) {
+    cx.key(key, |cx| {
+        for (i, l) in list.0.iter_mut().enumerate() {
+            cx.at(Seg::Index(i), |cx| {
+                let mut v = Some(std::mem::replace(l, Val::Other));
+                cx.val_text(&mut v);
+                // Keep the line count: a dropped line becomes empty, so line numbers still align.
+                *l = v.unwrap_or(Val::Str(Cow::Borrowed("")));
+            });
+        }
+    });
+}
+
+impl Thread<'_> {
+    /// Walks one thread under `threads.values.N`.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        match &self.id {
+            Some(Val::Num(_)) => {}
+            Some(Val::Str(_)) => cx.key("id", |cx| cx.val_text(&mut self.id)),
+            _ => self.id = None,
+        }
+        cx.key("name", |cx| cx.val_text(&mut self.name));
+        ctx::flag(&mut self.crashed);
+        ctx::flag(&mut self.current);
+        ctx::flag(&mut self.main);
+        ctx::token(&mut self.state);
+        if let Some(st) = &mut self.stacktrace {
+            cx.key("stacktrace", |cx| {
+                st.scrub(cx, "threads.values.stacktrace.frames.vars")
+            });
+        }
+    }
+}

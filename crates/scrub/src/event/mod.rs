@@ -1,0 +1,489 @@
+//! Events and transactions: the kept fields, declared as types. A field not declared here is
+//! skipped by the parser and can never be re-emitted.
+
+mod contexts;
+mod exception;
+mod request;
+pub mod span;
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ctx::{self, Ctx, FILTERED};
+use crate::meta::Seg;
+use crate::normalize;
+use crate::policy::LogMode;
+use crate::values::{List, Pairs, Present, Val};
+
+use contexts::Contexts;
+use exception::{Exception, Stacktrace, Thread, Values};
+use request::Request;
+use span::Span;
+
+/// An event or a transaction, as kept.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Event<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    event_id: Option<Val<'a>>,
+    #[serde(rename = "type", borrow, skip_serializing_if = "Option::is_none")]
+    ty: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    timestamp: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    start_timestamp: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    platform: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    level: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    logger: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    release: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    environment: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    dist: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    transaction: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    transaction_info: Option<TransactionInfo<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    server_name: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    fingerprint: List<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    logentry: Option<LogEntry<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    message: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    exception: Option<Values<Exception<'a>>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    threads: Option<Values<Thread<'a>>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    stacktrace: Option<Stacktrace<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    request: Option<Request<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    contexts: Option<Contexts<'a>>,
+    #[serde(borrow, skip_serializing_if = "Pairs::is_empty")]
+    tags: Pairs<'a, Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    user: Option<User<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    sdk: Option<Sdk<'a>>,
+    #[serde(borrow, skip_serializing_if = "Pairs::is_empty")]
+    modules: Pairs<'a, Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    spans: List<Span<'a>>,
+    #[serde(borrow, skip_serializing_if = "Pairs::is_empty")]
+    measurements: Pairs<'a, Measurement<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    debug_meta: Option<DebugMeta<'a>>,
+    #[serde(skip_serializing)]
+    breadcrumbs: Option<Present>,
+    #[serde(skip_serializing)]
+    extra: Option<Present>,
+    #[serde(skip_serializing)]
+    errors: Option<Present>,
+    /// The SDK's own `_meta` is dropped: ours replaces it.
+    #[serde(rename = "_meta", skip_serializing)]
+    sdk_meta: Option<Present>,
+    /// The remarks of this walk, written last.
+    #[serde(
+        rename = "_meta",
+        skip_deserializing,
+        skip_serializing_if = "Option::is_none"
+    )]
+    meta: Option<serde_json::Value>,
+}
+
+/// `transaction_info`: how the name was made.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct TransactionInfo<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    source: Option<Val<'a>>,
+}
+
+/// `logentry`: the template may stay, its parameters and formatted text never do.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LogEntry<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    message: Option<Val<'a>>,
+    #[serde(skip_serializing)]
+    params: Option<Present>,
+    #[serde(skip_serializing)]
+    formatted: Option<Present>,
+}
+
+/// `user`: only its `id`, and only under ID consent.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct User<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    id: Option<Val<'a>>,
+    #[serde(skip_serializing)]
+    email: Option<Present>,
+    #[serde(skip_serializing)]
+    username: Option<Present>,
+    #[serde(skip_serializing)]
+    name: Option<Present>,
+    #[serde(skip_serializing)]
+    ip_address: Option<Present>,
+    #[serde(skip_serializing)]
+    geo: Option<Present>,
+    #[serde(skip_serializing)]
+    data: Option<Present>,
+    #[serde(skip_serializing)]
+    segment: Option<Present>,
+}
+
+impl User<'_> {
+    /// Removes every declared field but `id`; true if there was any.
+    fn take_other(&mut self) -> bool {
+        [
+            self.email.take(),
+            self.username.take(),
+            self.name.take(),
+            self.ip_address.take(),
+            self.geo.take(),
+            self.data.take(),
+            self.segment.take(),
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
+}
+
+/// `sdk`: name, version, integrations and packages.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Sdk<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    name: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    version: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    integrations: List<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    packages: List<Package<'a>>,
+}
+
+/// One SDK package.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Package<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    name: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    version: Option<Val<'a>>,
+}
+
+/// One measurement: a number and its unit.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Measurement<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    value: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    unit: Option<Val<'a>>,
+}
+
+/// `debug_meta`: native debug images (addresses and ids).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DebugMeta<'a> {
+    #[serde(borrow, skip_serializing_if = "List::is_empty")]
+    images: List<DebugImage<'a>>,
+}
+
+/// One debug image.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct DebugImage<'a> {
+    #[serde(rename = "type", borrow, skip_serializing_if = "Option::is_none")]
+    ty: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    debug_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    code_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    code_file: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    debug_file: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    image_addr: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    image_size: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    arch: Option<Val<'a>>,
+}
+
+/// Who an event belongs to, read before scrubbing so consent can decide.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Attribution<'e> {
+    /// The company tag's value.
+    pub company: Option<&'e str>,
+    /// `user.id`.
+    pub user: Option<&'e str>,
+}
+
+impl<'a> Event<'a> {
+    /// Company and user, as sent.
+    pub fn attribution(&self, company_tag: &str) -> Attribution<'_> {
+        let company = self
+            .tags
+            .0
+            .iter()
+            .find(|(k, _)| k == company_tag)
+            .and_then(|(_, v)| v.as_str());
+        let user = self
+            .user
+            .as_ref()
+            .and_then(|u| u.id.as_ref())
+            .and_then(Val::as_str);
+        Attribution { company, user }
+    }
+
+    /// Walks the whole event. After this, every kept string has passed the detectors.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        ctx::hex_id(&mut self.event_id);
+        ctx::token(&mut self.ty);
+        ctx::timestamp(&mut self.timestamp);
+        ctx::timestamp(&mut self.start_timestamp);
+        ctx::token(&mut self.platform);
+        ctx::token(&mut self.level);
+        cx.key("logger", |cx| cx.val_text(&mut self.logger));
+        cx.key("release", |cx| cx.val_text(&mut self.release));
+        cx.key("environment", |cx| cx.val_text(&mut self.environment));
+        cx.key("dist", |cx| cx.val_text(&mut self.dist));
+        cx.key("transaction", |cx| {
+            if let Some(Val::Str(t)) = &mut self.transaction {
+                // A transaction named after a raw URL (`transaction_style="url"`).
+                if let Some(clean) = normalize::url::scrub_url(t) {
+                    *t = Cow::Owned(clean);
+                }
+            }
+            cx.val_text(&mut self.transaction)
+        });
+        if let Some(ti) = &mut self.transaction_info {
+            ctx::token(&mut ti.source);
+        }
+        if self.server_name.is_some() {
+            if cx.policy.config.keep_server_name {
+                cx.key("server_name", |cx| cx.val_text(&mut self.server_name));
+            } else {
+                self.server_name = None;
+                cx.removed("server_name", "server_name");
+            }
+        }
+        cx.key("fingerprint", |cx| {
+            for (i, f) in self.fingerprint.0.iter_mut().enumerate() {
+                cx.at(Seg::Index(i), |cx| text_in_place(cx, f));
+            }
+        });
+        self.scrub_messages(cx);
+        if let Some(ex) = &mut self.exception {
+            cx.key("exception", |cx| {
+                cx.key("values", |cx| {
+                    for (i, e) in ex.0.iter_mut().enumerate() {
+                        cx.at(Seg::Index(i), |cx| e.scrub(cx));
+                    }
+                })
+            });
+        }
+        if let Some(th) = &mut self.threads {
+            cx.key("threads", |cx| {
+                cx.key("values", |cx| {
+                    for (i, t) in th.0.iter_mut().enumerate() {
+                        cx.at(Seg::Index(i), |cx| t.scrub(cx));
+                    }
+                })
+            });
+        }
+        if let Some(st) = &mut self.stacktrace {
+            cx.key("stacktrace", |cx| st.scrub(cx, "stacktrace.frames.vars"));
+        }
+        if let Some(r) = &mut self.request {
+            cx.key("request", |cx| r.scrub(cx));
+        }
+        if let Some(c) = &mut self.contexts {
+            cx.key("contexts", |cx| c.scrub(cx));
+            if c.is_empty() {
+                self.contexts = None;
+            }
+        }
+        cx.key("tags", |cx| scrub_tags(cx, &mut self.tags, "tags.*"));
+        self.scrub_user(cx);
+        if let Some(sdk) = &mut self.sdk {
+            scrub_sdk(sdk, cx);
+        }
+        scrub_modules(cx, &mut self.modules);
+        cx.key("spans", |cx| {
+            for (i, s) in self.spans.0.iter_mut().enumerate() {
+                cx.at(Seg::Index(i), |cx| s.scrub(cx));
+            }
+        });
+        self.measurements.0.retain_mut(|(k, m)| {
+            ctx::num(&mut m.value);
+            ctx::token(&mut m.unit);
+            ctx::is_token(k) && m.value.is_some()
+        });
+        if let Some(dm) = &mut self.debug_meta {
+            cx.key("debug_meta", |cx| {
+                cx.key("images", |cx| {
+                    for (i, im) in dm.images.0.iter_mut().enumerate() {
+                        cx.at(Seg::Index(i), |cx| {
+                            ctx::token(&mut im.ty);
+                            ctx::hex_id(&mut im.debug_id);
+                            ctx::token(&mut im.code_id);
+                            cx.key("code_file", |cx| cx.val_text(&mut im.code_file));
+                            cx.key("debug_file", |cx| cx.val_text(&mut im.debug_file));
+                            ctx::token(&mut im.image_addr);
+                            ctx::num(&mut im.image_size);
+                            ctx::token(&mut im.arch);
+                        });
+                    }
+                })
+            });
+        }
+        for (present, key) in [
+            (self.breadcrumbs.take(), "breadcrumbs"),
+            (self.extra.take(), "extra"),
+            (self.errors.take(), "errors"),
+        ] {
+            if present.is_some() {
+                cx.removed(key, key);
+            }
+        }
+        self.sdk_meta = None;
+        self.meta = cx.take_meta();
+    }
+
+    fn scrub_messages(&mut self, cx: &mut Ctx<'_>) {
+        let mode = cx.policy.config.log_messages;
+        if let Some(le) = &mut self.logentry {
+            let had_params = le.params.take().is_some();
+            if had_params {
+                cx.removed_silently("logentry.params");
+            }
+            if le.formatted.take().is_some() {
+                cx.removed_silently("logentry.formatted");
+            }
+            cx.key("logentry", |cx| {
+                cx.key("message", |cx| {
+                    log_message(cx, mode, had_params, &mut le.message)
+                })
+            });
+        }
+        cx.key("message", |cx| {
+            log_message(cx, mode, false, &mut self.message)
+        });
+    }
+
+    fn scrub_user(&mut self, cx: &mut Ctx<'_>) {
+        let Some(user) = &mut self.user else { return };
+        let had_other = user.take_other();
+        if cx.ids_allowed && user.id.is_some() {
+            cx.key("user", |cx| cx.key("id", |cx| cx.val_text(&mut user.id)));
+            if had_other {
+                cx.removed_silently("user.*");
+            }
+        } else {
+            self.user = None;
+            cx.removed("user", "user");
+        }
+    }
+}
+
+/// A template with placeholders, sent with its parameters, is code; anything else may be data.
+fn log_message(cx: &mut Ctx<'_>, mode: LogMode, had_params: bool, msg: &mut Option<Val<'_>>) {
+    match msg {
+        Some(Val::Str(s)) => match mode {
+            LogMode::Template if had_params && normalize::message::is_probably_template(s) => {
+                cx.text(s)
+            }
+            LogMode::Detect => cx.text(s),
+            _ => cx.filter_message(s),
+        },
+        Some(Val::Other) => *msg = None,
+        Some(Val::Num(_) | Val::Bool(_)) | None => {}
+    }
+}
+
+fn text_in_place(cx: &mut Ctx<'_>, v: &mut Val<'_>) {
+    let mut slot = Some(std::mem::replace(v, Val::Other));
+    cx.val_text(&mut slot);
+    *v = slot.unwrap_or(Val::Str(Cow::Borrowed(FILTERED)));
+}
+
+/// Keeps allowlisted tags (values through the detectors) and the company tag under ID
+/// consent; counts the rest.
+pub(crate) fn scrub_tags(
+    cx: &mut Ctx<'_>,
+    tags: &mut Pairs<'_, Val<'_>>,
+    removed_path: &'static str,
+) {
+    let policy = cx.policy;
+    let company_tag = policy.config.company_tag.as_str();
+    tags.0.retain_mut(|(k, v)| {
+        let key: &str = if k == company_tag {
+            if !cx.ids_allowed {
+                cx.removed_silently("tags.company");
+                return false;
+            }
+            company_tag
+        } else if let Some(key) = policy.kept_tag(k) {
+            key
+        } else {
+            cx.removed_silently(removed_path);
+            return false;
+        };
+        let mut slot = Some(std::mem::replace(v, Val::Other));
+        cx.key(key, |cx| cx.val_text(&mut slot));
+        match slot {
+            Some(s) => {
+                *v = s;
+                true
+            }
+            None => false,
+        }
+    });
+}
+
+fn scrub_sdk(sdk: &mut Sdk<'_>, cx: &mut Ctx<'_>) {
+    ctx::token(&mut sdk.name);
+    version(&mut sdk.version);
+    sdk.integrations
+        .0
+        .retain(|i| matches!(i, Val::Str(s) if ctx::is_token(s)));
+    let before = sdk.packages.0.len();
+    sdk.packages.0.retain_mut(|p| {
+        version(&mut p.version);
+        matches!(&p.name, Some(Val::Str(s)) if ctx::is_package_name(s))
+    });
+    for _ in sdk.packages.0.len()..before {
+        cx.removed_silently("sdk.packages");
+    }
+}
+
+fn version(v: &mut Option<Val<'_>>) {
+    if !matches!(v, Some(Val::Str(s)) if ctx::is_version(s)) {
+        *v = None;
+    }
+}
+
+/// `modules`: package names and versions, checked by shape rather than by the detectors
+/// (`1.2.3.4` is a version here, not an IP).
+fn scrub_modules(cx: &mut Ctx<'_>, modules: &mut Pairs<'_, Val<'_>>) {
+    modules.0.retain(|(k, v)| {
+        let ok = ctx::is_package_name(k) && matches!(v, Val::Str(s) if ctx::is_version(s));
+        if !ok {
+            cx.removed_silently("modules.*");
+        }
+        ok
+    });
+}

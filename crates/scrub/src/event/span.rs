@@ -1,0 +1,220 @@
+//! Transaction spans and span data: ids, timings, op and status; descriptions normalised
+//! (SQL literals and URL queries removed) and then passed through the detectors; data only
+//! for allowlisted technical keys.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::ctx::{self, Ctx};
+use crate::normalize;
+use crate::values::{Pairs, Val};
+
+/// Span data keys that describe the program, not the user (values still pass the detectors;
+/// URL values lose their query first).
+pub const SPAN_DATA_KEYS: &[&str] = &[
+    "blocking",
+    "cache.hit",
+    "cache.item_size",
+    "code.file.path",
+    "code.filepath",
+    "code.function",
+    "code.function.name",
+    "code.line.number",
+    "code.lineno",
+    "code.namespace",
+    "db.operation",
+    "db.operation.name",
+    "db.system",
+    "db.system.name",
+    "gen_ai.operation.name",
+    "gen_ai.request.max_tokens",
+    "gen_ai.request.model",
+    "gen_ai.request.temperature",
+    "gen_ai.response.model",
+    "gen_ai.system",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.total_tokens",
+    "http.method",
+    "http.request.method",
+    "http.response.body.size",
+    "http.response.status_code",
+    "http.response_content_length",
+    "http.status_code",
+    "network.protocol.name",
+    "network.protocol.version",
+    "sentry.environment",
+    "sentry.op",
+    "sentry.origin",
+    "sentry.release",
+    "sentry.sample_rate",
+    "sentry.sdk.name",
+    "sentry.sdk.version",
+    "sentry.source",
+    "thread.id",
+    "thread.name",
+    "url",
+    "url.full",
+    "http.url",
+];
+
+/// Keys whose string values are URLs: query, fragment and userinfo go first.
+pub fn is_url_key(key: &str) -> bool {
+    matches!(key, "url" | "url.full" | "http.url")
+}
+
+/// Allowlisted span data, filtered while parsing: other keys are skipped unread.
+#[derive(Debug, Default)]
+pub struct SpanData<'a> {
+    kept: Vec<(&'static str, Val<'a>)>,
+    removed: u32,
+}
+
+impl Serialize for SpanData<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.kept.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+struct SpanDataVisitor;
+
+impl<'de> Visitor<'de> for SpanDataVisitor {
+    type Value = SpanData<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("span data")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut d = SpanData::default();
+        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+            match SPAN_DATA_KEYS.iter().find(|a| **a == k.as_ref()) {
+                Some(key) => d.kept.push((key, map.next_value()?)),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    d.removed += 1;
+                }
+            }
+        }
+        Ok(d)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(SpanData::default())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SpanData<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SpanDataVisitor)
+    }
+}
+
+impl SpanData<'_> {
+    /// True when nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// Walks the data under the current path; `removed_path` names dropped keys in the report.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>, removed_path: &'static str) {
+        for _ in 0..self.removed {
+            cx.removed_silently(removed_path);
+        }
+        self.removed = 0;
+        self.kept.retain_mut(|(k, v)| {
+            let mut slot = Some(std::mem::replace(v, Val::Other));
+            if is_url_key(k) {
+                if let Some(Val::Str(s)) = &mut slot {
+                    if let Some(clean) = normalize::url::scrub_url(s) {
+                        cx.report.redacted("@url-query");
+                        *s = Cow::Owned(clean);
+                    }
+                }
+            }
+            cx.key(k, |cx| cx.val_text(&mut slot));
+            match slot {
+                Some(val) => {
+                    *v = val;
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+}
+
+/// One span of a transaction.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Span<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    span_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    parent_span_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    trace_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    same_process_as_parent: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    op: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    description: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    start_timestamp: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    timestamp: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    status: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    origin: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    exclusive_time: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Pairs::is_empty")]
+    tags: Pairs<'a, Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "SpanData::is_empty")]
+    data: SpanData<'a>,
+}
+
+impl Span<'_> {
+    /// Walks one span under `spans.N`.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        ctx::hex_id(&mut self.span_id);
+        ctx::hex_id(&mut self.parent_span_id);
+        ctx::hex_id(&mut self.trace_id);
+        ctx::flag(&mut self.same_process_as_parent);
+        ctx::token(&mut self.op);
+        ctx::timestamp(&mut self.start_timestamp);
+        ctx::timestamp(&mut self.timestamp);
+        ctx::token(&mut self.status);
+        ctx::token(&mut self.origin);
+        ctx::num(&mut self.exclusive_time);
+        let op = self.op.as_ref().and_then(Val::as_str).unwrap_or("");
+        cx.key("description", |cx| {
+            scrub_description(cx, op, &mut self.description);
+        });
+        cx.key("tags", |cx| {
+            crate::event::scrub_tags(cx, &mut self.tags, "spans.tags.*")
+        });
+        cx.key("data", |cx| self.data.scrub(cx, "spans.data.*"));
+    }
+}
+
+/// Normalises a span description by its op (SQL literals for `db*`, URL queries for
+/// `http*`), then runs the detectors.
+pub fn scrub_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>) {
+    if let Some(Val::Str(s)) = desc {
+        let normalized = if op.starts_with("db") {
+            normalize::sql::scrub_sql(s).map(|n| (n, "@sql-literal"))
+        } else if op.starts_with("http") {
+            normalize::url::scrub_http_description(s).map(|n| (n, "@url-query"))
+        } else {
+            None
+        };
+        if let Some((n, rule)) = normalized {
+            cx.report.redacted(rule);
+            *s = Cow::Owned(n);
+        }
+    }
+    cx.val_text(desc);
+}

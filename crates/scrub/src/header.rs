@@ -1,0 +1,114 @@
+//! The envelope header: ids and timing, the SDK, and the `trace` context's technical part.
+//! The `dsn` and `trace.public_key` become the upstream's; any user segment goes.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use crate::ctx::{is_token, is_version};
+use crate::policy::Policy;
+use crate::report::Report;
+
+/// What the header is rewritten to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Upstream<'u> {
+    /// The upstream DSN, written as `dsn` (omitted when `None`).
+    pub dsn: Option<&'u str>,
+    /// The upstream public key, written as `trace.public_key`.
+    pub public_key: Option<&'u str>,
+}
+
+/// Builds the outgoing header from the incoming one.
+pub fn scrub_header(
+    input: &Map<String, Value>,
+    upstream: Upstream<'_>,
+    policy: &Policy,
+    report: &mut Report,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(Value::String(id)) = input.get("event_id") {
+        if id.len() <= 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            out.insert("event_id".into(), id.clone().into());
+        }
+    }
+    if let Some(dsn) = upstream.dsn {
+        out.insert("dsn".into(), dsn.into());
+    }
+    if let Some(Value::String(t)) = input.get("sent_at") {
+        if is_timestamp(t) {
+            out.insert("sent_at".into(), t.clone().into());
+        }
+    }
+    if let Some(Value::Object(sdk)) = input.get("sdk") {
+        let mut s = Map::new();
+        if let Some(Value::String(n)) = sdk.get("name") {
+            if is_token(n) {
+                s.insert("name".into(), n.clone().into());
+            }
+        }
+        if let Some(Value::String(v)) = sdk.get("version") {
+            if is_version(v) {
+                s.insert("version".into(), v.clone().into());
+            }
+        }
+        if !s.is_empty() {
+            out.insert("sdk".into(), Value::Object(s));
+        }
+    }
+    if let Some(Value::Object(trace)) = input.get("trace") {
+        let mut t = Map::new();
+        for (k, v) in trace {
+            let keep = match (k.as_str(), v) {
+                ("trace_id", Value::String(s)) => {
+                    s.len() <= 36 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+                }
+                ("sample_rate" | "sample_rand", Value::String(s)) => {
+                    s.len() <= 32 && s.parse::<f64>().is_ok()
+                }
+                ("sample_rate" | "sample_rand", Value::Number(_)) => true,
+                ("sampled", Value::String(s)) => s == "true" || s == "false",
+                ("sampled", Value::Bool(_)) => true,
+                ("release" | "environment" | "transaction", Value::String(_)) => true,
+                _ => false,
+            };
+            if !keep {
+                if k != "public_key" {
+                    report.removed("header.trace.*");
+                }
+                continue;
+            }
+            let v = match (k.as_str(), v) {
+                ("release" | "environment" | "transaction", Value::String(s)) => {
+                    let mut text = Cow::Borrowed(s.as_str());
+                    if k == "transaction" {
+                        if let Some(clean) = crate::normalize::url::scrub_url(&text) {
+                            text = Cow::Owned(clean);
+                        }
+                    }
+                    if let Some(red) = policy.detectors.redact(&text) {
+                        for (kind, ..) in &red.remarks {
+                            report.redacted(kind.rule_id());
+                        }
+                        text = Cow::Owned(red.text);
+                    }
+                    Value::String(text.into_owned())
+                }
+                _ => v.clone(),
+            };
+            t.insert(k.clone(), v);
+        }
+        if let Some(key) = upstream.public_key {
+            t.insert("public_key".into(), key.into());
+        }
+        if !t.is_empty() {
+            out.insert("trace".into(), Value::Object(t));
+        }
+    }
+    out
+}
+
+fn is_timestamp(s: &str) -> bool {
+    s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z' | b'+'))
+}

@@ -1,0 +1,196 @@
+//! The policy: what an operator can loosen, compiled once per configuration.
+
+use crate::detect::{DetectorError, Detectors};
+
+/// What to do with exception messages (`exception.values[].value`), where prompts and
+/// document text leak (`f"search failed for {query}"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageMode {
+    /// Keep the message only for exception types known to carry technical messages, after
+    /// the detectors; replace every other message with `[filtered]`. The default.
+    #[default]
+    Technical,
+    /// Keep every message after the detectors (looser: free text the detectors do not
+    /// recognise, such as a prompt, passes).
+    Detect,
+    /// Replace every message.
+    Drop,
+}
+
+/// What to do with log messages (`logentry`, `message`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogMode {
+    /// Keep the template only when it has placeholders and came with its parameters (then it
+    /// is code, not data); parameters and the formatted text always go. The default.
+    #[default]
+    Template,
+    /// Keep the template (without parameters) after the detectors, even without placeholders.
+    Detect,
+    /// Replace every log message.
+    Drop,
+}
+
+/// Operator-facing options. Defaults are the strict policy of `docs/scrubbing-policy.md`.
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    /// Exception message handling.
+    pub exception_messages: MessageMode,
+    /// Exception types whose messages are technical (matched on the type name, with or
+    /// without module: `OperationalError` matches `django.db.utils.OperationalError`).
+    pub technical_exception_types: Vec<String>,
+    /// Log message handling.
+    pub log_messages: LogMode,
+    /// The tag that carries the company id (kept only when IDs are allowed).
+    pub company_tag: String,
+    /// Tags kept besides the built-in technical ones (values still pass the detectors).
+    pub extra_tags: Vec<String>,
+    /// Request headers kept (case-insensitive), values pass the detectors.
+    pub request_headers: Vec<String>,
+    /// Keep `server_name` (the host name); off by default.
+    pub keep_server_name: bool,
+    /// Forward `profile` and `profile_chunk` items (technical: stacks and timings).
+    pub allow_profiles: bool,
+    /// Forward `check_in` items (cron monitors).
+    pub allow_check_ins: bool,
+}
+
+/// Exception types whose messages describe the program, not the user's data.
+pub const DEFAULT_TECHNICAL_EXCEPTIONS: &[&str] = &[
+    "ImportError",
+    "ModuleNotFoundError",
+    "AttributeError",
+    "NotImplementedError",
+    "RecursionError",
+    "ZeroDivisionError",
+    "TimeoutError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "BrokenPipeError",
+    "MemoryError",
+    "OperationalError",
+    "InterfaceError",
+    "ImproperlyConfigured",
+    "SynchronousOnlyOperation",
+    "TemplateDoesNotExist",
+    "TemplateSyntaxError",
+    "NoReverseMatch",
+    "AppRegistryNotReady",
+    "SuspiciousOperation",
+];
+
+/// Tags kept by default: set by SDKs, technical by nature.
+pub const DEFAULT_TAGS: &[&str] = &[
+    "browser",
+    "browser.name",
+    "client_os",
+    "client_os.name",
+    "device",
+    "device.family",
+    "environment",
+    "handled",
+    "level",
+    "mechanism",
+    "os",
+    "os.name",
+    "runtime",
+    "runtime.name",
+    "celery_task_id",
+    "celery.task",
+    "http.status_code",
+    "status_code",
+];
+
+/// Request headers kept by default.
+pub const DEFAULT_HEADERS: &[&str] = &["Content-Type", "Content-Length", "Accept"];
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            exception_messages: MessageMode::Technical,
+            technical_exception_types: DEFAULT_TECHNICAL_EXCEPTIONS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            log_messages: LogMode::Template,
+            company_tag: "company_id".to_owned(),
+            extra_tags: Vec::new(),
+            request_headers: DEFAULT_HEADERS.iter().map(|s| (*s).to_owned()).collect(),
+            keep_server_name: false,
+            allow_profiles: false,
+            allow_check_ins: false,
+        }
+    }
+}
+
+/// Why a policy could not be built. A detector that does not build is a start-up error,
+/// never a silently skipped rule.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A detector failed to compile.
+    #[error("detector: {0}")]
+    Detector(#[from] DetectorError),
+    /// The company tag name is empty.
+    #[error("the company tag name must not be empty")]
+    EmptyCompanyTag,
+}
+
+/// A compiled policy: build once per configuration, share by reference.
+#[derive(Debug)]
+pub struct Policy {
+    pub(crate) config: PolicyConfig,
+    pub(crate) detectors: Detectors,
+}
+
+impl Policy {
+    /// Compiles the configuration and every detector.
+    pub fn new(config: PolicyConfig) -> Result<Policy, PolicyError> {
+        if config.company_tag.trim().is_empty() {
+            return Err(PolicyError::EmptyCompanyTag);
+        }
+        Ok(Policy {
+            config,
+            detectors: Detectors::new()?,
+        })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    /// The compiled detectors.
+    pub fn detectors(&self) -> &Detectors {
+        &self.detectors
+    }
+
+    /// The allowlist's own spelling of a kept tag (besides the company tag, which consent
+    /// decides), or `None` when the tag goes.
+    pub(crate) fn kept_tag(&self, key: &str) -> Option<&str> {
+        DEFAULT_TAGS
+            .iter()
+            .copied()
+            .find(|t| *t == key)
+            .or_else(|| {
+                self.config
+                    .extra_tags
+                    .iter()
+                    .map(String::as_str)
+                    .find(|t| *t == key)
+            })
+    }
+
+    /// Is this exception type's message technical?
+    pub(crate) fn technical_exception(&self, ty: &str, module: Option<&str>) -> bool {
+        let short = ty.rsplit('.').next().unwrap_or(ty);
+        self.config.technical_exception_types.iter().any(|t| {
+            t == ty
+                || t == short
+                || module.is_some_and(|m| {
+                    t.len() == m.len() + 1 + ty.len() && t.starts_with(m) && t.ends_with(ty)
+                })
+        })
+    }
+}

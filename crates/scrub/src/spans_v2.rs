@@ -1,0 +1,181 @@
+//! Span items (`application/vnd.sentry.items.span.v2+json`): a list of spans with typed
+//! attributes, sent by sentry-python 2.x for AI calls and by other SDKs for every span.
+//! Ids, timings, status, name (normalised, then the detectors) and allowlisted attributes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::ctx::{self, Ctx};
+use crate::event::span::{is_url_key, scrub_description, SPAN_DATA_KEYS};
+use crate::meta::Seg;
+use crate::normalize;
+use crate::values::{List, Val};
+
+/// The content type of v2 span items.
+pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
+
+/// The payload: `{"items": [...]}`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SpanBatch<'a> {
+    #[serde(borrow)]
+    items: List<SpanV2<'a>>,
+}
+
+/// One v2 span.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SpanV2<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    trace_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    span_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    parent_span_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    name: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    status: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    is_segment: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    is_remote: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    kind: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    start_timestamp: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    end_timestamp: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Attributes::is_empty")]
+    attributes: Attributes<'a>,
+}
+
+/// A typed attribute: `{"type": "string", "value": ..., "unit": ...}`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Attribute<'a> {
+    #[serde(rename = "type", borrow, skip_serializing_if = "Option::is_none")]
+    ty: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    value: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    unit: Option<Val<'a>>,
+}
+
+/// Allowlisted attributes, filtered while parsing: unknown keys are treated as PII and
+/// skipped unread.
+#[derive(Debug, Default)]
+pub struct Attributes<'a> {
+    kept: Vec<(&'static str, Attribute<'a>)>,
+    removed: u32,
+}
+
+impl Serialize for Attributes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.kept.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+struct AttributesVisitor;
+
+impl<'de> Visitor<'de> for AttributesVisitor {
+    type Value = Attributes<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("span attributes")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut d = Attributes::default();
+        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+            match SPAN_DATA_KEYS.iter().find(|a| **a == k.as_ref()) {
+                Some(key) => d.kept.push((key, map.next_value()?)),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    d.removed += 1;
+                }
+            }
+        }
+        Ok(d)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Attributes::default())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AttributesVisitor)
+    }
+}
+
+impl Attributes<'_> {
+    /// True when nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    fn op(&self) -> &str {
+        self.kept
+            .iter()
+            .find(|(k, _)| *k == "sentry.op")
+            .and_then(|(_, a)| a.value.as_ref())
+            .and_then(Val::as_str)
+            .unwrap_or("")
+    }
+}
+
+impl SpanBatch<'_> {
+    /// Number of spans.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.items.0.len()
+    }
+
+    /// Walks every span under `items.N`.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        cx.key("items", |cx| {
+            for (i, s) in self.items.0.iter_mut().enumerate() {
+                cx.at(Seg::Index(i), |cx| s.scrub(cx));
+            }
+        });
+    }
+}
+
+impl SpanV2<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        ctx::hex_id(&mut self.trace_id);
+        ctx::hex_id(&mut self.span_id);
+        ctx::hex_id(&mut self.parent_span_id);
+        ctx::token(&mut self.status);
+        ctx::flag(&mut self.is_segment);
+        ctx::flag(&mut self.is_remote);
+        ctx::token(&mut self.kind);
+        ctx::timestamp(&mut self.start_timestamp);
+        ctx::timestamp(&mut self.end_timestamp);
+        let attrs = &mut self.attributes;
+        for _ in 0..attrs.removed {
+            cx.removed_silently("span.attributes.*");
+        }
+        attrs.removed = 0;
+        let op = attrs.op().to_owned();
+        cx.key("name", |cx| scrub_description(cx, &op, &mut self.name));
+        cx.key("attributes", |cx| {
+            attrs.kept.retain_mut(|(k, a)| {
+                ctx::token(&mut a.ty);
+                ctx::token(&mut a.unit);
+                if is_url_key(k) {
+                    if let Some(Val::Str(s)) = &mut a.value {
+                        if let Some(clean) = normalize::url::scrub_url(s) {
+                            cx.report.redacted("@url-query");
+                            *s = Cow::Owned(clean);
+                        }
+                    }
+                }
+                cx.key(k, |cx| cx.key("value", |cx| cx.val_text(&mut a.value)));
+                a.value.is_some()
+            });
+        });
+    }
+}

@@ -1,0 +1,246 @@
+//! The command line: every flag has an env var and a visible default. Raw values only;
+//! [`crate::config::Config`] validates them all at once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A Sentry-compatible scrubbing proxy: SDKs send here, only technical data leaves.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sentry-scrub-proxy",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// A subcommand; without one, the proxy serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of the server.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands beside serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scrub one raw request body: the scrubbed envelope on stdout, the removal report (JSON)
+    /// on stderr. Uses the same policy and consent options as the server.
+    Scrub(ScrubArgs),
+    /// Print the effective configuration (secrets masked) and exit.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `config` actions.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the flags and print the effective configuration.
+    Show {
+        /// The server flags to validate.
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
+}
+
+/// `scrub` subcommand flags.
+#[derive(Debug, Clone, Args)]
+pub struct ScrubArgs {
+    /// The request body to scrub; `-` reads standard input.
+    pub file: PathBuf,
+    /// The body's Content-Encoding (gzip, deflate, br, zstd, identity).
+    #[arg(long, default_value = "identity")]
+    pub content_encoding: String,
+    /// The body is a legacy `/store/` JSON event rather than an envelope.
+    #[arg(long)]
+    pub store: bool,
+    /// Largest envelope accepted after decompression.
+    #[arg(long, default_value = "100MiB")]
+    pub max_envelope_size: String,
+    /// Largest event, transaction or span item.
+    #[arg(long, default_value = "1MiB")]
+    pub max_event_size: String,
+    /// Scrubbing policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Consent.
+    #[command(flatten)]
+    pub consent: ConsentArgs,
+}
+
+/// How exception messages are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExceptionMessages {
+    /// Keep only messages of technical exception types (after the detectors).
+    Technical,
+    /// Keep every message after the detectors (looser).
+    Detect,
+    /// Replace every message.
+    Drop,
+}
+
+/// How log messages are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogMessages {
+    /// Keep templates with placeholders sent with parameters; parameters always go.
+    Template,
+    /// Keep every template after the detectors (looser).
+    Detect,
+    /// Replace every log message.
+    Drop,
+}
+
+/// What happens to items that name no company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnattributedArg {
+    /// Drop them.
+    Drop,
+    /// Forward them without IDs when telemetry is enabled globally.
+    Forward,
+}
+
+/// Scrubbing policy flags, shared by the server and `scrub`.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Exception messages: technical (only for the types of --technical-exceptions), detect
+    /// (every message, after the detectors) or drop.
+    #[arg(long, env = "SENTRY_PROXY_EXCEPTION_MESSAGES", value_enum, default_value_t = ExceptionMessages::Technical)]
+    pub exception_messages: ExceptionMessages,
+
+    /// Exception types whose messages are technical (comma-separated; replaces the default list).
+    #[arg(long, env = "SENTRY_PROXY_TECHNICAL_EXCEPTIONS", value_delimiter = ',', default_values_t = scrub::DEFAULT_TECHNICAL_EXCEPTIONS.iter().map(|s| s.to_string()))]
+    pub technical_exceptions: Vec<String>,
+
+    /// Log messages: template (placeholders with parameters only), detect or drop.
+    #[arg(long, env = "SENTRY_PROXY_LOG_MESSAGES", value_enum, default_value_t = LogMessages::Template)]
+    pub log_messages: LogMessages,
+
+    /// The event tag that carries the company id (kept only when IDs are allowed).
+    #[arg(long, env = "SENTRY_PROXY_COMPANY_TAG", default_value = "company_id")]
+    pub company_tag: String,
+
+    /// Extra tags to keep besides the built-in technical ones (values still pass the detectors).
+    #[arg(long, env = "SENTRY_PROXY_KEEP_TAGS", value_delimiter = ',')]
+    pub keep_tags: Vec<String>,
+
+    /// Request headers to keep (comma-separated; replaces the default list).
+    #[arg(long, env = "SENTRY_PROXY_KEEP_HEADERS", value_delimiter = ',', default_values_t = scrub::DEFAULT_HEADERS.iter().map(|s| s.to_string()))]
+    pub keep_headers: Vec<String>,
+
+    /// Keep `server_name` (the host name).
+    #[arg(long, env = "SENTRY_PROXY_KEEP_SERVER_NAME")]
+    pub keep_server_name: bool,
+}
+
+/// Consent flags shared by the server and `scrub`.
+#[derive(Debug, Clone, Args)]
+pub struct ConsentArgs {
+    /// The consent document exported by the app (JSON).
+    #[arg(long, env = "SENTRY_PROXY_CONSENT_FILE")]
+    pub consent_file: Option<PathBuf>,
+
+    /// Items that name no company (sessions, client reports, events without the company tag).
+    #[arg(long, env = "SENTRY_PROXY_UNATTRIBUTED", value_enum, default_value_t = UnattributedArg::Drop)]
+    pub unattributed: UnattributedArg,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The server's flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address the SDKs send to.
+    #[arg(long, env = "SENTRY_PROXY_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: String,
+
+    /// Address of the admin listener (health, readiness, metrics).
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9001"
+    )]
+    pub admin_listen: String,
+
+    /// Upstream DSN, e.g. https://KEY@o1.ingest.de.sentry.io/42. Its key and project id are
+    /// accepted inbound, so apps only swap the host of their SENTRY_DSN. Repeatable
+    /// (comma-separated in the env var); all upstream DSNs must share one host.
+    /// Without any, the proxy runs in dry-run mode.
+    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_DSN", value_delimiter = ',')]
+    pub upstream_dsn: Vec<String>,
+
+    /// Map an inbound DSN to an upstream DSN: LOCAL_DSN=UPSTREAM_DSN (only the key and project
+    /// id of LOCAL_DSN matter). Repeatable (comma-separated in the env var).
+    #[arg(long, env = "SENTRY_PROXY_PROJECT_MAP", value_delimiter = ',')]
+    pub project_map: Vec<String>,
+
+    /// A file of LOCAL_DSN=UPSTREAM_DSN lines (blank lines and # comments ignored).
+    #[arg(long, env = "SENTRY_PROXY_PROJECT_MAP_FILE")]
+    pub project_map_file: Option<PathBuf>,
+
+    /// Write what would be sent instead of sending it (implied when no upstream is set).
+    #[arg(long, env = "SENTRY_PROXY_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Dry run: write each envelope to its own file in this folder instead of stdout.
+    #[arg(long, env = "SENTRY_PROXY_OUTBOX")]
+    pub outbox: Option<PathBuf>,
+
+    /// Allow an http:// upstream (tests only: the upstream must be HTTPS in production).
+    #[arg(long, env = "SENTRY_PROXY_INSECURE_UPSTREAM")]
+    pub insecure_upstream: bool,
+
+    /// Largest request body accepted, compressed (e.g. 20MiB).
+    #[arg(long, env = "SENTRY_PROXY_MAX_BODY_SIZE", default_value = "20MiB")]
+    pub max_body_size: String,
+
+    /// Largest envelope accepted after decompression.
+    #[arg(long, env = "SENTRY_PROXY_MAX_ENVELOPE_SIZE", default_value = "100MiB")]
+    pub max_envelope_size: String,
+
+    /// Largest event, transaction or span item.
+    #[arg(long, env = "SENTRY_PROXY_MAX_EVENT_SIZE", default_value = "1MiB")]
+    pub max_event_size: String,
+
+    /// Time a client has to send its request headers (slow clients are cut off).
+    #[arg(long, env = "SENTRY_PROXY_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: String,
+
+    /// Time a client has to send its whole request body.
+    #[arg(long, env = "SENTRY_PROXY_BODY_READ_TIMEOUT", default_value = "30s")]
+    pub body_read_timeout: String,
+
+    /// Most concurrent inbound connections; more wait in the kernel's backlog.
+    #[arg(long, env = "SENTRY_PROXY_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Log format.
+    #[arg(long, env = "SENTRY_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing-subscriber syntax), e.g. info or proxy=debug.
+    #[arg(long, env = "SENTRY_PROXY_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Once listening, write the bound addresses as JSON to this file (for supervisors and tests).
+    #[arg(long, env = "SENTRY_PROXY_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+
+    /// Scrubbing policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Consent.
+    #[command(flatten)]
+    pub consent: ConsentArgs,
+}

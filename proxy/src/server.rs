@@ -1,0 +1,193 @@
+//! The SDK-facing HTTP server: routes, one handler per request, and the accept loop with a
+//! connection cap, header timeout and graceful drain.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::ingest::{self, Endpoint};
+use crate::metrics;
+use crate::pipeline;
+use crate::reject::Reject;
+use crate::State;
+
+/// Serves SDK requests on `listener` until `shutdown` resolves, then drains open connections
+/// for at most `drain` before returning.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let permits = Arc::new(Semaphore::new(state.config.inbound.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.config.inbound.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let svc = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(handle(req, &state).await) }
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+        tokio::spawn(async move {
+            // Errors here are client-side: resets, header timeouts, malformed HTTP.
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain) => {
+            tracing::warn!("open connections did not finish within the drain time");
+        }
+    }
+}
+
+/// One request, start to finish. Never panics on input; every refusal is counted.
+pub async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let (endpoint, project) = match route(req.method(), req.uri().path()) {
+        Ok(r) => r,
+        Err(reject) => return refuse(state, reject),
+    };
+    state.metrics.inc(&metrics::REQUESTS, &[endpoint.as_str()]);
+    match accept(req, state, endpoint, &project).await {
+        Ok(resp) => resp,
+        Err(reject) => refuse(state, reject),
+    }
+}
+
+async fn accept(
+    req: Request<Incoming>,
+    state: &State,
+    endpoint: Endpoint,
+    project: &str,
+) -> Result<Response<Full<Bytes>>, Reject> {
+    let (parts, body) = req.into_parts();
+    let (auth, encoding) =
+        ingest::check_head(&state.config, endpoint, &parts.headers, parts.uri.query())?;
+    let raw = ingest::read_body(&state.config, body).await?;
+    let ingested = ingest::parse_body(&state.config, endpoint, project, &auth, encoding, raw)?;
+    let id = ingested
+        .envelope
+        .event_id()
+        .and_then(ingest::normalize_event_id);
+    pipeline::process(state, ingested).await?;
+    state.metrics.inc(&metrics::ENVELOPES_ACCEPTED, &[]);
+    let body = match id {
+        Some(id) => format!("{{\"id\":\"{id}\"}}"),
+        None => "{}".to_owned(),
+    };
+    Ok(json(StatusCode::OK, body))
+}
+
+fn refuse(state: &State, reject: Reject) -> Response<Full<Bytes>> {
+    state.metrics.inc(&metrics::REJECTED, &[reject.reason()]);
+    if reject.status().is_server_error() {
+        tracing::warn!(
+            reason = reject.reason(),
+            status = reject.status().as_u16(),
+            "request refused"
+        );
+    } else {
+        tracing::debug!(
+            reason = reject.reason(),
+            status = reject.status().as_u16(),
+            "request refused"
+        );
+    }
+    reject.into_response()
+}
+
+/// `/api/{project}/envelope/` and `/api/{project}/store/`, trailing slash optional.
+fn route(method: &Method, path: &str) -> Result<(Endpoint, String), Reject> {
+    let rest = path.strip_prefix("/api/").ok_or(Reject::NotFound)?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (project, endpoint) = rest.split_once('/').ok_or(Reject::NotFound)?;
+    if project.is_empty() || project.len() > 20 || !project.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Reject::NotFound);
+    }
+    let endpoint = match endpoint {
+        "envelope" => Endpoint::Envelope,
+        "store" => Endpoint::Store,
+        _ => return Err(Reject::NotFound),
+    };
+    if method != Method::POST {
+        return Err(Reject::MethodNotAllowed);
+    }
+    Ok((endpoint, project.to_owned()))
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let post = Method::POST;
+        assert_eq!(
+            route(&post, "/api/42/envelope/"),
+            Ok((Endpoint::Envelope, "42".into()))
+        );
+        assert_eq!(
+            route(&post, "/api/42/envelope"),
+            Ok((Endpoint::Envelope, "42".into()))
+        );
+        assert_eq!(
+            route(&post, "/api/7/store/"),
+            Ok((Endpoint::Store, "7".into()))
+        );
+        assert_eq!(route(&post, "/api/x/envelope/"), Err(Reject::NotFound));
+        assert_eq!(route(&post, "/api/42/minidump/"), Err(Reject::NotFound));
+        assert_eq!(route(&post, "/"), Err(Reject::NotFound));
+        assert_eq!(
+            route(&Method::GET, "/api/42/envelope/"),
+            Err(Reject::MethodNotAllowed)
+        );
+    }
+}
