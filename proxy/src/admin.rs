@@ -47,6 +47,45 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
     }
 }
 
+/// Checks `Authorization: Bearer <--admin-token>`: 401 when missing or wrong, 404 when the
+/// proxy has no token (the endpoint is off).
+pub fn authorize(req: &Request<Incoming>, state: &State) -> Result<(), Response<Full<Bytes>>> {
+    let Some(token) = &state.config.admin_token else {
+        return Err(json(
+            StatusCode::NOT_FOUND,
+            r#"{"detail":"disabled: start the proxy with --admin-token"}"#.into(),
+        ));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        let mut resp = json(
+            StatusCode::UNAUTHORIZED,
+            r#"{"detail":"missing or wrong bearer token"}"#.into(),
+        );
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        Err(resp)
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal a prefix of the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
 fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
@@ -60,7 +99,20 @@ fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
                 )
             }
         }
+        (&Method::GET, "/audit/recent") => {
+            if let Err(resp) = authorize(&req, state) {
+                return resp;
+            }
+            match &state.egress {
+                Some(e) => json(StatusCode::OK, e.audit.to_json()),
+                None => json(StatusCode::OK, "[]".into()),
+            }
+        }
         (&Method::GET, "/metrics") => {
+            if let Some(e) = &state.egress {
+                e.gauges(&state.metrics);
+            }
+            state.refresh_gauges();
             let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render())));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,

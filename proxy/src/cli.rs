@@ -139,9 +139,13 @@ pub struct PolicyArgs {
 /// Consent flags shared by the server and `scrub`.
 #[derive(Debug, Clone, Args)]
 pub struct ConsentArgs {
-    /// The consent document exported by the app (JSON).
+    /// The consent document exported by the app (JSON); reloaded within a second of a change.
     #[arg(long, env = "SENTRY_PROXY_CONSENT_FILE")]
     pub consent_file: Option<PathBuf>,
+
+    /// An HTTP(S) URL serving the consent document, polled with ETag / If-None-Match.
+    #[arg(long, env = "SENTRY_PROXY_CONSENT_URL")]
+    pub consent_url: Option<String>,
 
     /// Items that name no company (sessions, client reports, events without the company tag).
     #[arg(long, env = "SENTRY_PROXY_UNATTRIBUTED", value_enum, default_value_t = UnattributedArg::Drop)]
@@ -235,6 +239,80 @@ pub struct ServeArgs {
     /// Once listening, write the bound addresses as JSON to this file (for supervisors and tests).
     #[arg(long, env = "SENTRY_PROXY_READY_FILE")]
     pub ready_file: Option<PathBuf>,
+
+    /// Extra CA certificate(s) (PEM) trusted for the upstream, for a private PKI.
+    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// Trust anchors for the upstream: webpki (compiled-in Mozilla roots) or native (the OS store).
+    #[arg(long, env = "SENTRY_PROXY_TLS_ROOTS", value_enum, default_value_t = crate::upstream::tls::Roots::Webpki)]
+    pub tls_roots: crate::upstream::tls::Roots,
+
+    /// HTTP CONNECT proxy for egress, e.g. http://proxy.corp:3128 (HTTPS_PROXY is used when unset).
+    #[arg(long, env = "SENTRY_PROXY_EGRESS_PROXY")]
+    pub egress_proxy: Option<String>,
+
+    /// Outbound body compression.
+    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_COMPRESSION", value_enum, default_value_t = crate::upstream::Compression::Gzip)]
+    pub upstream_compression: crate::upstream::Compression,
+
+    /// Compression level (gzip 1-9, zstd 1-19); low levels cost little CPU for most of the gain.
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_UPSTREAM_COMPRESSION_LEVEL",
+        default_value_t = 3
+    )]
+    pub upstream_compression_level: u32,
+
+    /// Time for one upstream request, connection included.
+    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_TIMEOUT", default_value = "30s")]
+    pub upstream_timeout: String,
+
+    /// Time to open a TCP connection to the upstream (or the egress proxy).
+    #[arg(long, env = "SENTRY_PROXY_CONNECT_TIMEOUT", default_value = "10s")]
+    pub connect_timeout: String,
+
+    /// Concurrent upstream senders (and idle keep-alive connections).
+    #[arg(long, env = "SENTRY_PROXY_SENDERS", default_value_t = 4)]
+    pub senders: usize,
+
+    /// Most envelopes waiting for the upstream in memory; past it, 429 to the SDK (or the spool).
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_QUEUE_MAX_ENVELOPES",
+        default_value_t = 10_000
+    )]
+    pub queue_max_envelopes: usize,
+
+    /// Most bytes waiting for the upstream in memory.
+    #[arg(long, env = "SENTRY_PROXY_QUEUE_MAX_BYTES", default_value = "32MiB")]
+    pub queue_max_bytes: String,
+
+    /// Give up retrying an envelope this long after it was accepted.
+    #[arg(long, env = "SENTRY_PROXY_RETRY_MAX_AGE", default_value = "1h")]
+    pub retry_max_age: String,
+
+    /// Folder for the disk spool (scrubbed envelopes only): used when the queue is full and at
+    /// shutdown, replayed at start.
+    #[arg(long, env = "SENTRY_PROXY_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+
+    /// Most bytes in the spool; the oldest envelopes are dropped (and counted) past it.
+    #[arg(long, env = "SENTRY_PROXY_SPOOL_MAX_BYTES", default_value = "1GiB")]
+    pub spool_max_bytes: String,
+
+    /// On SIGTERM/SIGINT, time to drain the queue before spooling what is left.
+    #[arg(long, env = "SENTRY_PROXY_SHUTDOWN_TIMEOUT", default_value = "10s")]
+    pub shutdown_timeout: String,
+
+    /// Bearer token for the admin endpoints that act or show content (/consent/refresh,
+    /// /audit/recent). Without it those endpoints are disabled.
+    #[arg(long, env = "SENTRY_PROXY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// How many recently sent envelopes /audit/recent keeps.
+    #[arg(long, env = "SENTRY_PROXY_AUDIT_SIZE", default_value_t = 50)]
+    pub audit_size: usize,
 
     /// Scrubbing policy.
     #[command(flatten)]

@@ -38,6 +38,10 @@ pub struct Config {
     pub policy: Arc<scrub::Policy>,
     /// Where consent comes from and what to do with unattributed items.
     pub consent: ConsentConfig,
+    /// Bearer token of the admin endpoints that act or show content.
+    pub admin_token: Option<String>,
+    /// Shutdown drain time.
+    pub shutdown_timeout: Duration,
 }
 
 /// Consent sources and policy.
@@ -78,6 +82,25 @@ pub enum Output {
     Stdout,
     /// Dry run, one file per envelope in this folder.
     Outbox(PathBuf),
+    /// The real upstream.
+    Upstream(Box<UpstreamOutput>),
+}
+
+/// Everything the egress half needs.
+#[derive(Debug, Clone)]
+pub struct UpstreamOutput {
+    /// Client settings.
+    pub client: crate::upstream::UpstreamConfig,
+    /// Retry, drain and sender settings.
+    pub settings: crate::egress::EgressSettings,
+    /// Queue bound: envelopes.
+    pub queue_max_envelopes: usize,
+    /// Queue bound: bytes.
+    pub queue_max_bytes: usize,
+    /// Spool folder and cap.
+    pub spool: Option<(PathBuf, u64)>,
+    /// Audit ring size.
+    pub audit_size: usize,
 }
 
 /// Inbound (key, project) to upstream DSN.
@@ -239,11 +262,50 @@ impl TryFrom<ServeArgs> for Config {
                 "--outbox is a dry-run output: add --dry-run or remove --upstream-dsn".into(),
             );
         }
-        if !dry_run {
-            errs.push(
-                "sending to an upstream is not available in this build yet: use --dry-run".into(),
-            );
+        let upstream_timeout = duration("--upstream-timeout", &a.upstream_timeout, &mut errs);
+        let connect_timeout = duration("--connect-timeout", &a.connect_timeout, &mut errs);
+        let queue_max_bytes = size("--queue-max-bytes", &a.queue_max_bytes, &mut errs);
+        let retry_max_age = duration("--retry-max-age", &a.retry_max_age, &mut errs);
+        let spool_max_bytes = size("--spool-max-bytes", &a.spool_max_bytes, &mut errs);
+        let shutdown_timeout = duration("--shutdown-timeout", &a.shutdown_timeout, &mut errs);
+        if a.senders == 0 {
+            errs.push("--senders must be at least 1".into());
         }
+        if a.queue_max_envelopes == 0 {
+            errs.push("--queue-max-envelopes must be at least 1".into());
+        }
+        let level_ok = match a.upstream_compression {
+            crate::upstream::Compression::Gzip => (1..=9).contains(&a.upstream_compression_level),
+            crate::upstream::Compression::Zstd => (1..=19).contains(&a.upstream_compression_level),
+            crate::upstream::Compression::None => true,
+        };
+        if !level_ok {
+            errs.push("--upstream-compression-level: gzip takes 1-9, zstd 1-19".into());
+        }
+        if let Some(t) = &a.admin_token {
+            if t.len() < 16 {
+                errs.push("--admin-token: use at least 16 characters".into());
+            }
+        }
+        if !dry_run && a.consent.consent_file.is_none() && a.consent.consent_url.is_none() {
+            errs.push("a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)".into());
+        }
+        let tls = match crate::upstream::tls::client_config(a.tls_roots, a.upstream_ca.as_deref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        };
+        let proxy = if dry_run {
+            None
+        } else {
+            egress_proxy(
+                a.egress_proxy.as_deref(),
+                upstreams.first().map(|d| d.host.as_str()),
+                &mut errs,
+            )
+        };
         let output = match &a.outbox {
             Some(dir) => {
                 match std::fs::metadata(dir) {
@@ -253,7 +315,43 @@ impl TryFrom<ServeArgs> for Config {
                 }
                 Output::Outbox(dir.clone())
             }
-            None => Output::Stdout,
+            None if dry_run => Output::Stdout,
+            None => match (upstreams.first(), tls) {
+                (Some(first), Some(tls)) => Output::Upstream(Box::new(UpstreamOutput {
+                    client: crate::upstream::UpstreamConfig {
+                        host: first.host.clone(),
+                        port: first.port.unwrap_or(if first.scheme == Scheme::Http {
+                            80
+                        } else {
+                            443
+                        }),
+                        insecure: a.insecure_upstream,
+                        tls,
+                        proxy: proxy.as_ref().map(|p| p.0.clone()),
+                        proxy_auth: proxy.and_then(|p| p.1),
+                        compression: a.upstream_compression,
+                        level: a.upstream_compression_level,
+                        connect_timeout: connect_timeout.unwrap_or_default(),
+                        request_timeout: upstream_timeout.unwrap_or_default(),
+                        pool_size: a.senders,
+                    },
+                    settings: crate::egress::EgressSettings {
+                        senders: a.senders,
+                        retry_max_age: retry_max_age.unwrap_or_default(),
+                        backoff_base: Duration::from_millis(500),
+                        backoff_max: Duration::from_secs(60),
+                        shutdown_timeout: shutdown_timeout.unwrap_or_default(),
+                    },
+                    queue_max_envelopes: a.queue_max_envelopes,
+                    queue_max_bytes: queue_max_bytes.unwrap_or_default(),
+                    spool: a
+                        .spool_dir
+                        .clone()
+                        .map(|d| (d, spool_max_bytes.unwrap_or_default() as u64)),
+                    audit_size: a.audit_size,
+                })),
+                _ => Output::Stdout,
+            },
         };
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&a.log) {
             errs.push(format!("--log: {e}"));
@@ -291,6 +389,8 @@ impl TryFrom<ServeArgs> for Config {
             ready_file: a.ready_file,
             policy: policy.ok_or_else(|| ConfigErrors(vec!["policy".into()]))?,
             consent,
+            admin_token: a.admin_token,
+            shutdown_timeout: shutdown_timeout.unwrap_or_default(),
         })
     }
 }
@@ -337,6 +437,32 @@ impl Config {
             Output::Outbox(d) => {
                 let _ = writeln!(s, "output = dry run to outbox {}", d.display());
             }
+            Output::Upstream(u) => {
+                let _ = writeln!(s, "output = upstream {}:{}", u.client.host, u.client.port);
+                if let Some(p) = &u.client.proxy {
+                    let _ = writeln!(s, "egress_proxy = {p}");
+                }
+                let _ = writeln!(
+                    s,
+                    "compression = {:?} level {}",
+                    u.client.compression, u.client.level
+                );
+                let _ = writeln!(s, "senders = {}", u.settings.senders);
+                let _ = writeln!(
+                    s,
+                    "queue = {} envelopes, {} bytes",
+                    u.queue_max_envelopes, u.queue_max_bytes
+                );
+                match &u.spool {
+                    Some((d, max)) => {
+                        let _ = writeln!(s, "spool = {} (max {} bytes)", d.display(), max);
+                    }
+                    None => {
+                        let _ = writeln!(s, "spool = none");
+                    }
+                }
+                let _ = writeln!(s, "retry_max_age = {:?}", u.settings.retry_max_age);
+            }
         }
         let _ = writeln!(s, "max_body_size = {}", self.limits.max_body);
         let _ = writeln!(
@@ -362,6 +488,60 @@ impl Config {
         let _ = writeln!(s, "max_connections = {}", self.inbound.max_connections);
         s
     }
+}
+
+/// The CONNECT proxy: the flag, else `HTTPS_PROXY`/`https_proxy` unless `NO_PROXY` names the
+/// upstream host. Returns the proxy URI and its `Proxy-Authorization` (from userinfo).
+#[allow(clippy::disallowed_methods)] // config.rs is the one place that reads the environment
+fn egress_proxy(
+    flag: Option<&str>,
+    upstream_host: Option<&str>,
+    errs: &mut Vec<String>,
+) -> Option<(http::Uri, Option<http::HeaderValue>)> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let (value, what) = match flag {
+        Some(v) => (v.to_owned(), "--egress-proxy"),
+        None => {
+            let v = env("HTTPS_PROXY").or_else(|| env("https_proxy"))?;
+            let no_proxy = env("NO_PROXY")
+                .or_else(|| env("no_proxy"))
+                .unwrap_or_default();
+            let host = upstream_host?;
+            if no_proxy
+                .split(',')
+                .map(str::trim)
+                .any(|n| n == "*" || n == host || (n.starts_with('.') && host.ends_with(n)))
+            {
+                return None;
+            }
+            (v, "HTTPS_PROXY")
+        }
+    };
+    let uri: http::Uri = match value.parse() {
+        Ok(u) => u,
+        Err(_) => {
+            errs.push(format!("{what}: expected http://host:port"));
+            return None;
+        }
+    };
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        errs.push(format!(
+            "{what}: expected http://host:port (a CONNECT proxy)"
+        ));
+        return None;
+    }
+    let auth = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+        .map(|(userinfo, _)| {
+            use base64::Engine as _;
+            let token = base64::engine::general_purpose::STANDARD.encode(userinfo);
+            http::HeaderValue::from_str(&format!("Basic {token}")).ok()
+        });
+    let port = uri.port_u16().unwrap_or(80);
+    let host = uri.host().unwrap_or_default();
+    let clean: http::Uri = format!("http://{host}:{port}").parse().ok()?;
+    Some((clean, auth.flatten()))
 }
 
 /// Compiles the scrubbing policy from its flags; a detector that does not build is an error.
@@ -414,14 +594,14 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
 
 /// Consent flags; without any source, only a dry run may start (it then assumes consent).
 pub fn consent_config(a: &ConsentArgs, dry_run: bool, errs: &mut Vec<String>) -> ConsentConfig {
-    let _ = (dry_run, errs);
+    let _ = errs;
     ConsentConfig {
         file: a.consent_file.clone(),
         unattributed: match a.unattributed {
             UnattributedArg::Drop => consent::Unattributed::Drop,
             UnattributedArg::Forward => consent::Unattributed::Forward,
         },
-        assume_without_source: a.consent_file.is_none(),
+        assume_without_source: dry_run && a.consent_file.is_none() && a.consent_url.is_none(),
     }
 }
 

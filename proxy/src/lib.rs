@@ -11,18 +11,23 @@
 //! same code in-process.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dsn;
+pub mod egress;
 pub mod gate;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
+pub mod queue;
 pub mod reject;
 pub mod scrub_cmd;
 pub mod server;
 pub mod sink;
+pub mod spool;
+pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,8 +49,10 @@ pub struct State {
     pub config: Config,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// Dry-run output.
+    /// Dry-run output (unused with an upstream).
     pub sink: Sink,
+    /// The egress half, with an upstream.
+    pub egress: Option<Arc<egress::Egress>>,
     /// False once shutdown began.
     pub accepting: AtomicBool,
     /// The consent in force; swapped whole on reload.
@@ -54,19 +61,44 @@ pub struct State {
 
 impl State {
     /// Builds the shared state for a config.
-    pub fn new(config: Config) -> State {
-        let sink = match &config.output {
-            Output::Stdout => Sink::stdout(),
-            Output::Outbox(dir) => Sink::outbox(dir.clone()),
+    pub fn new(config: Config) -> std::io::Result<State> {
+        let (sink, egress) = match &config.output {
+            Output::Stdout => (Sink::stdout(), None),
+            Output::Outbox(dir) => (Sink::outbox(dir.clone()), None),
+            Output::Upstream(up) => {
+                let spool = match &up.spool {
+                    Some((dir, max)) => Some(spool::Spool::open(dir, *max)?),
+                    None => None,
+                };
+                let e = egress::Egress::new(
+                    queue::Queue::new(up.queue_max_envelopes, up.queue_max_bytes),
+                    spool,
+                    upstream::Upstream::new(up.client.clone()),
+                    audit::Audit::new(up.audit_size),
+                    up.settings,
+                );
+                (Sink::stdout(), Some(Arc::new(e)))
+            }
         };
         let view = initial_consent(&config);
-        State {
+        Ok(State {
             config,
             metrics: Arc::new(Metrics::default()),
             sink,
+            egress,
             accepting: AtomicBool::new(true),
             consent: tokio::sync::watch::Sender::new(Arc::new(view)),
-        }
+        })
+    }
+
+    /// Updates gauges computed from state (consent), before `/metrics` renders.
+    pub fn refresh_gauges(&self) {
+        let view = self.consent_view();
+        self.metrics.set(
+            &metrics::TELEMETRY_ENABLED,
+            &[],
+            u64::from(view.telemetry_enabled()),
+        );
     }
 
     /// The consent view in force now (a cheap pointer copy).
@@ -113,7 +145,8 @@ pub async fn run(
     if let Some(path) = &config.ready_file {
         write_ready_file(path, &bound)?;
     }
-    let state = Arc::new(State::new(config));
+    let shutdown_timeout = config.shutdown_timeout;
+    let state = Arc::new(State::new(config)?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin_task = {
         let state = state.clone();
@@ -121,6 +154,11 @@ pub async fn run(
         tokio::spawn(admin::serve(admin, state, async move {
             let _ = rx.wait_for(|s| *s).await;
         }))
+    };
+    let (egress_stop, egress_stop_rx) = tokio::sync::watch::channel(false);
+    let egress_tasks = match &state.egress {
+        Some(e) => egress::spawn(state.clone(), e.clone(), egress_stop_rx),
+        None => Vec::new(),
     };
     let state2 = state.clone();
     server::serve(
@@ -131,13 +169,38 @@ pub async fn run(
             state2.accepting.store(false, Ordering::Relaxed);
             tracing::info!("shutting down: no new connections");
         },
-        Duration::from_secs(10),
+        shutdown_timeout,
     )
     .await;
+    if let Some(e) = &state.egress {
+        drain(&state, e, shutdown_timeout).await;
+        let _ = egress_stop.send(true);
+        for t in egress_tasks {
+            let _ = t.await;
+        }
+        for job in e.queue.drain() {
+            e.park(&state.metrics, job);
+        }
+    }
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Lets the senders empty the queue for up to `timeout`.
+async fn drain(state: &State, egress: &egress::Egress, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !egress.idle() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    egress.gauges(&state.metrics);
+    if !egress.idle() {
+        tracing::warn!(
+            queued = egress.queue.len(),
+            "drain time over: spooling what is left"
+        );
+    }
 }
 
 fn initial_consent(config: &Config) -> ConsentView {

@@ -37,7 +37,25 @@ families! {
     ENVELOPES_EMITTED = "scrubproxy_envelopes_emitted_total", "counter", ["sink"], "Scrubbed envelopes handed to a sink (dry-run stdout, outbox, upstream queue).";
     ENVELOPES_EMPTY = "scrubproxy_envelopes_empty_total", "counter", [], "Envelopes with nothing left to send after scrubbing.";
     SINK_ERRORS = "scrubproxy_sink_errors_total", "counter", ["sink"], "Failures writing to a dry-run sink.";
+    ENVELOPES_FORWARDED = "scrubproxy_envelopes_forwarded_total", "counter", [], "Envelopes the upstream accepted (2xx).";
+    ITEMS_FORWARDED = "scrubproxy_items_forwarded_total", "counter", ["type"], "Items the upstream accepted, by item type.";
+    UPSTREAM_RESPONSES = "scrubproxy_upstream_responses_total", "counter", ["status"], "Upstream answers, by HTTP status.";
+    UPSTREAM_ERRORS = "scrubproxy_upstream_errors_total", "counter", ["kind"], "Upstream requests without an answer, by kind (tls, timeout, network).";
+    UPSTREAM_RETRIES = "scrubproxy_upstream_retries_total", "counter", [], "Send attempts retried after a 5xx, timeout or network error.";
+    QUEUE_DEPTH = "scrubproxy_queue_depth", "gauge", [], "Envelopes waiting in the outbound queue.";
+    QUEUE_BYTES = "scrubproxy_queue_bytes", "gauge", [], "Bytes waiting in the outbound queue.";
+    SPOOL_BYTES = "scrubproxy_spool_bytes", "gauge", [], "Bytes in the disk spool.";
+    SPOOL_WRITES = "scrubproxy_spool_writes_total", "counter", ["reason"], "Envelopes written to the spool (queue_full, shutdown).";
+    CONSENT_VERSION = "scrubproxy_consent_version", "gauge", [], "Number of consent documents loaded since start.";
+    CONSENT_AGE = "scrubproxy_consent_age_seconds", "gauge", [], "Seconds since the consent in force was last confirmed by its source.";
+    CONSENT_ERRORS = "scrubproxy_consent_errors_total", "counter", ["source"], "Consent sources that failed or gave an invalid document.";
+    TELEMETRY_ENABLED = "scrubproxy_telemetry_enabled", "gauge", [], "1 when the consent in force lets anything leave.";
 }
+
+/// Upstream latency buckets, in seconds.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Key: family name and label values.
 type Key = (&'static str, [&'static str; 2]);
@@ -46,6 +64,15 @@ type Key = (&'static str, [&'static str; 2]);
 #[derive(Debug, Default)]
 pub struct Metrics {
     values: Mutex<BTreeMap<Key, u64>>,
+    latency: Mutex<Histogram>,
+}
+
+/// A fixed-bucket histogram.
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
 }
 
 impl Metrics {
@@ -67,6 +94,18 @@ impl Metrics {
         let key = key(family, labels);
         let mut values = self.values.lock().unwrap_or_else(|e| e.into_inner());
         values.insert(key, v);
+    }
+
+    /// Records one upstream latency.
+    pub fn observe_latency(&self, seconds: f64) {
+        let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
     }
 
     /// Current value (0 when never touched); for tests and `/readyz`.
@@ -105,6 +144,20 @@ impl Metrics {
                 let _ = writeln!(out, "{} 0", f.name);
             }
         }
+        drop(values);
+        let h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        let name = "scrubproxy_upstream_latency_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from sending an envelope upstream to its answer."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", h.counts[i]);
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum {}", h.sum);
+        let _ = writeln!(out, "{name}_count {}", h.count);
         out
     }
 }

@@ -1,16 +1,32 @@
 //! After ingest: gate and scrub, then hand over to the output. Each stage is a function of
 //! the envelope and an immutable snapshot (policy, consent); only the final write does I/O.
 
+use std::time::{Instant, SystemTime};
+
+use crate::egress::{Egress, Enqueued};
 use crate::gate;
 use crate::ingest::Ingested;
 use crate::metrics;
+use crate::queue::Job;
 use crate::reject::Reject;
+use crate::upstream::ratelimit;
 use crate::State;
 
-/// Runs gate and scrub, and writes what is left. An error means the SDK must retry.
-pub async fn process(state: &State, ingested: Ingested) -> Result<(), Reject> {
+/// What became of an accepted envelope, for the SDK's answer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Items were removed because their category is rate-limited upstream, and nothing
+    /// else was left: the SDK gets 429.
+    pub all_rate_limited: bool,
+}
+
+/// Runs gate and scrub, and hands what is left to the output. An error means the SDK must
+/// retry.
+pub async fn process(state: &State, ingested: Ingested) -> Result<Outcome, Reject> {
     let Ingested {
-        envelope, upstream, ..
+        envelope,
+        upstream,
+        client,
     } = ingested;
     for item in envelope.items() {
         state
@@ -29,9 +45,58 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<(), Reject> {
             gate::decision(view.verdict(attribution.and_then(|a| a.company), unattributed))
         });
     record(state, &scrubbed.report);
+    let scrub::Scrubbed {
+        envelope: mut out,
+        consent: mut kept,
+        ..
+    } = scrubbed;
+    let mut outcome = Outcome::default();
+    if let Some(egress) = &state.egress {
+        let limited = drop_rate_limited(state, egress, &mut out, &mut kept);
+        if out.items().is_empty() {
+            state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
+            outcome.all_rate_limited = limited;
+            return Ok(outcome);
+        }
+        let Some(upstream) = upstream else {
+            return Err(Reject::OutputFailed);
+        };
+        let job = Job {
+            envelope: out,
+            consent: kept,
+            upstream,
+            client,
+            accepted_at: SystemTime::now(),
+            spool_file: None,
+        };
+        return match egress.enqueue(&state.metrics, job).await {
+            Ok(how) => {
+                let label = match how {
+                    Enqueued::Queued => "queue",
+                    Enqueued::Spooled => "spool",
+                };
+                state.metrics.inc(&metrics::ENVELOPES_EMITTED, &[label]);
+                egress.gauges(&state.metrics);
+                Ok(outcome)
+            }
+            Err(job) => {
+                for item in job.envelope.items() {
+                    state
+                        .metrics
+                        .inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), "queue_full"]);
+                }
+                Err(Reject::QueueFull)
+            }
+        };
+    }
+    let scrubbed = scrub::Scrubbed {
+        envelope: out,
+        consent: kept,
+        report: scrub::Report::default(),
+    };
     if scrubbed.envelope.items().is_empty() {
         state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
-        return Ok(());
+        return Ok(outcome);
     }
     let id = scrubbed
         .envelope
@@ -47,7 +112,47 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<(), Reject> {
     state
         .metrics
         .inc(&metrics::ENVELOPES_EMITTED, &[sink.label()]);
-    Ok(())
+    Ok(outcome)
+}
+
+/// Removes items whose category the upstream rate-limits now; true if any was removed.
+fn drop_rate_limited(
+    state: &State,
+    egress: &Egress,
+    env: &mut envelope::Envelope,
+    kept: &mut Vec<scrub::KeptConsent>,
+) -> bool {
+    let now = Instant::now();
+    let keep: Vec<bool> = env
+        .items()
+        .iter()
+        .map(|item| {
+            !ratelimit::category(item.ty()).is_some_and(|c| egress.limits.is_limited(c, now))
+        })
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return false;
+    }
+    for (item, k) in env.items().iter().zip(&keep) {
+        if !k {
+            state.metrics.inc(
+                &metrics::ITEMS_DROPPED,
+                &[item.ty().label(), "rate_limited"],
+            );
+        }
+    }
+    retain_by(env.items_mut(), &keep);
+    retain_by(kept, &keep);
+    true
+}
+
+/// Keeps the elements whose flag is true.
+pub fn retain_by<T>(v: &mut Vec<T>, keep: &[bool]) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        keep.get(i - 1).copied().unwrap_or(false)
+    });
 }
 
 /// Adds a removal report to the metrics (counts only: the report holds no values).

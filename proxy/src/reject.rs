@@ -53,7 +53,19 @@ pub enum Reject {
     Unavailable,
     /// The envelope could not be handed to its output (a dry-run write failed): the SDK keeps it.
     OutputFailed,
+    /// The outbound queue is full (and there is no spool, or it failed): the SDK backs off.
+    QueueFull,
+    /// Every item of the envelope is in a category the upstream rate-limits now.
+    RateLimited {
+        /// `X-Sentry-Rate-Limits` value for the SDK.
+        limits: String,
+        /// Seconds until the longest limit ends.
+        retry_after: u64,
+    },
 }
+
+/// Seconds an SDK is asked to wait when the queue is full.
+pub const QUEUE_FULL_RETRY_AFTER: u64 = 10;
 
 impl Reject {
     /// The HTTP status Sentry would answer.
@@ -72,6 +84,7 @@ impl Reject {
                 StatusCode::BAD_REQUEST
             }
             Unavailable | OutputFailed => StatusCode::SERVICE_UNAVAILABLE,
+            QueueFull | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -99,6 +112,8 @@ impl Reject {
             InvalidStoreJson => "invalid_store_json",
             Unavailable => "unavailable",
             OutputFailed => "output_failed",
+            QueueFull => "queue_full",
+            RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -126,6 +141,8 @@ impl Reject {
             InvalidStoreJson => "invalid event: the body is not a JSON object".into(),
             Unavailable => "the proxy is shutting down".into(),
             OutputFailed => "the envelope could not be written; retry later".into(),
+            QueueFull => "the proxy's outbound queue is full; retry later".into(),
+            RateLimited { .. } => "rate limited by the upstream".into(),
         }
     }
 
@@ -134,10 +151,28 @@ impl Reject {
         let body = serde_json::json!({ "detail": self.detail() }).to_string();
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = self.status();
-        resp.headers_mut().insert(
+        let h = resp.headers_mut();
+        h.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/json"),
         );
+        let limits = match self {
+            Reject::QueueFull => Some((
+                format!("{QUEUE_FULL_RETRY_AFTER}::organization:queue_full"),
+                QUEUE_FULL_RETRY_AFTER,
+            )),
+            Reject::RateLimited {
+                limits,
+                retry_after,
+            } => Some((limits, retry_after)),
+            _ => None,
+        };
+        if let Some((limits, retry_after)) = limits {
+            if let Ok(v) = header::HeaderValue::from_str(&limits) {
+                h.insert("x-sentry-rate-limits", v);
+            }
+            h.insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        }
         resp
     }
 }

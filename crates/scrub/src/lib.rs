@@ -75,6 +75,18 @@ pub struct Scrubbed {
     pub envelope: Envelope,
     /// Counts by rule, field and item type.
     pub report: Report,
+    /// For each kept item, in order: the company it was attributed to and whether it was
+    /// scrubbed with IDs allowed, so consent can be checked again before sending.
+    pub consent: Vec<KeptConsent>,
+}
+
+/// The consent facts of one kept item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptConsent {
+    /// The company tag's value, if the item had one.
+    pub company: Option<String>,
+    /// Whether IDs were kept.
+    pub ids_allowed: bool,
 }
 
 /// Item drop reason: a type that never leaves (attachments, replays, logs, feedback …).
@@ -100,12 +112,24 @@ where
     let mut report = Report::default();
     let header = header::scrub_header(envelope.header(), upstream, policy, &mut report);
     let mut out = Envelope::from_header(header);
+    let mut consent = Vec::with_capacity(envelope.items().len());
     for item in envelope.items() {
         let label = item.ty().label();
-        match scrub_item(item, policy, &mut gate, &mut report) {
+        let mut kept = KeptConsent {
+            company: None,
+            ids_allowed: false,
+        };
+        let mut recording_gate = |ty: &ItemType, attribution: Option<Attribution<'_>>| {
+            kept.company = attribution.and_then(|a| a.company).map(str::to_owned);
+            let d = gate(ty, attribution);
+            kept.ids_allowed = matches!(d, Decision::Forward { ids_allowed: true });
+            d
+        };
+        match scrub_item(item, policy, &mut recording_gate, &mut report) {
             Ok(new) => {
                 report.kept(label);
                 out.push(new);
+                consent.push(kept);
             }
             Err(reason) => report.dropped(label, reason),
         }
@@ -113,6 +137,7 @@ where
     Scrubbed {
         envelope: out,
         report,
+        consent,
     }
 }
 

@@ -1,0 +1,439 @@
+//! The outbound half: enqueue scrubbed envelopes, re-check consent, honour rate limits, send
+//! with retries, spool what cannot wait, and drain on shutdown.
+//!
+//! ```text
+//! pipeline ─▶ Queue ─(full)─▶ Spool ─(replay)─┐
+//!               │◀────────────────────────────┘
+//!               ▼
+//!        sender × N: consent re-check ─▶ rate limits ─▶ POST ─▶ 2xx done
+//!                                                       ├─ 429: limits recorded, items dropped
+//!                                                       ├─ 400/413: dropped, counted
+//!                                                       └─ 5xx/timeout/network: backoff, retry
+//! ```
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::audit::Audit;
+use crate::metrics::{self, Metrics};
+use crate::queue::{Job, Queue};
+use crate::spool::Spool;
+use crate::upstream::ratelimit::{self, RateLimits};
+use crate::upstream::Upstream;
+use crate::State;
+
+/// Retry and drain settings.
+#[derive(Debug, Clone, Copy)]
+pub struct EgressSettings {
+    /// Concurrent senders.
+    pub senders: usize,
+    /// Give up on an envelope this long after it was accepted.
+    pub retry_max_age: Duration,
+    /// First backoff step.
+    pub backoff_base: Duration,
+    /// Longest backoff step.
+    pub backoff_max: Duration,
+    /// Time to drain the queue on shutdown before spooling the rest.
+    pub shutdown_timeout: Duration,
+}
+
+/// Shared egress state.
+#[derive(Debug)]
+pub struct Egress {
+    /// Waiting jobs.
+    pub queue: Queue,
+    /// Disk spool, if configured.
+    pub spool: Option<Spool>,
+    /// The client.
+    pub upstream: Upstream,
+    /// Limits learned from the upstream.
+    pub limits: RateLimits,
+    /// Recently sent envelopes.
+    pub audit: Audit,
+    /// Settings.
+    pub settings: EgressSettings,
+    /// Jobs held by senders right now.
+    in_flight: AtomicUsize,
+}
+
+/// What enqueueing did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// In the memory queue.
+    Queued,
+    /// On disk (the queue was full).
+    Spooled,
+}
+
+impl Egress {
+    /// Builds the egress half.
+    pub fn new(
+        queue: Queue,
+        spool: Option<Spool>,
+        upstream: Upstream,
+        audit: Audit,
+        settings: EgressSettings,
+    ) -> Egress {
+        Egress {
+            queue,
+            spool,
+            upstream,
+            limits: RateLimits::default(),
+            audit,
+            settings,
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    /// Queues a job, or spools it when the queue is full. `Err` gives it back: neither had room.
+    pub async fn enqueue(&self, metrics: &Metrics, job: Job) -> Result<Enqueued, Job> {
+        let job = match self.queue.try_push(job) {
+            Ok(()) => return Ok(Enqueued::Queued),
+            Err(job) => job,
+        };
+        let Some(spool) = &self.spool else {
+            return Err(job);
+        };
+        // The write fsyncs: keep it off the async workers where the runtime allows.
+        let multi = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+        let written = if multi {
+            tokio::task::block_in_place(|| spool.write(&job))
+        } else {
+            spool.write(&job)
+        };
+        match written {
+            Ok(evicted) => {
+                metrics.inc(&metrics::SPOOL_WRITES, &["queue_full"]);
+                if evicted > 0 {
+                    metrics.add(
+                        &metrics::ITEMS_DROPPED,
+                        &["envelope", "spool_overflow"],
+                        evicted as u64,
+                    );
+                }
+                Ok(Enqueued::Spooled)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "spool write failed");
+                Err(job)
+            }
+        }
+    }
+
+    /// Nothing queued and nothing being sent.
+    pub fn idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.load(Ordering::Relaxed) == 0
+    }
+
+    /// Updates the queue and spool gauges.
+    pub fn gauges(&self, metrics: &Metrics) {
+        metrics.set(&metrics::QUEUE_DEPTH, &[], self.queue.len() as u64);
+        metrics.set(&metrics::QUEUE_BYTES, &[], self.queue.bytes() as u64);
+        if let Some(s) = &self.spool {
+            metrics.set(&metrics::SPOOL_BYTES, &[], s.bytes());
+        }
+    }
+
+    /// Done with a job: delivered or dropped. Its spool file goes.
+    fn finish(&self, job: &Job) {
+        if let (Some(spool), Some(path)) = (&self.spool, &job.spool_file) {
+            spool.remove(path);
+        }
+    }
+
+    /// Shutdown: a job not delivered goes to the spool (or is counted lost without one).
+    pub fn park(&self, metrics: &Metrics, job: Job) {
+        match (&self.spool, &job.spool_file) {
+            (Some(spool), Some(path)) => spool.release(path),
+            (Some(spool), None) => match spool.write(&job) {
+                Ok(_) => metrics.inc(&metrics::SPOOL_WRITES, &["shutdown"]),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not spool at shutdown: envelope lost");
+                    count_items(metrics, &job, "shutdown_unsent");
+                }
+            },
+            (None, _) => count_items(metrics, &job, "shutdown_unsent"),
+        }
+    }
+}
+
+fn count_items(metrics: &Metrics, job: &Job, reason: &'static str) {
+    for item in job.envelope.items() {
+        metrics.inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), reason]);
+    }
+}
+
+/// Starts the senders and the spool replayer; they stop when `stop` turns true.
+pub fn spawn(
+    state: Arc<State>,
+    egress: Arc<Egress>,
+    stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for _ in 0..egress.settings.senders.max(1) {
+        tasks.push(tokio::spawn(sender(
+            state.clone(),
+            egress.clone(),
+            stop.clone(),
+        )));
+    }
+    if egress.spool.is_some() {
+        tasks.push(tokio::spawn(replayer(state, egress, stop)));
+    }
+    tasks
+}
+
+async fn sender(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let job = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return,
+            job = egress.queue.pop() => job,
+        };
+        egress.in_flight.fetch_add(1, Ordering::Relaxed);
+        if let Some(job) = deliver(&state, &egress, job, &mut stop).await {
+            egress.park(&state.metrics, job);
+        }
+        egress.in_flight.fetch_sub(1, Ordering::Relaxed);
+        egress.gauges(&state.metrics);
+    }
+}
+
+/// Moves spooled jobs into the queue while it has room.
+async fn replayer(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+    let Some(spool) = &egress.spool else { return };
+    loop {
+        while !egress.queue.fill_above(0.5) && !*stop.borrow() {
+            match spool.next() {
+                Some(Ok(job)) => {
+                    if let Err(job) = egress.queue.try_push(job) {
+                        if let Some(p) = &job.spool_file {
+                            spool.release(p);
+                        }
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "spool file dropped");
+                    state
+                        .metrics
+                        .inc(&metrics::ITEMS_DROPPED, &["envelope", "spool_corrupt"]);
+                }
+                None => break,
+            }
+        }
+        egress.gauges(&state.metrics);
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// Tries until delivered, dropped or stopped; returns the job only when stopped.
+async fn deliver(
+    state: &State,
+    egress: &Egress,
+    mut job: Job,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Job> {
+    let metrics = &state.metrics;
+    let mut attempt: u32 = 0;
+    loop {
+        recheck(state, egress, &mut job);
+        if job.envelope.items().is_empty() {
+            egress.finish(&job);
+            return None;
+        }
+        if job.age(SystemTime::now()) > egress.settings.retry_max_age {
+            count_items(metrics, &job, "retry_expired");
+            egress.finish(&job);
+            return None;
+        }
+        let body = job.envelope.to_bytes();
+        let started = Instant::now();
+        match egress
+            .upstream
+            .send(&job.upstream, job.client.as_deref(), &body)
+            .await
+        {
+            Ok(answer) => {
+                metrics.observe_latency(started.elapsed().as_secs_f64());
+                let status = answer.status;
+                metrics.inc(&metrics::UPSTREAM_RESPONSES, &[status_label(status)]);
+                let limits = answer
+                    .headers
+                    .get("x-sentry-rate-limits")
+                    .and_then(|v| v.to_str().ok())
+                    .map(ratelimit::parse_header)
+                    .unwrap_or_default();
+                if !limits.is_empty() {
+                    egress.limits.record(&limits, Instant::now());
+                }
+                if status.is_success() {
+                    metrics.inc(&metrics::ENVELOPES_FORWARDED, &[]);
+                    for item in job.envelope.items() {
+                        metrics.inc(&metrics::ITEMS_FORWARDED, &[item.ty().label()]);
+                    }
+                    egress.audit.record(status.as_u16(), body);
+                    egress.finish(&job);
+                    return None;
+                }
+                if status == http::StatusCode::TOO_MANY_REQUESTS {
+                    if limits.is_empty() {
+                        let secs = answer
+                            .headers
+                            .get(http::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            .unwrap_or(60);
+                        egress.limits.record(
+                            &[ratelimit::Limit {
+                                retry_after: secs,
+                                categories: vec![],
+                                scope: "organization".into(),
+                            }],
+                            Instant::now(),
+                        );
+                    }
+                    count_items(metrics, &job, "upstream_rate_limited");
+                    egress.finish(&job);
+                    return None;
+                }
+                if !(status.is_server_error() || status == http::StatusCode::REQUEST_TIMEOUT) {
+                    tracing::warn!(
+                        status = status.as_u16(),
+                        "upstream refused an envelope; dropped"
+                    );
+                    count_items(
+                        metrics,
+                        &job,
+                        if status == 413 {
+                            "upstream_too_large"
+                        } else {
+                            "upstream_rejected"
+                        },
+                    );
+                    egress.finish(&job);
+                    return None;
+                }
+                tracing::debug!(
+                    status = status.as_u16(),
+                    attempt,
+                    "upstream failed; will retry"
+                );
+            }
+            Err(e) => {
+                metrics.inc(&metrics::UPSTREAM_ERRORS, &[e.label()]);
+                if attempt == 0 {
+                    tracing::warn!(error = %e, "upstream unreachable; will retry");
+                } else {
+                    tracing::debug!(error = %e, attempt, "upstream still unreachable");
+                }
+            }
+        }
+        metrics.inc(&metrics::UPSTREAM_RETRIES, &[]);
+        attempt = attempt.saturating_add(1);
+        let delay = backoff(
+            egress.settings.backoff_base,
+            egress.settings.backoff_max,
+            attempt,
+        );
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return Some(job),
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Consent and rate limits, checked again just before each send: items whose consent was
+/// withdrawn (or narrowed from IDs to no IDs) since they were accepted are dropped as
+/// `consent_revoked`; items of a rate-limited category as `rate_limited`.
+fn recheck(state: &State, egress: &Egress, job: &mut Job) {
+    let view = state.consent_view();
+    let unattributed = state.config.consent.unattributed;
+    let now = Instant::now();
+    let metrics = &state.metrics;
+    let mut keep = Vec::with_capacity(job.consent.len());
+    for (item, c) in job.envelope.items().iter().zip(&job.consent) {
+        let ok = match view.verdict(c.company.as_deref(), unattributed) {
+            consent::Verdict::Forward { ids_allowed } => ids_allowed || !c.ids_allowed,
+            consent::Verdict::Drop(_) => false,
+        };
+        let limited =
+            ratelimit::category(item.ty()).is_some_and(|cat| egress.limits.is_limited(cat, now));
+        if !ok {
+            metrics.inc(
+                &metrics::ITEMS_DROPPED,
+                &[item.ty().label(), "consent_revoked"],
+            );
+        } else if limited {
+            metrics.inc(
+                &metrics::ITEMS_DROPPED,
+                &[item.ty().label(), "rate_limited"],
+            );
+        }
+        keep.push(ok && !limited);
+    }
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    crate::pipeline::retain_by(job.envelope.items_mut(), &keep);
+    crate::pipeline::retain_by(&mut job.consent, &keep);
+}
+
+/// A `&'static str` for a status code (labels must come from a closed set).
+fn status_label(status: http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        413 => "413",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Exponential backoff with full jitter: a random delay in `[step/2, step]`, where the
+/// step doubles from `base` up to `max`.
+pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let step = base.saturating_mul(1u32 << attempt.min(16)).min(max);
+    let r = RandomState::new().build_hasher().finish();
+    let half = step / 2;
+    half + Duration::from_nanos(r % (half.as_nanos().max(1) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(10);
+        for attempt in 0..40 {
+            let d = backoff(base, max, attempt);
+            let step = base.saturating_mul(1u32 << attempt.min(16)).min(max);
+            assert!(d >= step / 2 && d <= step, "{attempt}: {d:?}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The upstream client: HTTPS (rustls, TLS 1.2+) over a keep-alive pool to the one upstream
+//! host, with the body compressed and `X-Sentry-Auth` rebuilt for the upstream key.
+
+pub mod connector;
+pub mod ratelimit;
+pub mod tls;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use envelope::decode::{self, ContentEncoding};
+use http::{header, HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::dsn::Dsn;
+use connector::EgressConnector;
+
+/// How the outbound body is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    /// gzip (what every Sentry ingest accepts).
+    Gzip,
+    /// zstd (cheaper for the same ratio; Sentry's ingest accepts it).
+    Zstd,
+    /// No compression.
+    None,
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Host contacted (the only one).
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// Plain HTTP allowed (tests only).
+    pub insecure: bool,
+    /// TLS configuration.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// CONNECT proxy, if any.
+    pub proxy: Option<http::Uri>,
+    /// `Proxy-Authorization` for it.
+    pub proxy_auth: Option<http::HeaderValue>,
+    /// Body compression.
+    pub compression: Compression,
+    /// Compression level.
+    pub level: u32,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole request timeout.
+    pub request_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_size: usize,
+}
+
+/// What the upstream answered.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers (rate limits live there).
+    pub headers: HeaderMap,
+}
+
+/// Why a request got no answer. Carries a classification, never request content.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// TLS handshake or certificate verification failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+    /// Connection refused, reset, DNS, proxy refusal …
+    #[error("network: {0}")]
+    Network(String),
+}
+
+impl SendError {
+    /// Metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SendError::Tls(_) => "tls",
+            SendError::Timeout => "timeout",
+            SendError::Network(_) => "network",
+        }
+    }
+}
+
+/// The upstream client.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    client: Client<HttpsConnector<EgressConnector>, Full<Bytes>>,
+    config: UpstreamConfig,
+    attempts: Arc<std::sync::atomic::AtomicU64>,
+}
+
+const USER_AGENT: &str = concat!("sentry-scrub-proxy/", env!("CARGO_PKG_VERSION"));
+
+impl Upstream {
+    /// Builds the client. Nothing connects until the first request.
+    pub fn new(config: UpstreamConfig) -> Upstream {
+        let mut conn = EgressConnector::new(
+            &config.host,
+            config.port,
+            config.proxy.clone(),
+            config.connect_timeout,
+        );
+        if let Some(auth) = &config.proxy_auth {
+            conn = conn.with_proxy_auth(auth.clone());
+        }
+        let attempts = conn.attempts.clone();
+        let builder =
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config((*config.tls).clone());
+        let https = if config.insecure {
+            builder.https_or_http().enable_http1().wrap_connector(conn)
+        } else {
+            builder.https_only().enable_http1().wrap_connector(conn)
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(config.pool_size)
+            .build(https);
+        Upstream {
+            client,
+            config,
+            attempts,
+        }
+    }
+
+    /// TCP connection attempts so far.
+    pub fn connection_attempts(&self) -> u64 {
+        self.attempts.load(Ordering::Relaxed)
+    }
+
+    /// Compresses `body` for the wire; returns the bytes and the `Content-Encoding`.
+    pub fn encode(&self, body: &[u8]) -> (Bytes, Option<&'static str>) {
+        let enc = match self.config.compression {
+            Compression::Gzip => ContentEncoding::Gzip,
+            Compression::Zstd => ContentEncoding::Zstd,
+            Compression::None => return (Bytes::copy_from_slice(body), None),
+        };
+        match decode::compress(enc, body, self.config.level) {
+            Ok(b) => (Bytes::from(b), Some(enc.as_str())),
+            Err(_) => (Bytes::copy_from_slice(body), None),
+        }
+    }
+
+    /// Sends one envelope body (uncompressed) to `dsn`'s project.
+    pub async fn send(
+        &self,
+        dsn: &Dsn,
+        client_name: Option<&str>,
+        body: &[u8],
+    ) -> Result<Answer, SendError> {
+        let (payload, encoding) = self.encode(body);
+        let auth = format!(
+            "Sentry sentry_key={}, sentry_version=7, sentry_client={}",
+            dsn.public_key,
+            client_name.unwrap_or(USER_AGENT)
+        );
+        let mut req = Request::post(dsn.envelope_url())
+            .header(header::CONTENT_TYPE, "application/x-sentry-envelope")
+            .header(header::USER_AGENT, USER_AGENT)
+            .header("x-sentry-auth", auth);
+        if let Some(enc) = encoding {
+            req = req.header(header::CONTENT_ENCODING, enc);
+        }
+        let req = req
+            .body(Full::new(payload))
+            .map_err(|_| SendError::Network("could not build the request".into()))?;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(classify)?;
+            let (parts, body) = resp.into_parts();
+            // Read (and discard) a bounded body so the connection can be reused.
+            let _ = Limited::new(body, 64 * 1024).collect().await;
+            Ok(Answer {
+                status: parts.status,
+                headers: parts.headers,
+            })
+        };
+        tokio::time::timeout(self.config.request_timeout, exchange)
+            .await
+            .map_err(|_| SendError::Timeout)?
+    }
+}
+
+/// Walks the error chain to tell TLS failures from the rest.
+fn classify(e: hyper_util::client::legacy::Error) -> SendError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut last = String::new();
+    while let Some(err) = src {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return SendError::Tls(tls.to_string());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return SendError::Tls(inner.to_string());
+            }
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return SendError::Timeout;
+            }
+        }
+        last = err.to_string();
+        src = err.source();
+    }
+    SendError::Network(last)
+}
