@@ -36,7 +36,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         let state = state.clone();
         let svc = service_fn(move |req| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(handle(req, &state)) }
+            async move { Ok::<_, Infallible>(handle(req, &state).await) }
         });
         let conn = http.serve_connection(TokioIo::new(stream), svc);
         tokio::spawn(async move {
@@ -44,6 +44,38 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
                 tracing::debug!(error = %e, "admin connection ended with an error");
             }
         });
+    }
+}
+
+/// Reloads consent now; answers once the new document is in force.
+async fn refresh(state: &State) -> Response<Full<Bytes>> {
+    let Some(tx) = &state.consent_refresh else {
+        return json(
+            StatusCode::CONFLICT,
+            r#"{"detail":"no consent source configured"}"#.into(),
+        );
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if tx.send(reply).await.is_err() {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"detail":"shutting down"}"#.into(),
+        );
+    }
+    match tokio::time::timeout(std::time::Duration::from_secs(15), answer).await {
+        Ok(Ok(Ok(version))) => json(
+            StatusCode::OK,
+            format!(r#"{{"status":"reloaded","version":{version}}}"#),
+        ),
+        Ok(Ok(Err(e))) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "detail": format!("reload failed, last good document kept: {e}") })
+                .to_string(),
+        ),
+        _ => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"detail":"reload timed out"}"#.into(),
+        ),
     }
 }
 
@@ -86,8 +118,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
+        (&Method::POST, "/consent/refresh") => {
+            if let Err(resp) = authorize(&req, state) {
+                return resp;
+            }
+            refresh(state).await
+        }
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/readyz") => {
             if state.is_ready() {

@@ -147,6 +147,18 @@ pub struct ConsentArgs {
     #[arg(long, env = "SENTRY_PROXY_CONSENT_URL")]
     pub consent_url: Option<String>,
 
+    /// Time between two polls of --consent-url.
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_CONSENT_POLL_INTERVAL",
+        default_value = "30s"
+    )]
+    pub consent_poll_interval: String,
+
+    /// Longest time the last good document stays in force when its source fails; then nothing leaves.
+    #[arg(long, env = "SENTRY_PROXY_CONSENT_MAX_AGE", default_value = "15m")]
+    pub consent_max_age: String,
+
     /// Items that name no company (sessions, client reports, events without the company tag).
     #[arg(long, env = "SENTRY_PROXY_UNATTRIBUTED", value_enum, default_value_t = UnattributedArg::Drop)]
     pub unattributed: UnattributedArg,

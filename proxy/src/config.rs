@@ -49,6 +49,14 @@ pub struct Config {
 pub struct ConsentConfig {
     /// The consent document file, if any.
     pub file: Option<PathBuf>,
+    /// The consent URL, if any.
+    pub url: Option<http::Uri>,
+    /// Poll interval of the URL.
+    pub poll_interval: Duration,
+    /// Longest time a document stays in force without confirmation.
+    pub max_age: Duration,
+    /// TLS for an https consent URL (same trust as the upstream).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Items without a company.
     pub unattributed: consent::Unattributed,
     /// No source configured (dry run only): assume telemetry on for every company, no IDs.
@@ -316,7 +324,7 @@ impl TryFrom<ServeArgs> for Config {
                 Output::Outbox(dir.clone())
             }
             None if dry_run => Output::Stdout,
-            None => match (upstreams.first(), tls) {
+            None => match (upstreams.first(), tls.clone()) {
                 (Some(first), Some(tls)) => Output::Upstream(Box::new(UpstreamOutput {
                     client: crate::upstream::UpstreamConfig {
                         host: first.host.clone(),
@@ -357,7 +365,8 @@ impl TryFrom<ServeArgs> for Config {
             errs.push(format!("--log: {e}"));
         }
         let policy = policy(&a.policy, &mut errs);
-        let consent = consent_config(&a.consent, dry_run, &mut errs);
+        let mut consent = consent_config(&a.consent, dry_run, &mut errs);
+        consent.tls = tls.clone();
 
         if !errs.is_empty() {
             return Err(ConfigErrors(errs));
@@ -594,9 +603,31 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
 
 /// Consent flags; without any source, only a dry run may start (it then assumes consent).
 pub fn consent_config(a: &ConsentArgs, dry_run: bool, errs: &mut Vec<String>) -> ConsentConfig {
-    let _ = errs;
+    let poll_interval = duration("--consent-poll-interval", &a.consent_poll_interval, errs);
+    let max_age = duration("--consent-max-age", &a.consent_max_age, errs);
+    if a.consent_file.is_some() && a.consent_url.is_some() {
+        errs.push("--consent-file and --consent-url: choose one source of truth".into());
+    }
+    let url = a
+        .consent_url
+        .as_deref()
+        .and_then(|u| match u.parse::<http::Uri>() {
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() =>
+            {
+                Some(uri)
+            }
+            _ => {
+                errs.push("--consent-url: expected an http:// or https:// URL".into());
+                None
+            }
+        });
     ConsentConfig {
         file: a.consent_file.clone(),
+        url,
+        poll_interval: poll_interval.unwrap_or(Duration::from_secs(30)),
+        max_age: max_age.unwrap_or(Duration::from_secs(900)),
+        tls: None,
         unattributed: match a.unattributed {
             UnattributedArg::Drop => consent::Unattributed::Drop,
             UnattributedArg::Forward => consent::Unattributed::Forward,

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod consent_source;
 pub mod dsn;
 pub mod egress;
 pub mod gate;
@@ -57,6 +58,9 @@ pub struct State {
     pub accepting: AtomicBool,
     /// The consent in force; swapped whole on reload.
     pub consent: tokio::sync::watch::Sender<Arc<ConsentView>>,
+    /// Asks the consent source to reload now (`POST /consent/refresh`).
+    pub consent_refresh: Option<tokio::sync::mpsc::Sender<consent_source::Refresh>>,
+    refresh_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<consent_source::Refresh>>>,
 }
 
 impl State {
@@ -81,13 +85,32 @@ impl State {
             }
         };
         let view = initial_consent(&config);
+        let (refresh_tx, refresh_rx) = tokio::sync::mpsc::channel(16);
+        let has_source = config.consent.file.is_some() || config.consent.url.is_some();
         Ok(State {
+            consent_refresh: has_source.then_some(refresh_tx),
+            refresh_rx: std::sync::Mutex::new(has_source.then_some(refresh_rx)),
             config,
             metrics: Arc::new(Metrics::default()),
             sink,
             egress,
             accepting: AtomicBool::new(true),
             consent: tokio::sync::watch::Sender::new(Arc::new(view)),
+        })
+    }
+
+    /// The consent source, if one is configured.
+    pub fn consent_source(&self) -> Option<consent_source::Source> {
+        let c = &self.config.consent;
+        if let Some(f) = &c.file {
+            return Some(consent_source::Source::File(f.clone()));
+        }
+        let url = c.url.clone()?;
+        let tls = c.tls.clone()?;
+        Some(consent_source::Source::Url {
+            url,
+            interval: c.poll_interval,
+            tls,
         })
     }
 
@@ -155,6 +178,24 @@ pub async fn run(
             let _ = rx.wait_for(|s| *s).await;
         }))
     };
+    let consent_task = {
+        let rx = state
+            .refresh_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        match (state.consent_source(), rx) {
+            (Some(source), Some(rx)) => Some(tokio::spawn(consent_source::run(
+                source,
+                state.config.consent.max_age,
+                state.consent.clone(),
+                state.metrics.clone(),
+                rx,
+                stop_rx.clone(),
+            ))),
+            _ => None,
+        }
+    };
     let (egress_stop, egress_stop_rx) = tokio::sync::watch::channel(false);
     let egress_tasks = match &state.egress {
         Some(e) => egress::spawn(state.clone(), e.clone(), egress_stop_rx),
@@ -184,6 +225,9 @@ pub async fn run(
     }
     let _ = stop_tx.send(true);
     let _ = admin_task.await;
+    if let Some(t) = consent_task {
+        let _ = t.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -216,7 +260,12 @@ fn initial_consent(config: &Config) -> ConsentView {
             tracing::warn!("no consent source: dry run assumes telemetry enabled for every company, IDs not allowed");
             ConsentView::Assumed
         }
-        None => ConsentView::Closed(consent::DropReason::NoConsent),
+        None => {
+            if config.consent.url.is_some() {
+                tracing::info!("waiting for the consent URL: nothing leaves until it answers");
+            }
+            ConsentView::Closed(consent::DropReason::NoConsent)
+        }
     }
 }
 

@@ -50,6 +50,11 @@ pub fn run(
     };
     let policy = policy(&args.policy, &mut errs);
     let consent = consent_config(&args.consent, true, &mut errs);
+    if consent.url.is_some() {
+        errs.push(
+            "--consent-url: the scrub subcommand reads consent from --consent-file only".into(),
+        );
+    }
     let view = match &consent.file {
         Some(path) => match gate::load_file(path) {
             Ok(doc) => Some(ConsentView::Document(Arc::new(doc))),

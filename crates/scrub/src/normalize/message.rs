@@ -55,6 +55,9 @@ pub fn is_probably_template(s: &str) -> bool {
     false
 }
 
+/// Longest `%(key)s` mapping key considered.
+const MAX_KEY_LEN: usize = 64;
+
 /// Parses a printf-style directive at `b[p] == '%'`: `(found, resume_at)`.
 fn percent_directive(b: &[u8], p: usize) -> (bool, usize) {
     let n = b.len();
@@ -69,7 +72,9 @@ fn percent_directive(b: &[u8], p: usize) -> (bool, usize) {
     let mut j = p + 1;
     let mut mapped = false;
     if at(j) == b'(' {
-        let Some(k) = memchr::memchr(b')', &b[j + 1..]) else {
+        // Keys are short; bounding the search keeps `%(%(%(…` linear.
+        let window = &b[j + 1..n.min(j + 1 + MAX_KEY_LEN + 1)];
+        let Some(k) = memchr::memchr(b')', window) else {
             return (false, p + 1);
         };
         let name = &b[j + 1..j + 1 + k];

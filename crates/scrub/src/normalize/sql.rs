@@ -12,8 +12,17 @@ use memchr::{memchr, memchr2, memmem};
 
 use super::{is_ascii_ws, Rewriter};
 
-/// The placeholder written in place of every literal.
-const PLACEHOLDER: &str = "%s";
+/// The placeholder written in place of the literal ending at `end`: `%s`, or
+/// `%s ` when an identifier character follows, so the placeholder's `s` is not
+/// read as part of that identifier next time (`'x'LIMIT` must not become
+/// `%sLIMIT`, whose `sLIMIT` is no keyword).
+fn placeholder(b: &[u8], end: usize) -> &'static str {
+    if b.get(end).is_some_and(|&c| is_ident_continue(c)) {
+        "%s "
+    } else {
+        "%s"
+    }
+}
 
 /// Replaces SQL literals by `%s` and collapses value lists; `None` if nothing changed.
 ///
@@ -92,25 +101,8 @@ const fn is_ident_continue(b: u8) -> bool {
 
 /// Bytes after which a `+`/`-` directly before a number is a sign, not an operator.
 #[inline]
-const fn is_operator(b: u8) -> bool {
-    matches!(
-        b,
-        b'=' | b'<'
-            | b'>'
-            | b'!'
-            | b','
-            | b'('
-            | b'['
-            | b'+'
-            | b'-'
-            | b'*'
-            | b'/'
-            | b'%'
-            | b'|'
-            | b'&'
-            | b'^'
-            | b'~'
-    )
+fn is_operator(b: u8) -> bool {
+    b"=<>!,([+-*/%|&^~".contains(&b)
 }
 
 /// Where a plain integer is kept instead of replaced (page sizes and offsets).
@@ -161,20 +153,20 @@ fn replace_literals(sql: &str) -> (Option<String>, bool) {
         match c {
             b'\'' => {
                 i = single_quoted_end(b, i);
-                w.replace(start, i, PLACEHOLDER);
+                w.replace(start, i, placeholder(b, i));
             }
             b'"' => {
                 let (end, closed) = quoted_end(b, i, b'"', true);
                 i = end;
                 if !(closed && is_identifier_like(&b[start + 1..end - 1])) {
-                    w.replace(start, end, PLACEHOLDER);
+                    w.replace(start, end, placeholder(b, end));
                 }
             }
             b'`' => {
                 let (end, closed) = quoted_end(b, i, b'`', false);
                 i = end;
                 if !closed {
-                    w.replace(start, end, PLACEHOLDER);
+                    w.replace(start, end, placeholder(b, end));
                 }
             }
             b'$' if next.is_ascii_digit() => {
@@ -187,7 +179,7 @@ fn replace_literals(sql: &str) -> (Option<String>, bool) {
                     let end =
                         memmem::find(&b[body..], &b[i..body]).map_or(n, |k| body + k + tag_len);
                     i = end;
-                    w.replace(start, end, PLACEHOLDER);
+                    w.replace(start, end, placeholder(b, end));
                 }
                 None => i += 1,
             },
@@ -206,14 +198,14 @@ fn replace_literals(sql: &str) -> (Option<String>, bool) {
                             Limit::AfterFirst
                         };
                     }
-                    _ => w.replace(start, end, PLACEHOLDER),
+                    _ => w.replace(start, end, placeholder(b, end)),
                 }
             }
             b'.' if next.is_ascii_digit()
                 && !(is_ident_continue(prev) || matches!(prev, b')' | b'"' | b'`' | b']')) =>
             {
                 i = number_end(b, i).0;
-                w.replace(start, i, PLACEHOLDER);
+                w.replace(start, i, placeholder(b, i));
             }
             b'-' | b'+'
                 if (prev == 0 || is_operator(prev))
@@ -221,7 +213,7 @@ fn replace_literals(sql: &str) -> (Option<String>, bool) {
                         || (next == b'.' && b.get(i + 2).is_some_and(u8::is_ascii_digit))) =>
             {
                 i = number_end(b, i + 1).0;
-                w.replace(start, i, PLACEHOLDER);
+                w.replace(start, i, placeholder(b, i));
             }
             c if is_ident_start(c) => {
                 i = ident_end(b, i);
@@ -238,7 +230,7 @@ fn replace_literals(sql: &str) -> (Option<String>, bool) {
                 };
                 if let Some(quote) = string_start {
                     i = single_quoted_end(b, quote);
-                    w.replace(start, i, PLACEHOLDER);
+                    w.replace(start, i, placeholder(b, i));
                 } else if is_limit_keyword(word) {
                     new_limit = Limit::Expect { second: false };
                 } else if word.eq_ignore_ascii_case(b"in") || word.eq_ignore_ascii_case(b"values") {
@@ -323,9 +315,8 @@ fn quoted_end(b: &[u8], start: usize, q: u8, backslash: bool) -> (usize, bool) {
             return (n, false);
         };
         let p = j + k;
-        if b[p] == b'\\' {
-            j = p + 2;
-        } else if b.get(p + 1) == Some(&q) {
+        // A backslash escapes the next byte; a doubled quote is an escaped quote.
+        if b[p] == b'\\' || b.get(p + 1) == Some(&q) {
             j = p + 2;
         } else {
             return (p + 1, true);
@@ -420,6 +411,9 @@ fn collapse_lists(text: &str) -> Option<String> {
     let n = b.len();
     let mut w = Rewriter::new(text);
     let mut i = 0;
+    // After one `VALUES (` that never closes, later ones are inside it: trying
+    // them again would rescan to the end each time (quadratic on hostile input).
+    let mut values_unbalanced = false;
     while i < n {
         let c = b[i];
         if c == b'"' || c == b'`' {
@@ -438,13 +432,16 @@ fn collapse_lists(text: &str) -> Option<String> {
                         }
                     }
                 }
-            } else if word.eq_ignore_ascii_case(b"values") {
+            } else if !values_unbalanced && word.eq_ignore_ascii_case(b"values") {
                 let open = skip_ws(b, i);
-                if let Some(end) = values_rows_end(b, open) {
-                    if &b[open..end] != b"(%s)" && has_placeholder(&b[open..end]) {
-                        w.replace(open, end, "(%s)");
+                match values_rows_end(b, open) {
+                    Some(end) => {
+                        if &b[open..end] != b"(%s)" && has_placeholder(&b[open..end]) {
+                            w.replace(open, end, "(%s)");
+                        }
+                        i = end;
                     }
-                    i = end;
+                    None => values_unbalanced = b.get(open) == Some(&b'('),
                 }
             }
         } else {

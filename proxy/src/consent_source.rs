@@ -1,0 +1,267 @@
+//! Where consent comes from: a file (re-read every 250 ms, so a change applies within a
+//! second whether it was renamed into place or rewritten in place), an HTTP(S) URL (polled
+//! with ETag / If-None-Match), and `POST /consent/refresh`, which reloads at once so a
+//! revocation applies to the very next envelope.
+//!
+//! Fail closed: an invalid new document keeps the last good one (and is reported); a source
+//! that cannot confirm its document for `--consent-max-age` closes the gate.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use consent::{ConsentDocument, DropReason};
+use http::{header, Request, StatusCode};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::gate::ConsentView;
+use crate::metrics::{self, Metrics};
+
+/// The configured source.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A file.
+    File(PathBuf),
+    /// A URL, polled.
+    Url {
+        /// The document's URL.
+        url: http::Uri,
+        /// Time between polls.
+        interval: Duration,
+        /// TLS for https URLs.
+        tls: Arc<rustls::ClientConfig>,
+    },
+}
+
+/// A request to reload now; answered with the new version or why it failed.
+pub type Refresh = oneshot::Sender<Result<u64, String>>;
+
+/// Runs the source until `stop`. Publishes views on `tx`.
+pub async fn run(
+    source: Source,
+    max_age: Duration,
+    tx: watch::Sender<Arc<ConsentView>>,
+    metrics: Arc<Metrics>,
+    mut refresh: mpsc::Receiver<Refresh>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut loader = Loader::new(source);
+    let mut st = Status::default();
+    // The first load already happened synchronously in State::new for files; do it here for
+    // both so the version and age start right.
+    st.apply(loader.load().await, &tx, &metrics);
+    loop {
+        let tick = match &loader.source {
+            Source::File(_) => Duration::from_millis(250),
+            Source::Url { interval, .. } => *interval,
+        };
+        let stopped = async {
+            // Map the `Ref` away: it must not live across the other branches' awaits.
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        tokio::select! {
+            () = stopped => return,
+            r = refresh.recv() => {
+                let Some(reply) = r else { return };
+                let outcome = loader.load().await;
+                let failed = match &outcome {
+                    Loaded::Failed(e) => Some(e.clone()),
+                    _ => None,
+                };
+                st.apply(outcome, &tx, &metrics);
+                let _ = reply.send(match failed {
+                    Some(e) => Err(e),
+                    None => Ok(st.version),
+                });
+            }
+            () = tokio::time::sleep(tick.min(Duration::from_millis(250))) => {
+                if st.due(tick) {
+                    let outcome = loader.load().await;
+                    st.apply(outcome, &tx, &metrics);
+                }
+            }
+        }
+        if st.expire(max_age, &tx, &metrics) {
+            // Whatever the source says next is published anew.
+            loader.last = None;
+            loader.etag = None;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Status {
+    version: u64,
+    confirmed: Option<Instant>,
+    last_try: Option<Instant>,
+    /// The last failure, logged once rather than at every poll.
+    last_error: Option<String>,
+}
+
+impl Status {
+    fn due(&self, every: Duration) -> bool {
+        self.last_try.is_none_or(|t| t.elapsed() >= every)
+    }
+
+    fn apply(&mut self, outcome: Loaded, tx: &watch::Sender<Arc<ConsentView>>, metrics: &Metrics) {
+        self.last_try = Some(Instant::now());
+        if !matches!(outcome, Loaded::Failed(_)) {
+            self.last_error = None;
+        }
+        match outcome {
+            Loaded::New(doc) => {
+                self.version += 1;
+                self.confirmed = Some(Instant::now());
+                tracing::info!(
+                    version = self.version,
+                    telemetry_enabled = doc.telemetry_enabled,
+                    companies = doc.companies.len(),
+                    "consent loaded"
+                );
+                metrics.set(&metrics::CONSENT_VERSION, &[], self.version);
+                tx.send_replace(Arc::new(ConsentView::Document(Arc::new(doc))));
+            }
+            Loaded::Same => {
+                self.confirmed = Some(Instant::now());
+            }
+            Loaded::Failed(e) => {
+                if self.last_error.as_ref() != Some(&e) {
+                    metrics.inc(&metrics::CONSENT_ERRORS, &["load"]);
+                    tracing::warn!(error = %e, "consent source failed; keeping the last good document");
+                    self.last_error = Some(e);
+                }
+                if self.version == 0 && !matches!(**tx.borrow(), ConsentView::Closed(_)) {
+                    tx.send_replace(Arc::new(ConsentView::Closed(DropReason::NoConsent)));
+                }
+            }
+        }
+        let age = self.confirmed.map_or(0, |c| c.elapsed().as_secs());
+        metrics.set(&metrics::CONSENT_AGE, &[], age);
+    }
+
+    /// Closes the gate when the document is too old; true when it just did.
+    fn expire(
+        &mut self,
+        max_age: Duration,
+        tx: &watch::Sender<Arc<ConsentView>>,
+        metrics: &Metrics,
+    ) -> bool {
+        let Some(confirmed) = self.confirmed else {
+            return false;
+        };
+        metrics.set(&metrics::CONSENT_AGE, &[], confirmed.elapsed().as_secs());
+        if confirmed.elapsed() <= max_age {
+            return false;
+        }
+        tracing::error!(max_age = ?max_age, "consent not confirmed in time: nothing leaves until the source answers");
+        self.confirmed = None;
+        tx.send_replace(Arc::new(ConsentView::Closed(DropReason::ConsentExpired)));
+        true
+    }
+}
+
+enum Loaded {
+    New(ConsentDocument),
+    Same,
+    Failed(String),
+}
+
+struct Loader {
+    source: Source,
+    last: Option<Bytes>,
+    etag: Option<http::HeaderValue>,
+    client: Option<Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>>,
+}
+
+impl Loader {
+    fn new(source: Source) -> Loader {
+        let client = match &source {
+            Source::Url { tls, .. } => {
+                let mut http = HttpConnector::new();
+                http.enforce_http(false);
+                http.set_connect_timeout(Some(Duration::from_secs(5)));
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config((**tls).clone())
+                    .https_or_http()
+                    .enable_http1()
+                    .wrap_connector(http);
+                Some(Client::builder(TokioExecutor::new()).build(https))
+            }
+            Source::File(_) => None,
+        };
+        Loader {
+            source,
+            last: None,
+            etag: None,
+            client,
+        }
+    }
+
+    async fn load(&mut self) -> Loaded {
+        let bytes = match &self.source {
+            Source::File(path) => match tokio::fs::read(path).await {
+                Ok(b) => Bytes::from(b),
+                Err(e) => return Loaded::Failed(format!("{}: {}", path.display(), e.kind())),
+            },
+            Source::Url { url, .. } => match self.fetch(url.clone()).await {
+                Ok(Some(b)) => b,
+                Ok(None) => return self.same(),
+                Err(e) => return Loaded::Failed(e),
+            },
+        };
+        if self.last.as_ref() == Some(&bytes) {
+            return Loaded::Same;
+        }
+        match ConsentDocument::parse(&bytes) {
+            Ok(doc) => {
+                self.last = Some(bytes);
+                Loaded::New(doc)
+            }
+            Err(e) => Loaded::Failed(format!("invalid consent document: {e}")),
+        }
+    }
+
+    fn same(&self) -> Loaded {
+        if self.last.is_some() {
+            Loaded::Same
+        } else {
+            Loaded::Failed("304 Not Modified before any document".into())
+        }
+    }
+
+    /// `Ok(None)` on 304.
+    async fn fetch(&mut self, url: http::Uri) -> Result<Option<Bytes>, String> {
+        let Some(client) = &self.client else {
+            return Err("no HTTP client".into());
+        };
+        let mut req = Request::get(url).header(header::ACCEPT, "application/json");
+        if let Some(etag) = &self.etag {
+            req = req.header(header::IF_NONE_MATCH, etag.clone());
+        }
+        let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
+        let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+            .await
+            .map_err(|_| "consent URL timed out".to_owned())?
+            .map_err(|e| format!("consent URL: {e}"))?;
+        match resp.status() {
+            StatusCode::NOT_MODIFIED => Ok(None),
+            StatusCode::OK => {
+                let etag = resp.headers().get(header::ETAG).cloned();
+                let body = Limited::new(resp.into_body(), 16 << 20)
+                    .collect()
+                    .await
+                    .map_err(|_| "consent URL: body too large or broken".to_owned())?
+                    .to_bytes();
+                self.etag = etag;
+                Ok(Some(body))
+            }
+            s => Err(format!("consent URL answered {}", s.as_u16())),
+        }
+    }
+}
