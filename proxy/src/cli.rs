@@ -134,6 +134,14 @@ pub struct PolicyArgs {
     /// Keep `server_name` (the host name).
     #[arg(long, env = "SENTRY_PROXY_KEEP_SERVER_NAME")]
     pub keep_server_name: bool,
+
+    /// Forward `profile` and `profile_chunk` items (stacks and timings, scrubbed).
+    #[arg(long, env = "SENTRY_PROXY_ALLOW_PROFILES")]
+    pub allow_profiles: bool,
+
+    /// Forward `check_in` items (cron monitors, scrubbed).
+    #[arg(long, env = "SENTRY_PROXY_ALLOW_CHECK_INS")]
+    pub allow_check_ins: bool,
 }
 
 /// Consent flags shared by the server and `scrub`.

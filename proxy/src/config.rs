@@ -586,7 +586,8 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
             .filter(|s| !s.is_empty())
             .collect(),
         keep_server_name: a.keep_server_name,
-        ..scrub::PolicyConfig::default()
+        allow_profiles: a.allow_profiles,
+        allow_check_ins: a.allow_check_ins,
     };
     match scrub::Policy::new(config) {
         Ok(p) => Some(Arc::new(p)),

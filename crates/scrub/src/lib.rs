@@ -34,6 +34,7 @@ mod header;
 mod meta;
 pub mod normalize;
 mod policy;
+mod profile;
 mod report;
 mod session;
 mod spans_v2;
@@ -198,6 +199,20 @@ where
             decide(gate(ty, None))?;
             r.scrub();
             Ok(Item::new(ty.clone(), to_bytes(&r)?))
+        }
+        ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
+            let mut p: profile::Profile<'_> =
+                serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+            let ids_allowed = decide(gate(ty, None))?;
+            p.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            Ok(Item::new(ty.clone(), to_bytes(&p)?))
+        }
+        ItemType::CheckIn if policy.config.allow_check_ins => {
+            let mut c: profile::CheckIn<'_> =
+                serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
+            let ids_allowed = decide(gate(ty, None))?;
+            c.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            Ok(Item::new(ty.clone(), to_bytes(&c)?))
         }
         ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),
         ItemType::Unknown(_) => Err(DROP_UNKNOWN_TYPE),

@@ -1,0 +1,102 @@
+//! Item types beside events: exact outputs for check-ins, profiles, sessions, client reports
+//! and span items, with the policy's flags on and off.
+
+use bytes::Bytes;
+use envelope::Envelope;
+use scrub::{scrub_envelope, Decision, Policy, PolicyConfig, Upstream};
+
+fn run(policy: &Policy, ids: bool, body: &str) -> (String, scrub::Report) {
+    let env = Envelope::parse(Bytes::from(body.to_owned())).unwrap();
+    let out = scrub_envelope(&env, policy, Upstream::default(), |_, _| {
+        Decision::Forward { ids_allowed: ids }
+    });
+    (
+        String::from_utf8(out.envelope.to_bytes().to_vec()).unwrap(),
+        out.report,
+    )
+}
+
+fn policy(f: impl FnOnce(&mut PolicyConfig)) -> Policy {
+    let mut c = PolicyConfig::default();
+    f(&mut c);
+    Policy::new(c).unwrap()
+}
+
+const CHECK_IN: &str = "{}\n{\"type\":\"check_in\"}\n{\"check_in_id\":\"83a7c03ed0a04e1b97e2e3b18d38f244\",\"monitor_slug\":\"nightly-export\",\"status\":\"error\",\"duration\":12.5,\"environment\":\"production\",\"monitor_config\":{\"schedule\":{\"type\":\"crontab\",\"value\":\"0 2 * * *\"},\"timezone\":\"Europe/Paris\",\"owner\":\"alice@example.com\"},\"contexts\":{\"customer\":{\"email\":\"alice@example.com\"}}}\n";
+
+#[test]
+fn check_ins_are_dropped_unless_enabled_then_scrubbed() {
+    let (out, report) = run(&policy(|_| {}), false, CHECK_IN);
+    assert_eq!(out, "{}\n");
+    assert_eq!(report.items_dropped["check_in"]["item_type_disabled"], 1);
+
+    let (out, _) = run(&policy(|c| c.allow_check_ins = true), false, CHECK_IN);
+    assert_eq!(
+        out,
+        "{}\n{\"length\":237,\"type\":\"check_in\"}\n{\"check_in_id\":\"83a7c03ed0a04e1b97e2e3b18d38f244\",\"monitor_slug\":\"nightly-export\",\"status\":\"error\",\"duration\":12.5,\"environment\":\"production\",\"monitor_config\":{\"schedule\":{\"type\":\"crontab\",\"value\":\"0 2 * * *\"},\"timezone\":\"Europe/Paris\"}}\n"
+    );
+}
+
+const PROFILE: &str = "{}\n{\"type\":\"profile\"}\n{\"version\":\"1\",\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"platform\":\"python\",\"release\":\"app@1.0\",\"transaction\":{\"name\":\"/api/search\",\"id\":\"9ec79c33ec9942ab8353589fcb2e04dd\",\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"active_thread_id\":\"140\"},\"profile\":{\"frames\":[{\"abs_path\":\"/home/alice/app/views.py\",\"function\":\"search\",\"module\":\"app.views\",\"lineno\":12}],\"stacks\":[[0]],\"samples\":[{\"elapsed_since_start_ns\":\"1000\",\"stack_id\":0,\"thread_id\":\"140\"}],\"thread_metadata\":{\"140\":{\"name\":\"MainThread\"}}},\"measurements\":{\"q\":\"alice@example.com\"}}\n";
+
+#[test]
+fn profiles_keep_frames_and_samples_only() {
+    let (out, report) = run(&policy(|_| {}), false, PROFILE);
+    assert_eq!(out, "{}\n");
+    assert_eq!(report.items_dropped["profile"]["item_type_disabled"], 1);
+
+    let (out, report) = run(&policy(|c| c.allow_profiles = true), false, PROFILE);
+    let payload = out.lines().nth(2).unwrap();
+    assert_eq!(
+        payload,
+        "{\"version\":\"1\",\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"platform\":\"python\",\"release\":\"app@1.0\",\"transaction\":{\"name\":\"/api/search\",\"id\":\"9ec79c33ec9942ab8353589fcb2e04dd\",\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"active_thread_id\":\"140\"},\"profile\":{\"frames\":[{\"abs_path\":\"/home/[user]/app/views.py\",\"function\":\"search\",\"module\":\"app.views\",\"lineno\":12}],\"stacks\":[[0]],\"samples\":[{\"elapsed_since_start_ns\":\"1000\",\"stack_id\":0,\"thread_id\":\"140\"}],\"thread_metadata\":{\"140\":{\"name\":\"MainThread\"}}}}"
+    );
+    assert_eq!(report.redactions["@userpath"], 1);
+}
+
+#[test]
+fn sessions_lose_did_ip_and_user_agent_unless_ids_allowed() {
+    let body = "{}\n{\"type\":\"session\"}\n{\"sid\":\"7c7b6e9a-1f1e-4a4e-9a77-3b1c5a0d2e11\",\"did\":\"alice@example.com\",\"init\":true,\"started\":\"2026-11-23T12:00:00Z\",\"status\":\"ok\",\"errors\":0,\"attrs\":{\"release\":\"app@1.0\",\"environment\":\"production\",\"ip_address\":\"203.0.113.7\",\"user_agent\":\"Mozilla/5.0\"}}\n";
+    let (out, report) = run(&policy(|_| {}), false, body);
+    assert_eq!(
+        out.lines().nth(2).unwrap(),
+        "{\"sid\":\"7c7b6e9a-1f1e-4a4e-9a77-3b1c5a0d2e11\",\"init\":true,\"started\":\"2026-11-23T12:00:00Z\",\"status\":\"ok\",\"errors\":0,\"attrs\":{\"release\":\"app@1.0\",\"environment\":\"production\"}}"
+    );
+    assert_eq!(report.removed_fields["did"], 1);
+    let (out, _) = run(&policy(|_| {}), true, body);
+    assert!(out.contains("\"did\":\"[email]\""), "{out}");
+}
+
+#[test]
+fn client_reports_keep_counts() {
+    let body = "{}\n{\"type\":\"client_report\"}\n{\"timestamp\":1732364000,\"discarded_events\":[{\"reason\":\"sample_rate\",\"category\":\"transaction\",\"quantity\":3},{\"reason\":\"alice@example.com\",\"category\":\"error\",\"quantity\":1}]}\n";
+    let (out, _) = run(&policy(|_| {}), false, body);
+    assert_eq!(
+        out.lines().nth(2).unwrap(),
+        "{\"timestamp\":1732364000,\"discarded_events\":[{\"reason\":\"sample_rate\",\"category\":\"transaction\",\"quantity\":3}]}"
+    );
+}
+
+#[test]
+fn span_v2_items_keep_allowlisted_attributes() {
+    let body = "{}\n{\"type\":\"span\",\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":1}\n{\"items\":[{\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"span_id\":\"87ec60e9a050d17b\",\"name\":\"SELECT * FROM docs WHERE title = 'CANARY merger'\",\"status\":\"ok\",\"is_segment\":false,\"start_timestamp\":1732364000.5,\"end_timestamp\":1732364000.75,\"attributes\":{\"sentry.op\":{\"type\":\"string\",\"value\":\"db\"},\"db.system\":{\"type\":\"string\",\"value\":\"postgresql\"},\"gen_ai.request.messages\":{\"type\":\"string\",\"value\":\"CANARY prompt\"},\"url.full\":{\"type\":\"string\",\"value\":\"https://api.example.com/v1?q=CANARY\"}}}]}\n";
+    let (out, report) = run(&policy(|_| {}), false, body);
+    assert_eq!(
+        out,
+        "{}\n{\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":1,\"length\":402,\"type\":\"span\"}\n{\"items\":[{\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"span_id\":\"87ec60e9a050d17b\",\"name\":\"SELECT * FROM docs WHERE title = %s\",\"status\":\"ok\",\"is_segment\":false,\"start_timestamp\":1732364000.5,\"end_timestamp\":1732364000.75,\"attributes\":{\"sentry.op\":{\"type\":\"string\",\"value\":\"db\"},\"db.system\":{\"type\":\"string\",\"value\":\"postgresql\"},\"url.full\":{\"type\":\"string\",\"value\":\"https://api.example.com/v1\"}}}]}\n"
+    );
+    assert_eq!(report.removed_fields["span.attributes.*"], 1);
+    assert!(!out.contains("CANARY"));
+}
+
+#[test]
+fn denied_and_unknown_types_are_counted() {
+    let body = "{}\n{\"type\":\"attachment\",\"filename\":\"alice.txt\"}\nsecret\n{\"type\":\"log\"}\n{\"items\":[]}\n{\"type\":\"replay_event\"}\n{}\n{\"type\":\"brand_new\"}\n{}\n{\"type\":\"event\"}\nnot json\n";
+    let (out, report) = run(&policy(|_| {}), false, body);
+    assert_eq!(out, "{}\n");
+    assert_eq!(report.items_dropped["attachment"]["item_type_denied"], 1);
+    assert_eq!(report.items_dropped["log"]["item_type_denied"], 1);
+    assert_eq!(report.items_dropped["replay_event"]["item_type_denied"], 1);
+    assert_eq!(report.items_dropped["unknown"]["unknown_item_type"], 1);
+    assert_eq!(report.items_dropped["event"]["invalid_payload"], 1);
+}
