@@ -79,11 +79,11 @@ async fn refresh(state: &State) -> Response<Full<Bytes>> {
     }
 }
 
-/// Checks `Authorization: Bearer <--admin-token>`: 401 when missing or wrong, 404 when the
-/// proxy has no token (the endpoint is off).
-pub fn authorize(req: &Request<Incoming>, state: &State) -> Result<(), Response<Full<Bytes>>> {
+/// Checks `Authorization: Bearer <--admin-token>`; returns the refusal, if any: 401 when
+/// missing or wrong, 404 when the proxy has no token (the endpoint is off).
+pub fn authorize(req: &Request<Incoming>, state: &State) -> Option<Response<Full<Bytes>>> {
     let Some(token) = &state.config.admin_token else {
-        return Err(json(
+        return Some(json(
             StatusCode::NOT_FOUND,
             r#"{"detail":"disabled: start the proxy with --admin-token"}"#.into(),
         ));
@@ -95,7 +95,7 @@ pub fn authorize(req: &Request<Incoming>, state: &State) -> Result<(), Response<
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-        Ok(())
+        None
     } else {
         let mut resp = json(
             StatusCode::UNAUTHORIZED,
@@ -105,7 +105,7 @@ pub fn authorize(req: &Request<Incoming>, state: &State) -> Result<(), Response<
             header::WWW_AUTHENTICATE,
             header::HeaderValue::from_static("Bearer"),
         );
-        Err(resp)
+        Some(resp)
     }
 }
 
@@ -121,7 +121,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/consent/refresh") => {
-            if let Err(resp) = authorize(&req, state) {
+            if let Some(resp) = authorize(&req, state) {
                 return resp;
             }
             refresh(state).await
@@ -138,7 +138,7 @@ async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
             }
         }
         (&Method::GET, "/audit/recent") => {
-            if let Err(resp) = authorize(&req, state) {
+            if let Some(resp) = authorize(&req, state) {
                 return resp;
             }
             match &state.egress {

@@ -21,10 +21,10 @@ impl RequestAuth {
         let mut auth = RequestAuth::default();
         if let Some(h) = auth_header {
             let h = h.trim();
-            let rest = h
-                .strip_prefix("Sentry ")
-                .or_else(|| h.strip_prefix("sentry "))
-                .ok_or(Reject::BadAuthHeader)?;
+            let rest = match h.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case("sentry ") => &h[7..],
+                _ => return Err(Reject::BadAuthHeader),
+            };
             for pair in rest.split(',') {
                 let Some((k, v)) = pair.trim().split_once('=') else {
                     continue;

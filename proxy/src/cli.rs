@@ -27,7 +27,21 @@ pub struct Cli {
 pub enum Command {
     /// Scrub one raw request body: the scrubbed envelope on stdout, the removal report (JSON)
     /// on stderr. Uses the same policy and consent options as the server.
-    Scrub(ScrubArgs),
+    Scrub(Box<ScrubArgs>),
+    /// Probe a running proxy's admin listener (`/readyz`, or `/healthz` with --live); exit 0
+    /// when it answers 200. For container health checks in images without curl.
+    Health {
+        /// Admin address to probe.
+        #[arg(
+            long,
+            env = "SENTRY_PROXY_ADMIN_LISTEN",
+            default_value = "127.0.0.1:9001"
+        )]
+        admin: String,
+        /// Probe liveness (`/healthz`) instead of readiness.
+        #[arg(long)]
+        live: bool,
+    },
     /// Print the effective configuration (secrets masked) and exit.
     Config {
         /// What to do with the configuration.

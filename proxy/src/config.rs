@@ -377,8 +377,8 @@ impl TryFrom<ServeArgs> for Config {
             Routes::Mapped(Arc::new(map))
         };
         Ok(Config {
-            listen: listen.unwrap_or_else(|| unreachable_addr()),
-            admin_listen: admin_listen.unwrap_or_else(|| unreachable_addr()),
+            listen: listen.unwrap_or_else(unreachable_addr),
+            admin_listen: admin_listen.unwrap_or_else(unreachable_addr),
             routes,
             output,
             limits: Limits {

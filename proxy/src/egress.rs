@@ -91,6 +91,7 @@ impl Egress {
     }
 
     /// Queues a job, or spools it when the queue is full. `Err` gives it back: neither had room.
+    #[allow(clippy::result_large_err)]
     pub async fn enqueue(&self, metrics: &Metrics, job: Job) -> Result<Enqueued, Job> {
         let job = match self.queue.try_push(job) {
             Ok(()) => return Ok(Enqueued::Queued),

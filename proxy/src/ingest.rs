@@ -52,11 +52,19 @@ pub fn check_head(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<(RequestAuth, ContentEncoding), Reject> {
-    let auth_header = headers
-        .get("x-sentry-auth")
-        .or_else(|| headers.get(header::AUTHORIZATION))
-        .map(|v| v.to_str().map_err(|_| Reject::BadAuthHeader))
-        .transpose()?;
+    // `Authorization` counts only when it uses the Sentry scheme: a proxy or load balancer
+    // may put Basic or Bearer credentials there that are none of our business.
+    let auth_header = match headers.get("x-sentry-auth") {
+        Some(v) => Some(v.to_str().map_err(|_| Reject::BadAuthHeader)?),
+        None => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                v.trim_start()
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("sentry "))
+            }),
+    };
     let auth = RequestAuth::from_parts(auth_header, query)?;
     if let Some(key) = auth.key() {
         if !config.routes.knows_key(key) {
@@ -154,12 +162,13 @@ pub fn store_to_envelope(body: Bytes, limits: &envelope::Limits) -> Result<Envel
     if body.len() > limits.max_event_bytes {
         return Err(Reject::ItemTooLarge);
     }
+    // Lenient: a non-string `event_id` or `type` is ignored, as on the envelope endpoint.
     #[derive(serde::Deserialize)]
     struct Head<'a> {
         #[serde(default, borrow)]
-        event_id: Option<std::borrow::Cow<'a, str>>,
+        event_id: Option<scrub_values::Lenient<'a>>,
         #[serde(default, rename = "type", borrow)]
-        ty: Option<std::borrow::Cow<'a, str>>,
+        ty: Option<scrub_values::Lenient<'a>>,
     }
     // A struct also deserializes from a JSON array: insist on an object.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -167,16 +176,44 @@ pub fn store_to_envelope(body: Bytes, limits: &envelope::Limits) -> Result<Envel
     }
     let head: Head<'_> = serde_json::from_slice(&body).map_err(|_| Reject::InvalidStoreJson)?;
     let mut header = serde_json::Map::new();
-    if let Some(id) = head.event_id.as_deref().and_then(normalize_event_id) {
+    if let Some(id) = head
+        .event_id
+        .as_ref()
+        .and_then(|v| v.as_str())
+        .and_then(normalize_event_id)
+    {
         header.insert("event_id".into(), id.into());
     }
-    let ty = match head.ty.as_deref() {
+    let ty = match head.ty.as_ref().and_then(|v| v.as_str()) {
         Some("transaction") => ItemType::Transaction,
         _ => ItemType::Event,
     };
     let mut env = Envelope::from_header(header);
     env.push(Item::new(ty, body));
     Ok(env)
+}
+
+mod scrub_values {
+    use std::borrow::Cow;
+
+    /// Any JSON value; only strings are looked at.
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    pub enum Lenient<'a> {
+        /// A string.
+        Str(#[serde(borrow)] Cow<'a, str>),
+        /// Anything else.
+        Other(serde::de::IgnoredAny),
+    }
+
+    impl Lenient<'_> {
+        pub fn as_str(&self) -> Option<&str> {
+            match self {
+                Lenient::Str(s) => Some(s),
+                Lenient::Other(_) => None,
+            }
+        }
+    }
 }
 
 /// Event ids are 32 hex digits, with or without dashes; anything else is not echoed back.

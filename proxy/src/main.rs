@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => serve(cli.serve),
+        Some(Command::Health { admin, live }) => health(&admin, live),
         Some(Command::Scrub(args)) => {
             let code = proxy::scrub_cmd::run(
                 &args,
@@ -88,6 +89,33 @@ fn serve(args: proxy::cli::ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// A one-request HTTP probe with std only: a container health check needs no curl.
+fn health(admin: &str, live: bool) -> ExitCode {
+    use std::io::{Read, Write};
+    let path = if live { "/healthz" } else { "/readyz" };
+    // 0.0.0.0 is where the container listens, not where to connect.
+    let target = admin.replace("0.0.0.0", "127.0.0.1");
+    let probe = || -> std::io::Result<bool> {
+        let addr: std::net::SocketAddr = target
+            .parse()
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad address"))?;
+        let timeout = std::time::Duration::from_secs(3);
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(&head[9..12] == b"200")
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
 }
 
 fn init_tracing(config: &Config) {

@@ -68,6 +68,8 @@ impl Queue {
     }
 
     /// Adds a job unless that would exceed a bound; gives it back when full.
+    // Handing the job back by value is the point: the caller spools it or counts it.
+    #[allow(clippy::result_large_err)]
     pub fn try_push(&self, job: Job) -> Result<(), Job> {
         let size = job.size();
         let mut q = self.jobs.lock().unwrap_or_else(|e| e.into_inner());

@@ -85,6 +85,10 @@ pub async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Byte
         Err(reject) => return refuse(state, reject),
     };
     state.metrics.inc(&metrics::REQUESTS, &[endpoint.as_str()]);
+    // A keep-alive connection may send one more request after shutdown began.
+    if !state.accepting.load(std::sync::atomic::Ordering::Relaxed) {
+        return refuse(state, Reject::Unavailable);
+    }
     match accept(req, state, endpoint, &project).await {
         Ok(resp) => resp,
         Err(reject) => refuse(state, reject),

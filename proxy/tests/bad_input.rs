@@ -978,7 +978,6 @@ async fn an_oversized_request_head_gets_431() {
 /// falls back to the query string; a `Basic` or `Bearer` header added by an ingress or the
 /// app must not hide a valid `?sentry_key=`.
 #[tokio::test]
-#[ignore = "proxy bug: a non-Sentry Authorization header is refused as bad_auth (auth.rs RequestAuth::from_parts)"]
 async fn regression_non_sentry_authorization_header_is_ignored() {
     let proxy = TestProxy::start(AUTH_PROXY).await;
     let (id, body) = good_envelope(1);

@@ -2,34 +2,62 @@
 //! `api_key=…`, `client_secret`, `access_token`, `Authorization: …`.
 //!
 //! Only the value is replaced (`password=[secret]`), so the message still says *what* was
-//! removed. The key must *end* with the trigger word (optionally `key`, as in `secret_key`):
+//! removed. Seeds are the separators `=` and `:` (the prefilter reports them anyway); the key
+//! before the separator must *end* with a key word (optionally `key`, as in `secret_key`):
 //! that keeps `token_type=bearer`, `max_tokens=1024` and `tokenizer=…` out, which are
-//! configuration, not secrets.
+//! configuration, not secrets. Key words match in any case (`PASSWORD=`, `Authorization:`).
 
-use super::text::at;
+use super::text::{at, before};
 
-/// Suffixes allowed after the trigger word inside the key.
+/// Bytes of a key name.
+fn is_key_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+}
+
+/// Key words whose value is a secret. The key must end with one of these, optionally
+/// followed by one of [`SUFFIXES`]: `db_password`, `client_secret`, `x-api-key`, `SECRET_KEY`.
+const KEY_WORDS: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"passphrase",
+    b"pwd",
+    b"secret",
+    b"token",
+    b"api_key",
+    b"apikey",
+    b"api-key",
+    b"authorization",
+    b"credentials",
+];
+
+/// Suffixes allowed after the key word.
 const SUFFIXES: &[&[u8]] = &[b"", b"key", b"_key", b"-key"];
+
+/// Does `key` end with a key word (then an allowed suffix)? Returns the key word.
+fn secret_key(key: &[u8]) -> Option<&'static [u8]> {
+    // Every key word and suffix ends in one of these letters: one test rejects most keys.
+    if !key
+        .last()
+        .is_some_and(|c| b"dtnyse".contains(&c.to_ascii_lowercase()))
+    {
+        return None;
+    }
+    SUFFIXES.iter().find_map(|suffix| {
+        let cut = key.len().checked_sub(suffix.len())?;
+        if !key[cut..].eq_ignore_ascii_case(suffix) {
+            return None;
+        }
+        let stem = &key[..cut];
+        KEY_WORDS
+            .iter()
+            .copied()
+            .find(|w| stem.len() >= w.len() && stem[stem.len() - w.len()..].eq_ignore_ascii_case(w))
+    })
+}
 
 /// Ends an unquoted value.
 fn ends_value(c: u8) -> bool {
-    c.is_ascii_whitespace()
-        || matches!(
-            c,
-            b'&' | b','
-                | b';'
-                | b'"'
-                | b'\''
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'<'
-                | b'>'
-                | b'\\'
-        )
+    c.is_ascii_whitespace() || b"&,;\"'()[]{}<>\\".contains(&c)
 }
 
 /// Skip up to `max` bytes satisfying `f` from `i`.
@@ -41,23 +69,31 @@ fn skip(b: &[u8], mut i: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
     i
 }
 
-/// Value of the key whose trigger word spans `ts..te`, as a byte range.
-pub(crate) fn secret_value_at(b: &[u8], ts: usize, te: usize) -> Option<(usize, usize)> {
-    let ke = skip(b, te, 8, |c| {
-        c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
-    });
-    let suffix = &b[te..ke];
-    if !SUFFIXES.iter().any(|s| s.eq_ignore_ascii_case(suffix)) {
-        return None;
+/// The secret value after the separator (`=` or `:`) at `sep`, if the key before it is a
+/// secret-looking key (`password=…`, `"token": "…"`, `db_password => …`, `pwd := …`).
+pub(crate) fn secret_value_at(b: &[u8], sep: usize) -> Option<(usize, usize)> {
+    let mut i = match (b[sep], at(b, sep + 1)) {
+        (b'=', _) if before(b, sep) == b':' => return None, // `:=`, seen from its `:`
+        (b'=', b'>') | (b':', b'=') => sep + 2,
+        _ => sep + 1,
+    };
+    // Walk back over spaces and the closing quote of a quoted key (`"token"`, `\"token\"`).
+    let mut ke = sep;
+    while ke > 0 && sep - ke < 4 && matches!(b[ke - 1], b' ' | b'\t') {
+        ke -= 1;
     }
-    // Closing quote of a quoted key (`"token"`, `\"token\"`), spaces, then `=`, `:`, `=>`, `:=`.
-    let mut i = skip(b, ke, 2, |c| matches!(c, b'"' | b'\'' | b'\\'));
-    i = skip(b, i, 4, |c| c == b' ' || c == b'\t');
-    match (at(b, i), at(b, i + 1)) {
-        (b'=', b'>') | (b':', b'=') => i += 2,
-        (b'=' | b':', _) => i += 1,
-        _ => return None,
+    let quoted_end = ke;
+    while ke > 0 && quoted_end - ke < 2 && matches!(b[ke - 1], b'"' | b'\'' | b'\\') {
+        ke -= 1;
     }
+    let mut ks = ke;
+    while ks > 0 && ke - ks < 64 && is_key_byte(b[ks - 1]) {
+        ks -= 1;
+    }
+    if is_key_byte(before(b, ks)) {
+        return None; // key longer than we look back: not one of ours
+    }
+    let word = secret_key(&b[ks..ke])?;
     i = skip(b, i, 4, |c| c == b' ' || c == b'\t');
     let escaped = at(b, i) == b'\\' && matches!(at(b, i + 1), b'"' | b'\'');
     if escaped {
@@ -70,9 +106,7 @@ pub(crate) fn secret_value_at(b: &[u8], ts: usize, te: usize) -> Option<(usize, 
     let mut vs = i;
     // `Authorization: Bearer abc` - the scheme word is not the secret; skip it so the
     // bearer/basic detectors and this one agree on the credential's range.
-    if b.get(ts..te)
-        .is_some_and(|k| k.eq_ignore_ascii_case(b"authorization"))
-    {
+    if word == b"authorization" {
         let w = skip(b, vs, 16, |c| c.is_ascii_alphabetic());
         if w > vs && at(b, w) == b' ' {
             vs = skip(b, w, 4, |c| c == b' ');

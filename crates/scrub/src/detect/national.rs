@@ -15,15 +15,19 @@ use super::text::{
     at, before, digits_from, is_word, numeric_end_ok, numeric_start_ok, NUMERIC_JOINERS,
 };
 
-/// Any national identifier whose first digit run starts at `p`.
+/// A national identifier starting with the digit run at `p` (a free-standing number).
 pub(crate) fn national_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
     nir(b, p)
         .or_else(|| belgian_formatted(b, p))
         .or_else(|| bare(b, p, 11, |d| steuer_id(d) || belgian(d)))
         .or_else(|| bare(b, p, 9, bsn))
         .or_else(|| dni(b, p))
-        .or_else(|| nie(b, p))
-        .or_else(|| codice_fiscale(b, p))
+}
+
+/// A national identifier whose digit run at `p` follows upper-case letters (NIE, codice
+/// fiscale).
+pub(crate) fn lettered_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
+    nie(b, p).or_else(|| codice_fiscale(b, p))
 }
 
 fn num(d: &[u8]) -> u64 {

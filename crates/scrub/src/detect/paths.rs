@@ -40,31 +40,30 @@ fn ends_segment(c: u8) -> bool {
 pub(crate) fn home_user_at(b: &[u8], p: usize, len: usize) -> Option<(usize, usize)> {
     let prefix = &b[p..p + len];
     let windows = prefix[0] == b'\\';
-    // POSIX prefixes are case-sensitive (the prefilter is not), and must start a path:
-    // `example.com/home/index` is a URL path, not a home directory.
-    if !windows {
-        let exact = prefix == b"/home/" || prefix == b"/Users/";
-        let prev = before(b, p);
-        if !exact || is_word(prev) || matches!(prev, b'.' | b'-' | b'~') {
-            return None;
-        }
+    // A POSIX prefix must start a path: `example.com/home/index` is a URL path, not a home
+    // directory.
+    let prev = before(b, p);
+    if !windows && (is_word(prev) || matches!(prev, b'.' | b'-' | b'~')) {
+        return None;
     }
     let mut s = p + len;
     while windows && at(b, s) == b'\\' {
         s += 1; // JSON-escaped `\\Users\\`
     }
-    let scan = |allow_space: bool| {
-        let mut e = s;
-        while e < b.len() && e - s < 64 && !(ends_segment(b[e]) && !(allow_space && b[e] == b' ')) {
-            e += 1;
+    // No length cap on a name: a cap could cut a long one (leaking its tail) or split a
+    // UTF-8 character; every terminator is ASCII, so `e` is always a char boundary.
+    let mut e = s;
+    while e < b.len() && !ends_segment(b[e]) {
+        e += 1;
+    }
+    // Windows profile folders may contain spaces (`C:\Users\Jane Doe\`): accept them when a
+    // path separator closes the segment within a name-sized window. A window end that is
+    // not a separator (possibly mid-character) is discarded.
+    if windows && at(b, e) == b' ' {
+        let mut wide = e;
+        while wide < b.len() && wide - s < 64 && (b[wide] == b' ' || !ends_segment(b[wide])) {
+            wide += 1;
         }
-        e
-    };
-    let mut e = scan(false);
-    // Windows profile folders may contain spaces (`C:\Users\Jane Doe\`); accept them only
-    // when a path separator closes the segment.
-    if windows {
-        let wide = scan(true);
         if matches!(at(b, wide), b'\\' | b'/') {
             e = wide;
         }

@@ -15,16 +15,16 @@ pub(crate) enum Trigger {
     Plus(usize),
     /// `@` (emails).
     At(usize),
-    /// `:` (IPv6, MAC).
+    /// `:` (IPv6, MAC, `key: value` secrets).
     Colon(usize),
+    /// `=` (`key=value` secrets).
+    Equals(usize),
     /// `-` after two hex digits (dash-separated MAC).
     Dash(usize),
     /// `://` (URL credentials).
     Scheme(usize),
     /// A home-directory prefix (`/home/`) at `.0`, of length `.1`.
     HomePath(usize, usize),
-    /// A secret-looking key word (`password`) at `.0`, of length `.1`.
-    Key(usize, usize),
     /// A marker that starts a regex-validated secret (`eyJ`, `bearer`, vendor prefix).
     Secret(SecretRule, usize),
 }
@@ -34,27 +34,16 @@ pub(crate) enum Trigger {
 enum Literal {
     Scheme,
     Home,
-    Key,
     Rule(SecretRule),
 }
 
-/// Key words whose value is a secret (`db_password=…`, `"access_token": "…"`).
-const KEY_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "api-key",
-    "authorization",
-    "credentials",
-];
+/// Home-directory prefixes; the next path segment is a user name. Windows paths are
+/// case-insensitive, so both common spellings are listed.
+const HOME_PREFIXES: &[&str] = &["/home/", "/Users/", "\\Users\\", "\\users\\"];
 
-/// Home-directory prefixes; the next path segment is a user name.
-const HOME_PREFIXES: &[&str] = &["/home/", "/Users/", "\\Users\\"];
+/// The authorization schemes, in the spellings seen in practice.
+const BEARER: &[&str] = &["Bearer", "bearer", "BEARER"];
+const BASIC: &[&str] = &["Basic", "basic", "BASIC"];
 
 /// Byte classes for the seed scan (0: nothing to do).
 const DIGIT: u8 = 1;
@@ -62,6 +51,7 @@ const AT: u8 = 2;
 const COLON: u8 = 3;
 const PLUS: u8 = 4;
 const DASH: u8 = 5;
+const EQUALS: u8 = 6;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -74,19 +64,24 @@ static CLASS: [u8; 256] = {
     t[b':' as usize] = COLON;
     t[b'+' as usize] = PLUS;
     t[b'-' as usize] = DASH;
+    t[b'=' as usize] = EQUALS;
     t
 };
 
 /// The compiled prefilter.
 #[derive(Debug)]
 pub(crate) struct Prefilter {
-    literals: AhoCorasick,
+    /// Leftmost-first automaton for the fast "any literal at all?" check; most strings stop
+    /// here. `is_match` is about twice as fast as an overlapping search on short strings.
+    any: AhoCorasick,
+    /// Same literals, standard semantics, for the overlapping search on the rare hit.
+    all: AhoCorasick,
     meaning: Vec<Literal>,
 }
 
 impl Prefilter {
-    /// Build the trigger automaton. Matching is ASCII case-insensitive so `Bearer`, `BEARER`
-    /// and `Password` all trigger; validators re-check case where it matters (`/Users/`, `AKIA`).
+    /// Build the trigger automata. Matching is case-sensitive (faster, and `/home/`, `eyJ`,
+    /// `AKIA` are case-sensitive anyway); case variants are listed where they occur.
     pub(crate) fn new() -> Result<Prefilter, DetectorError> {
         let mut pats: Vec<&'static str> = Vec::new();
         let mut meaning = Vec::new();
@@ -96,22 +91,30 @@ impl Prefilter {
         };
         add("://", Literal::Scheme);
         HOME_PREFIXES.iter().for_each(|p| add(p, Literal::Home));
-        KEY_WORDS.iter().for_each(|p| add(p, Literal::Key));
+        BEARER
+            .iter()
+            .for_each(|p| add(p, Literal::Rule(SecretRule::Bearer)));
+        BASIC
+            .iter()
+            .for_each(|p| add(p, Literal::Rule(SecretRule::Basic)));
         add("eyJ", Literal::Rule(SecretRule::Jwt));
-        add("bearer", Literal::Rule(SecretRule::Bearer));
-        add("basic", Literal::Rule(SecretRule::Basic));
         add("-----BEGIN", Literal::Rule(SecretRule::Pem));
         for (i, v) in VENDORS.iter().enumerate() {
             v.prefixes
                 .iter()
                 .for_each(|p| add(p, Literal::Rule(SecretRule::Vendor(i))));
         }
-        let literals = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&pats)
-            .map_err(DetectorError::Prefilter)?;
-        Ok(Prefilter { literals, meaning })
+        let build = |kind| {
+            AhoCorasickBuilder::new()
+                .match_kind(kind)
+                .build(&pats)
+                .map_err(DetectorError::Prefilter)
+        };
+        Ok(Prefilter {
+            any: build(MatchKind::LeftmostFirst)?,
+            all: build(MatchKind::Standard)?,
+            meaning,
+        })
     }
 
     /// Report every seed in `text` to `f`.
@@ -128,6 +131,7 @@ impl Prefilter {
                 }
                 AT => f(Trigger::At(i)),
                 COLON => f(Trigger::Colon(i)),
+                EQUALS => f(Trigger::Equals(i)),
                 PLUS if super::text::at(b, i + 1).is_ascii_digit() => f(Trigger::Plus(i)),
                 DASH if i >= 2 && b[i - 1].is_ascii_hexdigit() && b[i - 2].is_ascii_hexdigit() => {
                     f(Trigger::Dash(i))
@@ -136,12 +140,14 @@ impl Prefilter {
             }
             i += 1;
         }
-        for m in self.literals.find_overlapping_iter(text) {
+        if !self.any.is_match(text) {
+            return;
+        }
+        for m in self.all.find_overlapping_iter(text) {
             let (p, len) = (m.start(), m.len());
             f(match self.meaning[m.pattern().as_usize()] {
                 Literal::Scheme => Trigger::Scheme(p),
                 Literal::Home => Trigger::HomePath(p, len),
-                Literal::Key => Trigger::Key(p, len),
                 Literal::Rule(r) => Trigger::Secret(r, p),
             });
         }
