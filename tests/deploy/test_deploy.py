@@ -1,0 +1,160 @@
+"""The deployment files, checked without a Docker engine: the compose file through
+`docker-compose config` (Debian's docker-compose needs no engine), the Kubernetes manifests
+against the Kubernetes schemas (kubernetes-validate, strict), and the container's processes
+run as plain processes with the image's and the compose file's environment."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEPLOY = os.path.join(ROOT, "deploy")
+PROXY_BIN = os.environ.get("PROXY_BIN", os.path.join(ROOT, "target", "debug", "sentry-scrub-proxy"))
+ENV = {
+    "SENTRY_UPSTREAM_DSN": "https://0123456789abcdef0123456789abcdef@o1.ingest.de.sentry.io/42",
+    "APP_SENTRY_DSN": "http://0123456789abcdef0123456789abcdef@proxy:9000/42",
+    "SENTRY_PROXY_ADMIN_TOKEN": "0123456789abcdef0123",
+}
+
+
+def compose(*args, env=None):
+    exe = shutil.which("docker-compose")
+    assert exe, "docker-compose is installed by scripts/test (apt-get install docker-compose)"
+    full_env = {k: v for k, v in os.environ.items() if k not in ENV}
+    full_env.update(env or {})
+    return subprocess.run([exe, "-f", os.path.join(DEPLOY, "docker-compose.yml"), *args],
+                          capture_output=True, text=True, env=full_env, cwd=DEPLOY)
+
+
+def test_compose_file_is_valid_and_wires_the_proxy_beside_the_app():
+    r = compose("config", env=ENV)
+    assert r.returncode == 0, r.stderr
+    cfg = yaml.safe_load(r.stdout)
+    proxy, django = cfg["services"]["proxy"], cfg["services"]["django"]
+    assert proxy["read_only"] is True
+    assert proxy["user"] == "65532:65532"
+    assert proxy["environment"]["SENTRY_PROXY_UPSTREAM_DSN"] == ENV["SENTRY_UPSTREAM_DSN"]
+    assert proxy["environment"]["SENTRY_PROXY_CONSENT_FILE"] == "/consent/consent.json"
+    assert django["environment"]["SENTRY_DSN"] == ENV["APP_SENTRY_DSN"]
+    assert django["environment"]["CONSENT_EXPORT_PATH"] == "/consent/consent.json"
+    assert django["environment"]["PROXY_ADMIN_URL"] == "http://proxy:9001"
+    # One consent volume: written by the app, read-only for the proxy.
+    assert "consent:/consent:ro" in proxy["volumes"]
+    assert "consent:/consent:rw" in django["volumes"]
+    assert django["depends_on"]["proxy"]["condition"] == "service_healthy"
+    assert proxy["healthcheck"]["test"] == ["CMD", "/usr/local/bin/sentry-scrub-proxy", "health", "--live"]
+
+
+def test_compose_names_a_missing_upstream_dsn():
+    r = compose("config", env={k: v for k, v in ENV.items() if k != "SENTRY_UPSTREAM_DSN"})
+    assert r.returncode != 0
+    assert "set SENTRY_UPSTREAM_DSN" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["configmap", "secret", "deployment", "service", "hpa"])
+def test_kubernetes_manifest_matches_the_schema(name):
+    exe = os.path.join(ROOT, ".venv", "bin", "kubernetes-validate")
+    path = os.path.join(DEPLOY, "k8s", f"{name}.yaml")
+    r = subprocess.run([exe, "--strict", path], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "passed" in r.stdout + r.stderr
+
+
+def test_deployment_has_probes_limits_and_a_read_only_root():
+    with open(os.path.join(DEPLOY, "k8s", "deployment.yaml")) as f:
+        dep = yaml.safe_load(f)
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"] == "128Mi"
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert dep["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    with open(os.path.join(DEPLOY, "k8s", "hpa.yaml")) as f:
+        hpa = yaml.safe_load(f)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+
+
+def dockerfile():
+    with open(os.path.join(DEPLOY, "Dockerfile")) as f:
+        return f.read()
+
+
+def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck():
+    text = dockerfile()
+    assert len(re.findall(r"^FROM ", text, re.M)) == 2
+    assert re.search(r"^USER nonroot", text, re.M)
+    assert 'CMD ["/usr/local/bin/sentry-scrub-proxy", "health", "--live"]' in text
+    assert "--locked" in text
+
+
+def image_env():
+    """The ENV of the Dockerfile's final stage."""
+    env = {}
+    for m in re.finditer(r"^ENV ((?:.*\\\n)*.*)$", dockerfile(), re.M):
+        for k, v in re.findall(r"(\w+)=(\S+)", m.group(1)):
+            env[k] = v
+    return env
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_the_container_process_runs_with_the_image_and_compose_environment(tmp_path):
+    """What the container runs, as a plain process: the image's ENV, the compose file's
+    environment (paths moved under a temp dir, addresses on loopback), and the health check
+    the image uses."""
+    r = compose("config", env=ENV)
+    proxy_env = yaml.safe_load(r.stdout)["services"]["proxy"]["environment"]
+    env = {"PATH": os.environ.get("PATH", "")}
+    env.update(image_env())
+    env.update({k: str(v) for k, v in proxy_env.items()})
+    consent = tmp_path / "consent.json"
+    consent.write_text(json.dumps({"telemetry_enabled": False, "companies": {}}))
+    port, admin = free_port(), free_port()
+    env.update({
+        "SENTRY_PROXY_CONSENT_FILE": str(consent),
+        "SENTRY_PROXY_SPOOL_DIR": str(tmp_path / "spool"),
+        "SENTRY_PROXY_LISTEN": f"127.0.0.1:{port}",
+        "SENTRY_PROXY_ADMIN_LISTEN": f"127.0.0.1:{admin}",
+    })
+    assert env["SENTRY_PROXY_LOG_FORMAT"] == "json"
+    p = subprocess.Popen([PROXY_BIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 20
+        ok = False
+        while time.time() < deadline and not ok:
+            ok = subprocess.run([PROXY_BIN, "health", "--live"], env=env).returncode == 0
+            if not ok:
+                time.sleep(0.1)
+        assert ok, "the health check the image uses never passed"
+        # Ready: a valid consent document is loaded (telemetry off: nothing will leave).
+        assert subprocess.run([PROXY_BIN, "health"], env=env).returncode == 0
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics").read().decode()
+        assert "scrubproxy_telemetry_enabled 0\n" in metrics
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0
+    # JSON logs, one object per line, no upstream contacted.
+    lines = [json.loads(l) for l in err.decode().splitlines() if l.strip()]
+    assert any(l["fields"]["message"] == "listening for SDKs" for l in lines)
+    assert out == b""
+
+
+def test_health_fails_when_nothing_listens():
+    env = {"PATH": os.environ.get("PATH", "")}
+    r = subprocess.run([PROXY_BIN, "health", "--admin", f"127.0.0.1:{free_port()}"], env=env)
+    assert r.returncode == 1
