@@ -99,6 +99,8 @@ pub async fn run(
 struct Status {
     version: u64,
     confirmed: Option<Instant>,
+    /// The gate was closed for age; `confirmed` stays, so the age gauge keeps growing.
+    expired: bool,
     last_try: Option<Instant>,
     /// The last failure, logged once rather than at every poll.
     last_error: Option<String>,
@@ -118,6 +120,7 @@ impl Status {
             Loaded::New(doc) => {
                 self.version += 1;
                 self.confirmed = Some(Instant::now());
+                self.expired = false;
                 tracing::info!(
                     version = self.version,
                     telemetry_enabled = doc.telemetry_enabled,
@@ -129,6 +132,7 @@ impl Status {
             }
             Loaded::Same => {
                 self.confirmed = Some(Instant::now());
+                self.expired = false;
             }
             Loaded::Failed(e) => {
                 if self.last_error.as_ref() != Some(&e) {
@@ -156,11 +160,11 @@ impl Status {
             return false;
         };
         metrics.set(&metrics::CONSENT_AGE, &[], confirmed.elapsed().as_secs());
-        if confirmed.elapsed() <= max_age {
+        if self.expired || confirmed.elapsed() <= max_age {
             return false;
         }
         tracing::error!(max_age = ?max_age, "consent not confirmed in time: nothing leaves until the source answers");
-        self.confirmed = None;
+        self.expired = true;
         tx.send_replace(Arc::new(ConsentView::Closed(DropReason::ConsentExpired)));
         true
     }
@@ -204,25 +208,29 @@ impl Loader {
     }
 
     async fn load(&mut self) -> Loaded {
-        let bytes = match &self.source {
+        let (bytes, etag) = match &self.source {
             Source::File(path) => match tokio::fs::read(path).await {
-                Ok(b) => Bytes::from(b),
+                Ok(b) => (Bytes::from(b), None),
                 Err(e) => return Loaded::Failed(format!("{}: {}", path.display(), e.kind())),
             },
             Source::Url { url, .. } => match self.fetch(url.clone()).await {
-                Ok(Some(b)) => b,
+                Ok(Some(fetched)) => fetched,
                 Ok(None) => return self.same(),
                 Err(e) => return Loaded::Failed(e),
             },
         };
         if self.last.as_ref() == Some(&bytes) {
+            self.etag = etag;
             return Loaded::Same;
         }
         match ConsentDocument::parse(&bytes) {
             Ok(doc) => {
                 self.last = Some(bytes);
+                self.etag = etag;
                 Loaded::New(doc)
             }
+            // The ETag of a refused document is not remembered: a 304 for it would
+            // otherwise confirm the last good document forever.
             Err(e) => Loaded::Failed(format!("invalid consent document: {e}")),
         }
     }
@@ -235,8 +243,11 @@ impl Loader {
         }
     }
 
-    /// `Ok(None)` on 304.
-    async fn fetch(&mut self, url: http::Uri) -> Result<Option<Bytes>, String> {
+    /// The body and its ETag; `Ok(None)` on 304.
+    async fn fetch(
+        &self,
+        url: http::Uri,
+    ) -> Result<Option<(Bytes, Option<http::HeaderValue>)>, String> {
         let Some(client) = &self.client else {
             return Err("no HTTP client".into());
         };
@@ -258,8 +269,7 @@ impl Loader {
                     .await
                     .map_err(|_| "consent URL: body too large or broken".to_owned())?
                     .to_bytes();
-                self.etag = etag;
-                Ok(Some(body))
+                Ok(Some((body, etag)))
             }
             s => Err(format!("consent URL answered {}", s.as_u16())),
         }

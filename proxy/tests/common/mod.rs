@@ -363,3 +363,402 @@ pub async fn read_response<R: AsyncReadExt + Unpin>(rd: &mut R) -> std::io::Resu
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+// === egress: proxies with a real upstream ===
+
+/// The consent document of the egress tests: telemetry on, company 7 consented (no IDs).
+pub const CONSENT_COMPANY_7: &str = r#"{"telemetry_enabled": true, "companies": {"7": {"telemetry_enabled": true, "telemetry_ids_allowed": false}}}"#;
+
+/// Writes `doc` as `consent.json` in `dir` and returns its path as a string.
+pub fn write_consent(dir: &Path, doc: &str) -> String {
+    let path = dir.join("consent.json");
+    std::fs::write(&path, doc).expect("write consent file");
+    path.to_str().expect("utf-8 temp path").to_owned()
+}
+
+/// Short retry steps (10 ms doubling to 200 ms), so a test recovers quickly from a failing
+/// upstream. Only for configs with an upstream.
+pub fn fast_retries(config: &mut Config) {
+    if let proxy::config::Output::Upstream(up) = &mut config.output {
+        up.settings.backoff_base = Duration::from_millis(10);
+        up.settings.backoff_max = Duration::from_millis(200);
+    }
+}
+
+impl TestProxy {
+    /// Starts a proxy with [`BASE_ARGS`] and `extra` only (no outbox, no small limits: give it
+    /// `--upstream-dsn` and a consent source), after `tweak` edited the validated config (for
+    /// settings without a flag, such as the backoff steps).
+    pub async fn start_config(extra: &[&str], tweak: impl FnOnce(&mut Config)) -> TestProxy {
+        let mut args: Vec<&str> = vec!["sentry-scrub-proxy"];
+        args.extend_from_slice(BASE_ARGS);
+        args.extend_from_slice(extra);
+        let cli = Cli::try_parse_from(&args).expect("test flags parse");
+        assert!(cli.command.is_none(), "test proxies serve");
+        let mut config = Config::try_from(cli.serve).expect("test config is valid");
+        tweak(&mut config);
+        let (listener, admin) = proxy::bind(&config).await.expect("bind 127.0.0.1:0");
+        let listen = listener.local_addr().expect("listen address");
+        let admin_addr = admin.local_addr().expect("admin address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(proxy::run(config, listener, admin, async move {
+            let _ = rx.await;
+        }));
+        TestProxy {
+            listen,
+            admin: admin_addr,
+            // Unused without a dry run; an empty folder keeps `stop` uniform.
+            outbox: temp_dir("unused-outbox"),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Polls `/metrics` until `sample` reaches at least `at_least`; returns its value.
+    /// Panics after [`WAIT_TIMEOUT`].
+    pub async fn wait_metric(&self, sample: &str, at_least: u64) -> u64 {
+        wait_metric(self.admin, sample, at_least).await
+    }
+
+    /// A GET on the admin listener with optional extra headers.
+    pub async fn admin_get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        exchange(
+            self.admin,
+            request("GET", path, headers, b"").to_vec_no_length(),
+        )
+        .await
+    }
+}
+
+/// A bound for conditions the tests poll for (deliveries, counters): only a failure bound.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `/metrics` of the admin listener at `admin`.
+pub async fn metrics_at(admin: SocketAddr) -> String {
+    let resp = exchange(
+        admin,
+        request("GET", "/metrics", &[], b"").to_vec_no_length(),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "/metrics answers");
+    resp.text()
+}
+
+/// Polls `/metrics` at `admin` until `sample` reaches `at_least`; returns its value.
+pub async fn wait_metric(admin: SocketAddr, sample: &str, at_least: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let text = metrics_at(admin).await;
+        let v = metric_value(&text, sample);
+        if v >= at_least {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sample} stayed at {v} (< {at_least}) for {WAIT_TIMEOUT:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `X-Sentry-Auth` as sentry-python 2.75.0 sends it, for `key`.
+pub fn sdk_auth(key: &str) -> String {
+    format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=sentry.python/2.75.0")
+}
+
+/// A POST of `body` to `/api/{project}/envelope/` with the SDK's auth for `key`.
+pub fn envelope_request(key: &str, project: &str, body: &[u8]) -> Vec<u8> {
+    let auth = sdk_auth(key);
+    request(
+        "POST",
+        &format!("/api/{project}/envelope/"),
+        &[
+            ("X-Sentry-Auth", auth.as_str()),
+            ("Content-Type", "application/x-sentry-envelope"),
+        ],
+        body,
+    )
+    .to_vec()
+}
+
+/// The `n`-th test event id (32 hex digits).
+pub fn event_id(n: usize) -> String {
+    format!("{:032x}", 0x0e9e_0000_0000_u64 + n as u64)
+}
+
+/// A transaction envelope of company 7, canary-free.
+pub fn transaction_envelope(event_id: &str) -> Vec<u8> {
+    let payload = serde_json::json!({
+        "event_id": event_id,
+        "type": "transaction",
+        "platform": "python",
+        "transaction": "/api/health/",
+        "transaction_info": {"source": "route"},
+        "start_timestamp": "2025-01-15T10:32:07.000000Z",
+        "timestamp": "2025-01-15T10:32:07.120000Z",
+        "tags": {"company_id": "7"},
+        "contexts": {"trace": {
+            "trace_id": "771a43a4192642f0b136d5159a501700",
+            "span_id": "8d2f7c4a1b3e5f60",
+            "op": "http.server",
+            "status": "ok",
+        }},
+        "spans": [],
+    })
+    .to_string();
+    format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"transaction\",\"length\":{}}}\n{payload}\n",
+        payload.len()
+    )
+    .into_bytes()
+}
+
+// === the real binary ===
+
+/// The proxy binary, started with `--ready-file`, its stderr in a file; killed (by its own
+/// PID) on drop if still running.
+pub struct BinProxy {
+    /// The child.
+    pub child: std::process::Child,
+    /// The SDK listener.
+    pub listen: SocketAddr,
+    /// The admin listener.
+    pub admin: SocketAddr,
+    /// Where stderr goes.
+    pub log_path: PathBuf,
+}
+
+impl BinProxy {
+    /// Starts the binary with `--listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --ready-file …`,
+    /// then `args`; `env` is added to an environment cleared of `SENTRY_PROXY_*` and proxy
+    /// variables. Waits until the ready file appears.
+    pub fn start(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> BinProxy {
+        let ready = dir.join(format!("{name}.ready.json"));
+        let _ = std::fs::remove_file(&ready);
+        let log_path = dir.join(format!("{name}.stderr.log"));
+        let log = std::fs::File::create(&log_path).expect("create log file");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sentry-scrub-proxy"));
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--ready-file",
+        ])
+        .arg(&ready)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+        for (k, _) in std::env::vars() {
+            let upper = k.to_ascii_uppercase();
+            if upper.starts_with("SENTRY_PROXY_")
+                || upper == "HTTPS_PROXY"
+                || upper == "HTTP_PROXY"
+                || upper == "NO_PROXY"
+                || upper == "ALL_PROXY"
+            {
+                cmd.env_remove(&k);
+            }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn the proxy binary");
+        let deadline = std::time::Instant::now() + WAIT_TIMEOUT;
+        let addrs = loop {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    break v;
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the proxy exited with {status} before it was ready:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the proxy was not ready within {WAIT_TIMEOUT:?}:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let addr = |k: &str| -> SocketAddr {
+            addrs[k]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("address in the ready file")
+        };
+        BinProxy {
+            listen: addr("listen"),
+            admin: addr("admin"),
+            child,
+            log_path,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM (to this child only) and waits for it to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.pid());
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM (to this child only) without waiting.
+    pub fn signal_term(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.pid());
+    }
+
+    /// Like [`BinProxy::wait_exit`], sleeping on the async runtime between polls.
+    pub async fn wait_exit_async(&mut self) -> Option<i32> {
+        let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if tokio::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the proxy did not exit within {WAIT_TIMEOUT:?}:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits (polling, up to [`WAIT_TIMEOUT`]) for the child to exit; returns its code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + WAIT_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the proxy did not exit within {WAIT_TIMEOUT:?}:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGKILL (`kill -9`) of this child, then reaps it.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill -9 the proxy");
+        let _ = self.child.wait();
+    }
+
+    /// What the binary wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// `/metrics`.
+    pub async fn metrics(&self) -> String {
+        metrics_at(self.admin).await
+    }
+
+    /// Polls `/metrics` until `sample` reaches `at_least`.
+    pub async fn wait_metric(&self, sample: &str, at_least: u64) -> u64 {
+        wait_metric(self.admin, sample, at_least).await
+    }
+
+    /// Sends raw bytes to the SDK listener and reads one response.
+    pub async fn send(&self, raw: Vec<u8>) -> Response {
+        exchange(self.listen, raw).await
+    }
+}
+
+impl Drop for BinProxy {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// === proxies with a real upstream (consent tests) ===
+
+impl TestProxy {
+    /// Starts a proxy with `--listen`/`--admin-listen` on 127.0.0.1:0 and exactly `args`
+    /// otherwise: no outbox, no small limits, no `--unattributed` default. For tests that
+    /// give it an upstream (`--upstream-dsn`) and a consent source.
+    pub async fn start_bare(args: &[&str]) -> TestProxy {
+        let mut all: Vec<&str> = vec![
+            "sentry-scrub-proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ];
+        all.extend_from_slice(args);
+        let cli = Cli::try_parse_from(&all).expect("test flags parse");
+        assert!(cli.command.is_none(), "test proxies serve");
+        let config = Config::try_from(cli.serve).expect("test config is valid");
+        let (listener, admin) = proxy::bind(&config).await.expect("bind 127.0.0.1:0");
+        let listen = listener.local_addr().expect("listen address");
+        let admin_addr = admin.local_addr().expect("admin address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(proxy::run(config, listener, admin, async move {
+            let _ = rx.await;
+        }));
+        TestProxy {
+            listen,
+            admin: admin_addr,
+            // Unused without an outbox; an empty folder keeps `stop` and `Drop` uniform.
+            outbox: temp_dir("bare"),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// One request to the admin listener, e.g. `admin("POST", "/consent/refresh", &[…])`.
+    pub async fn admin(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        let req = request(method, path, headers, b"");
+        let raw = if method == "GET" {
+            req.to_vec_no_length()
+        } else {
+            req.to_vec()
+        };
+        exchange(self.admin, raw).await
+    }
+}
+
+/// Like [`exchange`], but a refused or cut connection is an error instead of a panic (for
+/// requests racing a shutdown).
+pub async fn try_exchange(addr: SocketAddr, raw: Vec<u8>) -> std::io::Result<Response> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&raw).await;
+        wr
+    });
+    let resp = tokio::time::timeout(TEST_TIMEOUT, read_response(&mut rd))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response in time"))?;
+    drop(writer.await);
+    resp
+}

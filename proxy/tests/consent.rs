@@ -1,0 +1,1110 @@
+//! Consent end to end (issue 5): a real HTTPS capture upstream trusted through
+//! `--upstream-ca`, the proxy in-process (the binary only for the start-up refusal), and the
+//! consent document served from a file or a local HTTP server.
+//!
+//! Every wait polls (metrics, readiness, the capture) with a generous bound that only turns a
+//! hang into a failure; no test asserts how long something took.
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{metric_value, request, Response, TestProxy};
+use envelope::Envelope;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use testkit::ca::TestCa;
+use testkit::upstream::{CaptureUpstream, Captured, Mode, Options, Tls};
+use testkit::TempDir;
+
+/// The key and project of the canary envelopes' `dsn`: the upstream DSN uses them too.
+const KEY: &str = "d41d8cd98f00b204e9800998ecf8427e";
+const PROJECT: &str = "42";
+const AUTH: &str = "Sentry sentry_version=7, sentry_key=d41d8cd98f00b204e9800998ecf8427e, sentry_client=sentry.python/2.19.2";
+const TOKEN: &str = "consent-test-admin-token-0123";
+/// Failure bound for every poll: never reached when things work.
+const BOUND: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(25);
+
+// === the consent document ===
+
+/// `{"telemetry_enabled": global, "companies": {id: {telemetry_enabled, telemetry_ids_allowed}}}`.
+fn doc(global: bool, companies: &[(&str, bool, bool)]) -> String {
+    let mut c = serde_json::Map::new();
+    for (id, telemetry, ids) in companies {
+        c.insert(
+            (*id).to_owned(),
+            json!({"telemetry_enabled": telemetry, "telemetry_ids_allowed": ids}),
+        );
+    }
+    json!({"telemetry_enabled": global, "companies": c}).to_string()
+}
+
+/// What the Django example does: a temporary file in the same folder, then a rename.
+fn write_atomic(path: &Path, text: &str) {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).expect("write temp consent file");
+    std::fs::rename(&tmp, path).expect("rename consent file into place");
+}
+
+/// An editor or `cat > file`: the same inode, truncated, then written.
+fn write_in_place(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .expect("open consent file in place");
+    f.write_all(text.as_bytes()).expect("rewrite consent file");
+}
+
+// === envelopes ===
+
+fn event_id(n: u32) -> String {
+    format!("{:032x}", 0xc0_0000_u64 + u64::from(n))
+}
+
+/// A canary error event for `company` (the `company_id` tag) and `user` (`user.id`).
+fn event(n: u32, company: Option<&str>, user: Option<&str>) -> (String, Vec<u8>) {
+    let id = event_id(n);
+    let body = testkit::canary::event_envelope(&id, company, user);
+    (id, body)
+}
+
+const SESSION_SID: &str = "7c4a1b3e5f604d2f8d2f7c4a1b3e5f60";
+
+/// Appends a `session` item whose `did` is `did`.
+fn with_session(mut body: Vec<u8>, did: &str) -> Vec<u8> {
+    let payload = json!({
+        "sid": SESSION_SID,
+        "did": did,
+        "seq": 1,
+        "init": true,
+        "started": "2025-01-15T10:32:00.000000Z",
+        "timestamp": "2025-01-15T10:32:07.000000Z",
+        "status": "ok",
+        "errors": 0,
+        "attrs": {"release": "docsearch@3.4.1", "environment": "production", "ip_address": "203.0.113.77"},
+    });
+    body.extend_from_slice(b"{\"type\":\"session\"}\n");
+    body.extend(serde_json::to_vec(&payload).expect("session json"));
+    body.push(b'\n');
+    body
+}
+
+/// Appends a `client_report` item.
+fn with_client_report(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(b"{\"type\":\"client_report\"}\n");
+    body.extend_from_slice(
+        br#"{"timestamp":"2025-01-15T10:32:07.000000Z","discarded_events":[{"reason":"sample_rate","category":"transaction","quantity":3}]}"#,
+    );
+    body.push(b'\n');
+    body
+}
+
+/// An envelope without an event: just a header, for sessions and client reports.
+fn bare_envelope() -> Vec<u8> {
+    b"{\"sent_at\":\"2025-01-15T10:32:07.456789Z\"}\n".to_vec()
+}
+
+async fn send(proxy: &TestProxy, body: &[u8]) -> Response {
+    let req = request(
+        "POST",
+        "/api/42/envelope/",
+        &[
+            ("X-Sentry-Auth", AUTH),
+            ("Content-Type", "application/x-sentry-envelope"),
+        ],
+        body,
+    );
+    proxy.send(req.to_vec()).await
+}
+
+/// Sends and asserts the SDK's `200`: consent never changes what the SDK is told.
+async fn send_ok(proxy: &TestProxy, body: &[u8]) {
+    let resp = send(proxy, body).await;
+    assert_eq!(resp.status, 200, "SDK answer: {}", resp.text());
+}
+
+// === what the upstream got ===
+
+/// The items of a captured envelope (body already decompressed by the capture): type and
+/// JSON payload.
+fn items(c: &Captured) -> Vec<(String, Value)> {
+    let env = Envelope::parse(Bytes::from(c.body.clone())).expect("the upstream got an envelope");
+    env.items()
+        .iter()
+        .map(|i| {
+            let v = serde_json::from_slice(i.payload()).expect("JSON item payload");
+            (i.ty().as_str().to_owned(), v)
+        })
+        .collect()
+}
+
+fn types(items: &[(String, Value)]) -> Vec<&str> {
+    items.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+fn item<'a>(items: &'a [(String, Value)], ty: &str) -> &'a Value {
+    &items
+        .iter()
+        .find(|(t, _)| t == ty)
+        .unwrap_or_else(|| panic!("no {ty} item in {:?}", types(items)))
+        .1
+}
+
+/// A tag's value, whether tags are an object or a list of pairs.
+fn tag<'a>(event: &'a Value, name: &str) -> Option<&'a Value> {
+    match event.get("tags")? {
+        Value::Object(m) => m.get(name),
+        Value::Array(pairs) => pairs
+            .iter()
+            .find(|p| p.get(0).and_then(Value::as_str) == Some(name))
+            .and_then(|p| p.get(1)),
+        _ => None,
+    }
+}
+
+fn by_id<'a>(got: &'a [Captured], id: &str) -> &'a Captured {
+    got.iter()
+        .find(|c| c.event_id().as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("no envelope {id} upstream"))
+}
+
+// === metrics and readiness ===
+
+fn dropped(ty: &str, reason: &str) -> String {
+    format!("scrubproxy_items_dropped_total{{type=\"{ty}\",reason=\"{reason}\"}}")
+}
+
+const VERSION: &str = "scrubproxy_consent_version";
+const ERRORS: &str = "scrubproxy_consent_errors_total{source=\"load\"}";
+const ENABLED: &str = "scrubproxy_telemetry_enabled";
+const FORWARDED_EVENTS: &str = "scrubproxy_items_forwarded_total{type=\"event\"}";
+
+/// Polls `/metrics` until `sample` equals `want`; fails at once if it goes past it. Returns
+/// the text that showed it.
+async fn wait_metric(proxy: &TestProxy, sample: &str, want: u64) -> String {
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let text = proxy.metrics().await;
+        let v = metric_value(&text, sample);
+        assert!(v <= want, "{sample} went past {want}: {v}\n{}", ours(&text));
+        if v == want {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sample} stayed at {v}, expected {want}\n{}",
+            ours(&text)
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The consent-related lines of a metrics text, for failure messages.
+fn ours(text: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            !l.starts_with('#')
+                && (l.contains("consent")
+                    || l.contains("dropped")
+                    || l.contains("forwarded")
+                    || l.contains("telemetry"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts that the exact line `{sample} {value}` is in the metrics text.
+#[track_caller]
+fn assert_line(text: &str, sample: &str, value: u64) {
+    let line = format!("{sample} {value}");
+    assert!(
+        text.lines().any(|l| l == line),
+        "missing line {line:?} in\n{}",
+        ours(text)
+    );
+}
+
+async fn readyz(proxy: &TestProxy) -> u16 {
+    proxy.admin("GET", "/readyz", &[]).await.status
+}
+
+async fn wait_ready(proxy: &TestProxy, want: u16) {
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let got = readyz(proxy).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/readyz stayed {got}, expected {want}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn refresh(proxy: &TestProxy, auth: Option<&str>) -> Response {
+    let header;
+    let headers: Vec<(&str, &str)> = match auth {
+        Some(a) => {
+            header = a.to_owned();
+            vec![("Authorization", header.as_str())]
+        }
+        None => vec![],
+    };
+    proxy.admin("POST", "/consent/refresh", &headers).await
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+/// `POST /consent/refresh` with the right token; asserts `200 {"status":"reloaded","version":N}`.
+async fn refresh_ok(proxy: &TestProxy, version: u64) {
+    let resp = refresh(proxy, Some(&bearer())).await;
+    assert_eq!(
+        (resp.status, resp.text()),
+        (
+            200,
+            format!(r#"{{"status":"reloaded","version":{version}}}"#)
+        )
+    );
+}
+
+// === the world around the proxy ===
+
+/// A trusted capture upstream, its CA on disk and a consent file path.
+struct World {
+    _dir: TempDir,
+    ca_pem: PathBuf,
+    consent: PathBuf,
+    upstream: CaptureUpstream,
+}
+
+impl World {
+    fn new(mode: Mode) -> World {
+        let ca = TestCa::new();
+        let dir = TempDir::new("consent");
+        let ca_pem = ca.write_pem(dir.path()).expect("write CA");
+        let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(mode));
+        World {
+            consent: dir.path().join("consent.json"),
+            _dir: dir,
+            ca_pem,
+            upstream,
+        }
+    }
+
+    fn write(&self, text: &str) {
+        write_atomic(&self.consent, text);
+    }
+
+    /// Upstream, CA, and `extra`.
+    fn args(&self, token: bool, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--upstream-dsn".into(),
+            self.upstream.dsn(KEY, PROJECT),
+            "--upstream-ca".into(),
+            self.ca_pem.to_str().expect("utf-8 path").into(),
+        ];
+        if token {
+            a.extend(["--admin-token".into(), TOKEN.into()]);
+        }
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    }
+
+    /// A proxy reading `self.consent`, with the admin token.
+    async fn proxy_file(&self, extra: &[&str]) -> TestProxy {
+        self.proxy_file_token(true, extra).await
+    }
+
+    async fn proxy_file_token(&self, token: bool, extra: &[&str]) -> TestProxy {
+        let mut all = vec!["--consent-file", self.consent.to_str().expect("utf-8 path")];
+        all.extend_from_slice(extra);
+        self.proxy(token, &all).await
+    }
+
+    async fn proxy(&self, token: bool, extra: &[&str]) -> TestProxy {
+        let args = self.args(token, extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        TestProxy::start_bare(&args).await
+    }
+}
+
+// === 1. immediate revocation ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_drops_envelopes_queued_behind_a_stalled_upstream() {
+    let world = World::new(Mode::Stall);
+    world.write(&doc(true, &[("7", true, false), ("8", true, false)]));
+    // One sender: the first envelope is stuck in flight, the others wait in the queue. The
+    // upstream timeout ends the stalled request well after the revocation below.
+    let proxy = world
+        .proxy_file(&["--senders", "1", "--upstream-timeout", "3s"])
+        .await;
+    wait_ready(&proxy, 200).await;
+
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let (id, body) = event(n, Some("7"), Some("u-7"));
+        send_ok(&proxy, &body).await;
+        ids.push(id);
+    }
+    let stalled = world.upstream.wait_for(1, BOUND).await;
+    assert_eq!(stalled[0].event_id().as_deref(), Some(ids[0].as_str()));
+    wait_metric(&proxy, "scrubproxy_queue_depth", 3).await;
+
+    // The app revokes company 7 and tells the proxy.
+    world.write(&doc(true, &[("7", false, false), ("8", true, false)]));
+    refresh_ok(&proxy, 2).await;
+    world.upstream.set_mode(Mode::Ok);
+
+    // The stalled request times out; its retry and the three queued envelopes meet the
+    // re-check before sending and are dropped.
+    let text = wait_metric(&proxy, &dropped("event", "consent_revoked"), 4).await;
+    assert_line(
+        &text,
+        "scrubproxy_upstream_errors_total{kind=\"timeout\"}",
+        1,
+    );
+
+    // A barrier: one sender, first in first out, so once this one arrived everything queued
+    // before it was dealt with.
+    let (barrier, body) = event(100, Some("8"), Some("u-8"));
+    send_ok(&proxy, &body).await;
+    let got = world.upstream.wait_for(2, BOUND).await;
+    let seen: Vec<(Option<String>, Option<u16>)> =
+        got.iter().map(|c| (c.event_id(), c.status)).collect();
+    // Exactly what the design allows: the one request already sent to the stalled upstream
+    // before the revocation (never answered), then nothing of company 7.
+    assert_eq!(
+        seen,
+        vec![(Some(ids[0].clone()), None), (Some(barrier), Some(200))]
+    );
+    let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
+    assert_line(&text, &dropped("event", "consent_revoked"), 4);
+    assert_line(&text, "scrubproxy_envelopes_forwarded_total", 1);
+    assert_line(&text, "scrubproxy_queue_depth", 0);
+    assert_line(&text, VERSION, 2);
+    assert_eq!(world.upstream.requests().len(), 2);
+    proxy.stop().await;
+}
+
+// === 2. IDs on and off ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_leave_only_with_id_consent() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, true), ("8", true, false)]));
+    let proxy = world.proxy_file(&["--unattributed", "forward"]).await;
+    wait_ready(&proxy, 200).await;
+
+    let (id7, body7) = event(1, Some("7"), Some("u-7"));
+    send_ok(&proxy, &with_session(body7, "u-7")).await;
+    let (id8, body8) = event(2, Some("8"), Some("u-8"));
+    send_ok(&proxy, &with_client_report(with_session(body8, "u-8"))).await;
+    let got = world.upstream.wait_for(2, BOUND).await;
+    assert_eq!(got.len(), 2);
+
+    // Company 7 allowed IDs: user.id and the company tag stay (the user object is reduced to
+    // its id).
+    let with_ids = items(by_id(&got, &id7));
+    assert_eq!(types(&with_ids), ["event", "session"]);
+    let ev = item(&with_ids, "event");
+    assert_eq!(ev["user"], json!({"id": "u-7"}));
+    assert_eq!(tag(ev, "company_id"), Some(&json!("7")));
+    // A session carries no company, so no company's ID consent covers it: forwarded under
+    // `--unattributed forward`, without its `did`, even next to an event of company 7.
+    let session = item(&with_ids, "session");
+    assert_eq!(session.get("did"), None, "{session}");
+    assert_eq!(session["sid"], json!(SESSION_SID));
+    assert_eq!(session["attrs"].get("ip_address"), None);
+
+    // Company 8 did not: neither user nor company tag.
+    let without = items(by_id(&got, &id8));
+    assert_eq!(types(&without), ["event", "session", "client_report"]);
+    let ev = item(&without, "event");
+    assert_eq!(ev.get("user"), None, "{ev}");
+    assert_eq!(tag(ev, "company_id"), None, "{ev}");
+    assert!(!String::from_utf8_lossy(&by_id(&got, &id8).body).contains("u-8"));
+    assert_eq!(item(&without, "session").get("did"), None);
+    assert_eq!(
+        item(&without, "client_report")["discarded_events"],
+        json!([{"reason": "sample_rate", "category": "transaction", "quantity": 3}])
+    );
+    proxy.stop().await;
+
+    // The default `--unattributed drop`: the event leaves, the session and client report
+    // do not.
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, true)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+    let (id, body) = event(3, Some("7"), Some("u-7"));
+    send_ok(&proxy, &with_session(body, "u-7")).await;
+    send_ok(&proxy, &with_client_report(bare_envelope())).await;
+    let got = world.upstream.wait_for(1, BOUND).await;
+    let only = items(by_id(&got, &id));
+    assert_eq!(types(&only), ["event"]);
+    assert_eq!(item(&only, "event")["user"], json!({"id": "u-7"}));
+    let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
+    assert_line(&text, &dropped("session", "unattributed"), 1);
+    assert_line(&text, &dropped("client_report", "unattributed"), 1);
+    assert_line(&text, "scrubproxy_envelopes_empty_total", 1);
+    assert_eq!(world.upstream.requests().len(), 1);
+    proxy.stop().await;
+}
+
+// === 3. global off: egress silence ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_off_opens_no_connection_to_the_upstream() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(false, &[("7", true, true)]));
+    let proxy = world.proxy_file(&["--unattributed", "forward"]).await;
+    wait_ready(&proxy, 200).await;
+
+    for n in 0..3 {
+        let (_, body) = event(n, Some("7"), Some("u-7"));
+        send_ok(&proxy, &body).await;
+    }
+    send_ok(&proxy, &with_session(bare_envelope(), "u-7")).await;
+    let text = wait_metric(&proxy, &dropped("event", "telemetry_disabled"), 3).await;
+    assert_line(&text, &dropped("session", "telemetry_disabled"), 1);
+    assert_line(&text, "scrubproxy_envelopes_empty_total", 4);
+    assert_line(&text, ENABLED, 0);
+    assert_eq!(metric_value(&text, FORWARDED_EVENTS), 0);
+    assert_eq!(world.upstream.accepted_connections(), 0);
+    assert!(world.upstream.requests().is_empty());
+
+    // The instance admin turns telemetry on: the next event leaves.
+    world.write(&doc(true, &[("7", true, true)]));
+    refresh_ok(&proxy, 2).await;
+    let (id, body) = event(10, Some("7"), Some("u-7"));
+    send_ok(&proxy, &body).await;
+    let got = world.upstream.wait_for(1, BOUND).await;
+    assert_eq!(got[0].event_id(), Some(id));
+    let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
+    assert_line(&text, ENABLED, 1);
+    proxy.stop().await;
+}
+
+// === 4. the file source ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_changes_apply_and_invalid_documents_keep_the_last_good_one() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, false)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+    let text = wait_metric(&proxy, VERSION, 1).await;
+    assert_line(&text, ENABLED, 1);
+    let age = text
+        .lines()
+        .find_map(|l| l.strip_prefix("scrubproxy_consent_age_seconds "))
+        .expect("scrubproxy_consent_age_seconds is exported");
+    age.parse::<u64>().expect("a whole number of seconds");
+
+    let (id, body) = event(1, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    assert_eq!(
+        world.upstream.wait_for(1, BOUND).await[0].event_id(),
+        Some(id)
+    );
+
+    // Replaced atomically: company 7 revoked.
+    world.write(&doc(true, &[("7", false, false)]));
+    wait_metric(&proxy, VERSION, 2).await;
+    let (_, body) = event(2, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    wait_metric(&proxy, &dropped("event", "company_not_consented"), 1).await;
+
+    // Not JSON: reported, and the last good document stays in force.
+    world.write(r#"{"telemetry_enabled": tru"#);
+    wait_metric(&proxy, ERRORS, 1).await;
+    let (_, body) = event(3, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    let text = wait_metric(&proxy, &dropped("event", "company_not_consented"), 2).await;
+    assert_line(&text, VERSION, 2);
+    assert_eq!(readyz(&proxy).await, 200);
+
+    // A wrong type: the same.
+    let wrong = r#"{"telemetry_enabled": true, "companies": {"7": {"telemetry_enabled": "yes"}}}"#;
+    world.write(wrong);
+    wait_metric(&proxy, ERRORS, 2).await;
+    let resp = refresh(&proxy, Some(&bearer())).await;
+    assert_eq!(resp.status, 503);
+    assert_eq!(
+        resp.text(),
+        json!({"detail": "reload failed, last good document kept: invalid consent document: companies.\"7\".telemetry_enabled: expected a boolean"}).to_string()
+    );
+    let (_, body) = event(4, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    let text = wait_metric(&proxy, &dropped("event", "company_not_consented"), 3).await;
+    assert_line(&text, VERSION, 2);
+    // The same failure again is not counted twice.
+    assert_line(&text, ERRORS, 2);
+
+    // Rewritten in place (same inode): company 7 consents again. A read that lands between
+    // the truncation and the write may count one more error; the version counts documents.
+    write_in_place(&world.consent, &doc(true, &[("7", true, false)]));
+    wait_metric(&proxy, VERSION, 3).await;
+    let (id, body) = event(5, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    let got = world.upstream.wait_for(2, BOUND).await;
+    assert_eq!(got[1].event_id(), Some(id));
+    assert_eq!(got.len(), 2);
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_without_a_valid_document_is_not_ready_and_sends_nothing() {
+    for (what, content) in [
+        ("missing", None),
+        ("not JSON", Some("{\"telemetry_enabled\": true,")),
+        ("wrong type", Some(r#"{"telemetry_enabled": 1}"#)),
+        (
+            "unknown field",
+            Some(r#"{"telemetry_enabled": true, "compagnies": {}}"#),
+        ),
+    ] {
+        let world = World::new(Mode::Ok);
+        if let Some(c) = content {
+            world.write(c);
+        }
+        let proxy = world.proxy_file(&["--unattributed", "forward"]).await;
+        wait_metric(&proxy, ERRORS, 1).await;
+        let resp = proxy.admin("GET", "/readyz", &[]).await;
+        assert_eq!(
+            (resp.status, resp.text().as_str()),
+            (503, r#"{"status":"not ready"}"#),
+            "{what}"
+        );
+        let (_, body) = event(1, Some("7"), Some("u-7"));
+        send_ok(&proxy, &body).await;
+        send_ok(&proxy, &with_session(bare_envelope(), "u-7")).await;
+        let text = wait_metric(&proxy, &dropped("event", "no_consent"), 1).await;
+        assert_line(&text, &dropped("session", "no_consent"), 1);
+        assert_line(&text, VERSION, 0);
+        assert_line(&text, ENABLED, 0);
+        assert_eq!(world.upstream.accepted_connections(), 0, "{what}");
+
+        // Fixing the file opens the gate.
+        world.write(&doc(true, &[("7", true, false)]));
+        wait_metric(&proxy, VERSION, 1).await;
+        wait_ready(&proxy, 200).await;
+        let (id, body) = event(2, Some("7"), Some("u-7"));
+        send_ok(&proxy, &body).await;
+        let got = world.upstream.wait_for(1, BOUND).await;
+        assert_eq!(got[0].event_id(), Some(id), "{what}");
+        proxy.stop().await;
+    }
+}
+
+// === 5. the URL source ===
+
+/// What the consent server serves and what it saw.
+#[derive(Debug, Default)]
+struct DocState {
+    body: String,
+    etag: String,
+    fail: bool,
+    /// `If-None-Match` of every request, in order.
+    seen: Vec<Option<String>>,
+}
+
+/// A plain HTTP server on 127.0.0.1 serving one consent document with an ETag.
+struct DocServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<DocState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DocServer {
+    async fn start(body: &str, etag: &str) -> DocServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the consent server");
+        let addr = listener.local_addr().expect("consent server address");
+        let state = Arc::new(Mutex::new(DocState {
+            body: body.to_owned(),
+            etag: etag.to_owned(),
+            ..DocState::default()
+        }));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(answer(&state, &req)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        DocServer { addr, state, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/consent.json", self.addr)
+    }
+
+    fn set(&self, body: &str, etag: &str) {
+        let mut s = self.state.lock().expect("consent server state");
+        s.body = body.to_owned();
+        s.etag = etag.to_owned();
+    }
+
+    fn fail(&self, fail: bool) {
+        self.state.lock().expect("consent server state").fail = fail;
+    }
+
+    fn seen(&self) -> Vec<Option<String>> {
+        self.state
+            .lock()
+            .expect("consent server state")
+            .seen
+            .clone()
+    }
+
+    async fn wait_requests(&self, n: usize) -> Vec<Option<String>> {
+        let deadline = tokio::time::Instant::now() + BOUND;
+        loop {
+            let seen = self.seen();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the consent server saw {} request(s), expected {n}",
+                seen.len()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl Drop for DocServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn answer(
+    state: &Mutex<DocState>,
+    req: &http::Request<hyper::body::Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let mut s = state.lock().expect("consent server state");
+    let inm = req
+        .headers()
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    s.seen.push(inm.clone());
+    let (status, body) = if s.fail {
+        (500, Bytes::from_static(b"{\"error\":\"database down\"}"))
+    } else if inm.as_deref() == Some(s.etag.as_str()) {
+        (304, Bytes::new())
+    } else {
+        (200, Bytes::from(s.body.clone()))
+    };
+    let mut resp = http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if status != 500 {
+        resp = resp.header(http::header::ETAG, s.etag.as_str());
+    }
+    resp.body(Full::new(body)).expect("a response")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_source_uses_etags_and_fails_closed_after_the_max_age() {
+    let world = World::new(Mode::Ok);
+    let server = DocServer::start(&doc(true, &[("7", true, false)]), "\"v1\"").await;
+    let url = server.url();
+    let proxy = world
+        .proxy(
+            true,
+            &[
+                "--consent-url",
+                &url,
+                "--consent-poll-interval",
+                "1s",
+                "--consent-max-age",
+                "3s",
+            ],
+        )
+        .await;
+    wait_ready(&proxy, 200).await;
+    wait_metric(&proxy, VERSION, 1).await;
+    let (id, body) = event(1, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    assert_eq!(
+        world.upstream.wait_for(1, BOUND).await[0].event_id(),
+        Some(id)
+    );
+
+    // The next poll sends the ETag back and gets 304; so does a forced refresh. The document
+    // stays in force, with the same version.
+    let seen = server.wait_requests(2).await;
+    assert_eq!(seen[0], None, "the first fetch has nothing to match");
+    assert_eq!(seen[1].as_deref(), Some("\"v1\""));
+    refresh_ok(&proxy, 1).await;
+    assert_eq!(
+        server.seen().last().cloned().flatten().as_deref(),
+        Some("\"v1\"")
+    );
+    let (id, body) = event(2, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    assert_eq!(
+        world.upstream.wait_for(2, BOUND).await[1].event_id(),
+        Some(id)
+    );
+    assert_line(&proxy.metrics().await, VERSION, 1);
+
+    // A new document with a new ETag applies at the next poll.
+    server.set(
+        &doc(true, &[("7", false, false), ("8", true, false)]),
+        "\"v2\"",
+    );
+    wait_metric(&proxy, VERSION, 2).await;
+    let (_, body) = event(3, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    wait_metric(&proxy, &dropped("event", "company_not_consented"), 1).await;
+    let (id, body) = event(4, Some("8"), None);
+    send_ok(&proxy, &body).await;
+    assert_eq!(
+        world.upstream.wait_for(3, BOUND).await[2].event_id(),
+        Some(id)
+    );
+
+    // The source fails: the last good document stays in force for the max age, then
+    // nothing leaves and the proxy says it is not ready.
+    server.fail(true);
+    wait_metric(&proxy, ERRORS, 1).await;
+    wait_ready(&proxy, 503).await;
+    let (_, body) = event(5, Some("8"), None);
+    send_ok(&proxy, &body).await;
+    let text = wait_metric(&proxy, &dropped("event", "consent_expired"), 1).await;
+    assert_line(&text, ENABLED, 0);
+    assert_line(&text, ERRORS, 1);
+    // The age keeps counting from the last confirmation, through the failing polls that
+    // follow the expiry: past the max age, not back to 0.
+    let polls = server.seen().len();
+    server.wait_requests(polls + 2).await;
+    let age = metric_value(&proxy.metrics().await, "scrubproxy_consent_age_seconds");
+    assert!(
+        age >= 3,
+        "scrubproxy_consent_age_seconds {age} after expiry"
+    );
+    assert_eq!(world.upstream.requests().len(), 3);
+
+    // It answers again: the document is fetched anew and traffic flows.
+    server.fail(false);
+    wait_ready(&proxy, 200).await;
+    wait_metric(&proxy, VERSION, 3).await;
+    let (id, body) = event(6, Some("8"), None);
+    send_ok(&proxy, &body).await;
+    let got = world.upstream.wait_for(4, BOUND).await;
+    assert_eq!(got[3].event_id(), Some(id));
+    assert_eq!(got.len(), 4);
+    proxy.stop().await;
+}
+
+// === 6. the refresh endpoint ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_needs_the_bearer_token() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, false)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_metric(&proxy, VERSION, 1).await;
+
+    let wrong = format!("Bearer {TOKEN}x");
+    let basic = format!("Basic {TOKEN}");
+    for auth in [None, Some(wrong.as_str()), Some(basic.as_str())] {
+        let resp = refresh(&proxy, auth).await;
+        assert_eq!(
+            (resp.status, resp.text().as_str()),
+            (401, r#"{"detail":"missing or wrong bearer token"}"#),
+            "{auth:?}"
+        );
+        assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
+    }
+    // The file did not change: same version.
+    refresh_ok(&proxy, 1).await;
+    // A revocation applies to the very next envelope once the refresh answered.
+    world.write(&doc(true, &[("7", false, false)]));
+    refresh_ok(&proxy, 2).await;
+    let (_, body) = event(1, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    let text = proxy.metrics().await;
+    assert_line(&text, &dropped("event", "company_not_consented"), 1);
+    assert_line(&text, VERSION, 2);
+    assert_eq!(world.upstream.accepted_connections(), 0);
+    proxy.stop().await;
+
+    // Without --admin-token the endpoint does not exist.
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, false)]));
+    let proxy = world.proxy_file_token(false, &[]).await;
+    let resp = refresh(&proxy, Some(&bearer())).await;
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (
+            404,
+            r#"{"detail":"disabled: start the proxy with --admin-token"}"#
+        )
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_without_a_source_assumes_consent_without_ids() {
+    let proxy = TestProxy::start(&["--admin-token", TOKEN]).await;
+    let resp = refresh(&proxy, Some(&bearer())).await;
+    assert_eq!(
+        (resp.status, resp.text().as_str()),
+        (409, r#"{"detail":"no consent source configured"}"#)
+    );
+    assert_eq!(readyz(&proxy).await, 200);
+
+    // Every company is assumed to have enabled telemetry, none to have allowed IDs.
+    let (_, body) = event(1, Some("7"), Some("u-7"));
+    send_ok(&proxy, &body).await;
+    let files = proxy.outbox_files();
+    assert_eq!(files.len(), 1);
+    let written = Envelope::parse(Bytes::from(std::fs::read(&files[0]).expect("outbox file")))
+        .expect("an envelope");
+    let ev: Value = serde_json::from_slice(written.items()[0].payload()).expect("event JSON");
+    assert_eq!(ev.get("user"), None, "{ev}");
+    assert_eq!(tag(&ev, "company_id"), None, "{ev}");
+    let text = proxy.metrics().await;
+    assert_line(&text, ENABLED, 1);
+    assert_line(&text, VERSION, 0);
+    proxy.stop().await;
+}
+
+// === 7. start-up ===
+
+const NEEDS_SOURCE: &str = "a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)";
+
+#[test]
+fn a_real_upstream_needs_a_consent_source() {
+    use clap::Parser;
+    let parse = |extra: &[&str]| {
+        let mut args = vec![
+            "sentry-scrub-proxy",
+            "--upstream-dsn",
+            "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
+        ];
+        args.extend_from_slice(extra);
+        let cli = proxy::cli::Cli::try_parse_from(args).expect("flags parse");
+        proxy::config::Config::try_from(cli.serve)
+    };
+    let err = parse(&[]).expect_err("refused without a consent source");
+    assert_eq!(err.0, vec![NEEDS_SOURCE.to_owned()]);
+    let dry = parse(&["--dry-run"]).expect("a dry run may start without one");
+    assert!(dry.consent.assume_without_source);
+    let file = parse(&["--consent-file", "/nonexistent/consent.json"])
+        .expect("a missing file is a start-up state, not a flag error");
+    assert!(!file.consent.assume_without_source);
+
+    // The binary says so and exits 64 (EX_USAGE), before binding anything.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentry-scrub-proxy"))
+        .env_clear()
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--upstream-dsn",
+            "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
+        ])
+        .output()
+        .expect("run the binary");
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: {NEEDS_SOURCE}\nsentry-scrub-proxy: invalid configuration (1 error(s)); see --help\n"
+        )
+    );
+    assert!(out.stdout.is_empty());
+}
+
+// === 8. drop reasons by company ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_company_verdict_is_counted_with_its_reason() {
+    let world = World::new(Mode::Ok);
+    // Company 9 allowed IDs but not telemetry: nothing of it leaves.
+    world.write(&doc(true, &[("7", true, false), ("9", false, true)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+
+    let (_, unknown) = event(1, Some("8"), Some("u-8"));
+    let (_, refused) = event(2, Some("9"), Some("u-9"));
+    let (_, nobody) = event(3, None, Some("u-0"));
+    let (id, allowed) = event(4, Some("7"), Some("u-7"));
+    for body in [&unknown, &refused, &refused, &nobody, &allowed] {
+        send_ok(&proxy, body).await;
+    }
+    let got = world.upstream.wait_for(1, BOUND).await;
+    assert_eq!(got[0].event_id(), Some(id));
+    let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
+    assert_line(&text, &dropped("event", "company_unknown"), 1);
+    assert_line(&text, &dropped("event", "company_not_consented"), 2);
+    assert_line(&text, &dropped("event", "unattributed"), 1);
+    assert_line(&text, "scrubproxy_items_received_total{type=\"event\"}", 5);
+    assert_line(&text, "scrubproxy_envelopes_empty_total", 4);
+    assert_eq!(world.upstream.requests().len(), 1);
+    proxy.stop().await;
+
+    // A custom company tag: with `--company-tag tenant`, `company_id` is just another tag and
+    // the event names no company.
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, true)]));
+    let proxy = world.proxy_file(&["--company-tag", "tenant"]).await;
+    wait_ready(&proxy, 200).await;
+    let (_, body) = event(5, Some("7"), Some("u-7"));
+    send_ok(&proxy, &body).await;
+    let text = wait_metric(&proxy, &dropped("event", "unattributed"), 1).await;
+    assert_eq!(metric_value(&text, FORWARDED_EVENTS), 0);
+    assert_eq!(world.upstream.accepted_connections(), 0);
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_document_at_the_url_is_a_failure_not_a_confirmation() {
+    let world = World::new(Mode::Ok);
+    let server = DocServer::start(&doc(true, &[("7", true, false)]), "\"v1\"").await;
+    let url = server.url();
+    let proxy = world
+        .proxy(
+            true,
+            &[
+                "--consent-url",
+                &url,
+                "--consent-poll-interval",
+                "1s",
+                "--consent-max-age",
+                "3s",
+            ],
+        )
+        .await;
+    wait_metric(&proxy, VERSION, 1).await;
+
+    // The app publishes a broken document under a new ETag. Answering 304 to that ETag
+    // afterwards must not count as confirming the last good document: the max age runs
+    // out and the gate closes.
+    server.set(r#"{"telemetry_enabled": "yes"}"#, "\"v2\"");
+    wait_metric(&proxy, ERRORS, 1).await;
+    let resp = refresh(&proxy, Some(&bearer())).await;
+    assert_eq!(
+        (resp.status, resp.text()),
+        (
+            503,
+            json!({"detail": "reload failed, last good document kept: invalid consent document: telemetry_enabled: expected a boolean"}).to_string()
+        )
+    );
+    wait_ready(&proxy, 503).await;
+    let (_, body) = event(1, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    let text = wait_metric(&proxy, &dropped("event", "consent_expired"), 1).await;
+    assert_line(&text, VERSION, 1);
+    assert_eq!(world.upstream.accepted_connections(), 0);
+    assert!(
+        server.seen().iter().all(|s| s.as_deref() != Some("\"v2\"")),
+        "the ETag of a refused document was sent back: {:?}",
+        server.seen()
+    );
+
+    // A valid document again: traffic flows.
+    server.set(&doc(true, &[("7", true, false)]), "\"v3\"");
+    wait_ready(&proxy, 200).await;
+    let (id, body) = event(2, Some("7"), None);
+    send_ok(&proxy, &body).await;
+    assert_eq!(
+        world.upstream.wait_for(1, BOUND).await[0].event_id(),
+        Some(id)
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_spooled_before_a_revocation_are_dropped_after_a_restart() {
+    let world = World::new(Mode::Stall);
+    world.write(&doc(true, &[("7", true, false), ("8", true, false)]));
+    let spool = TempDir::new("consent-spool");
+    let spool_dir = spool.path().to_str().expect("utf-8 path").to_owned();
+    let flags = [
+        "--senders",
+        "1",
+        "--spool-dir",
+        spool_dir.as_str(),
+        "--upstream-timeout",
+        "1s",
+        "--shutdown-timeout",
+        "1s",
+    ];
+    let proxy = world.proxy_file(&flags).await;
+    wait_ready(&proxy, 200).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (id, body) = event(n, Some("7"), None);
+        send_ok(&proxy, &body).await;
+        ids.push(id);
+    }
+    world.upstream.wait_for(1, BOUND).await;
+    // Shutdown cannot deliver to the stalled upstream: everything goes to the spool.
+    proxy.stop().await;
+    let spooled = std::fs::read_dir(spool.path())
+        .expect("spool folder")
+        .filter(|e| {
+            e.as_ref()
+                .ok()
+                .and_then(|e| e.file_name().to_str().map(|n| !n.starts_with('.')))
+                .unwrap_or(false)
+        })
+        .count();
+    assert_eq!(spooled, 3, "one spool file per envelope");
+    let before = world.upstream.requests();
+    assert!(
+        before
+            .iter()
+            .all(|c| c.event_id().as_deref() == Some(ids[0].as_str()) && c.status.is_none()),
+        "only the first envelope was ever in flight"
+    );
+
+    // Revoked while the proxy was down; the next start replays the spool.
+    world.write(&doc(true, &[("7", false, false), ("8", true, false)]));
+    world.upstream.set_mode(Mode::Ok);
+    let proxy = world.proxy_file(&flags).await;
+    wait_metric(&proxy, &dropped("event", "consent_revoked"), 3).await;
+    let (barrier, body) = event(100, Some("8"), None);
+    send_ok(&proxy, &body).await;
+    let got = world.upstream.wait_for(before.len() + 1, BOUND).await;
+    assert_eq!(got.len(), before.len() + 1);
+    assert_eq!(got[before.len()].event_id(), Some(barrier));
+    let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
+    assert_line(&text, &dropped("event", "consent_revoked"), 3);
+    proxy.stop().await;
+}

@@ -1,0 +1,580 @@
+//! `loadgen`: replays real sentry-sdk envelopes (the scrubber's fixtures, compressed the way
+//! the SDK compresses them: `br` quality 4, and gzip level 9) against three targets in one
+//! run, so costs are ratios measured together:
+//!
+//! - `direct`: straight to the sink (the latency floor);
+//! - `forwarder`: a plain hyper forwarder passing bytes through untouched;
+//! - `proxy`: the real `sentry-scrub-proxy` binary, sending to the same sink.
+//!
+//! For each: saturated throughput (closed loop), latency at a fixed rate (open loop), CPU
+//! seconds per 1,000 envelopes and peak RSS of the target process. Optionally an upstream
+//! outage at a fixed rate, to watch memory stay bounded. See docs/benchmarks.md.
+
+// A report tool: printing is its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod procstat;
+mod servers;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use envelope::decode::{compress, ContentEncoding};
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
+
+use servers::Sink;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+#[derive(Parser)]
+#[command(about = "Load harness for sentry-scrub-proxy")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the measurements.
+    Run(RunArgs),
+    /// Internal: the plain forwarder baseline, as its own process.
+    Forwarder {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: SocketAddr,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// The proxy binary (build it with --release).
+    #[arg(long, default_value = "target/release/sentry-scrub-proxy")]
+    proxy_bin: PathBuf,
+    /// Folder of captured envelopes.
+    #[arg(long, default_value = "crates/scrub/tests/fixtures")]
+    fixtures: PathBuf,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent connections in the saturation phase.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Requests per second in the fixed-rate phase.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Repetitions (figures are given as min / median / max).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Seconds of upstream outage at the fixed rate (0: skip).
+    #[arg(long, default_value_t = 0)]
+    outage_seconds: u64,
+    /// Write the raw results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// One request of the mix.
+#[derive(Clone)]
+struct Req {
+    body: Bytes,
+    encoding: &'static str,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.cmd {
+        Cmd::Forwarder { listen, upstream } => rt.block_on(servers::forwarder(listen, upstream)),
+        Cmd::Run(args) => rt.block_on(run(args)),
+    }
+}
+
+fn load_mix(dir: &Path) -> anyhow::Result<(Vec<Req>, usize)> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "envelope"))
+        .collect();
+    names.sort();
+    let mut mix = Vec::new();
+    let mut raw_bytes = 0;
+    for path in names {
+        let raw = std::fs::read(&path)?;
+        raw_bytes += raw.len();
+        let gzip = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("gzip_"));
+        // What sentry-python 2.x does: br quality 4 with brotli installed, else gzip level 9.
+        let (enc, level, name) = if gzip {
+            (ContentEncoding::Gzip, 9, "gzip")
+        } else {
+            (ContentEncoding::Br, 4, "br")
+        };
+        let body = compress(enc, &raw, level).map_err(|e| anyhow::anyhow!("compress: {e}"))?;
+        mix.push(Req {
+            body: Bytes::from(body),
+            encoding: name,
+        });
+    }
+    if mix.is_empty() {
+        bail!("no *.envelope in {}", dir.display());
+    }
+    let avg = raw_bytes / mix.len();
+    Ok((mix, avg))
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn client() -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build(http)
+}
+
+async fn send(client: &HttpClient, addr: SocketAddr, req: &Req) -> Result<Duration, ()> {
+    let started = Instant::now();
+    let r = Request::post(format!("http://{addr}/api/42/envelope/"))
+        .header("content-type", "application/x-sentry-envelope")
+        .header("content-encoding", req.encoding)
+        .header(
+            "x-sentry-auth",
+            format!(
+                "Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0"
+            ),
+        )
+        .body(Full::new(req.body.clone()))
+        .map_err(|_| ())?;
+    let resp = client.request(r).await.map_err(|_| ())?;
+    let ok = resp.status().is_success();
+    let _ = resp.into_body().collect().await;
+    if ok {
+        Ok(started.elapsed())
+    } else {
+        Err(())
+    }
+}
+
+/// Closed loop: `concurrency` workers send back to back for `secs`.
+async fn saturate(addr: SocketAddr, mix: &[Req], concurrency: usize, secs: u64) -> (u64, u64, f64) {
+    let client = client();
+    let ok = Arc::new(AtomicU64::new(0));
+    let err = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mix: Arc<Vec<Req>> = Arc::new(mix.to_vec());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let (client, ok, err, stop, mix) = (
+            client.clone(),
+            ok.clone(),
+            err.clone(),
+            stop.clone(),
+            mix.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                match send(&client, addr, &mix[i % mix.len()]).await {
+                    Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(()) => err.fetch_add(1, Ordering::Relaxed),
+                };
+                i += concurrency;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    (
+        ok.load(Ordering::Relaxed),
+        err.load(Ordering::Relaxed),
+        elapsed,
+    )
+}
+
+/// Open loop: one request every 1/rate seconds, whatever the answers do; latencies in µs.
+async fn fixed_rate(addr: SocketAddr, mix: &[Req], rate: u64, secs: u64) -> (Vec<u64>, u64) {
+    let client = client();
+    let lat = Arc::new(Mutex::new(Vec::with_capacity((rate * secs) as usize)));
+    let err = Arc::new(AtomicU64::new(0));
+    let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    for i in 0..(rate * secs) as usize {
+        tick.tick().await;
+        let (client, lat, err, req) = (
+            client.clone(),
+            lat.clone(),
+            err.clone(),
+            mix[i % mix.len()].clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            match send(&client, addr, &req).await {
+                Ok(d) => lat
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(d.as_micros() as u64),
+                Err(()) => {
+                    err.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut v = std::mem::take(&mut *lat.lock().unwrap_or_else(|e| e.into_inner()));
+    v.sort_unstable();
+    (v, err.load(Ordering::Relaxed))
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+async fn wait_listening(addr: SocketAddr) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{addr} never listened")
+}
+
+/// A target process that is killed when dropped.
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Target {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+async fn start_proxy(args: &RunArgs, sink: SocketAddr, dir: &Path) -> anyhow::Result<Target> {
+    let consent = dir.join("consent.json");
+    // The fixtures' companies are 1, 2 and 3; all consented, with IDs.
+    std::fs::write(
+        &consent,
+        r#"{"telemetry_enabled": true, "companies": {"1": {"telemetry_enabled": true, "telemetry_ids_allowed": true}, "2": {"telemetry_enabled": true, "telemetry_ids_allowed": true}, "3": {"telemetry_enabled": true, "telemetry_ids_allowed": true}}}"#,
+    )?;
+    let addr = free_addr()?;
+    let admin = free_addr()?;
+    let child = Command::new(&args.proxy_bin)
+        .args([
+            "--listen",
+            &addr.to_string(),
+            "--admin-listen",
+            &admin.to_string(),
+        ])
+        .args([
+            "--upstream-dsn",
+            &format!("http://{KEY}@{sink}/42"),
+            "--insecure-upstream",
+        ])
+        .args(["--consent-file", consent.to_str().unwrap_or_default()])
+        .args(["--unattributed", "forward", "--log", "warn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| {
+            format!(
+                "starting {} (build it: cargo build --release)",
+                args.proxy_bin.display()
+            )
+        })?;
+    wait_listening(addr).await?;
+    Ok(Target {
+        name: "proxy",
+        addr,
+        child: Some(child),
+    })
+}
+
+async fn start_forwarder(sink: SocketAddr) -> anyhow::Result<Target> {
+    let addr = free_addr()?;
+    let child = Command::new(std::env::current_exe()?)
+        .args([
+            "forwarder",
+            "--listen",
+            &addr.to_string(),
+            "--upstream",
+            &sink.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()?;
+    wait_listening(addr).await?;
+    Ok(Target {
+        name: "forwarder",
+        addr,
+        child: Some(child),
+    })
+}
+
+/// Waits until the sink stops receiving (the proxy acknowledges before it forwards).
+async fn settle(sink: &Sink) {
+    let mut last = sink.received.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = sink.received.load(Ordering::Relaxed);
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+#[derive(Default, Clone)]
+struct Figures {
+    rps: f64,
+    errors: u64,
+    cpu_ms_per_envelope: f64,
+    peak_rss_mib: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    rate_errors: u64,
+}
+
+async fn measure(t: &Target, sink: &Sink, mix: &[Req], args: &RunArgs) -> Figures {
+    // Warm up connections and caches.
+    let _ = saturate(t.addr, mix, args.concurrency, 1).await;
+    settle(sink).await;
+    let cpu0 = t.pid().and_then(procstat::cpu_seconds);
+    let (ok, errors, secs) = saturate(t.addr, mix, args.concurrency, args.seconds).await;
+    settle(sink).await;
+    let cpu1 = t.pid().and_then(procstat::cpu_seconds);
+    let cpu_ms = match (cpu0, cpu1) {
+        (Some(a), Some(b)) if ok > 0 => (b - a) * 1000.0 / ok as f64,
+        _ => f64::NAN,
+    };
+    let (lat, rate_errors) = fixed_rate(t.addr, mix, args.rate, args.seconds).await;
+    settle(sink).await;
+    Figures {
+        rps: ok as f64 / secs,
+        errors,
+        cpu_ms_per_envelope: cpu_ms,
+        peak_rss_mib: t
+            .pid()
+            .and_then(procstat::peak_rss)
+            .map_or(f64::NAN, |b| b as f64 / 1048576.0),
+        p50: pct(&lat, 0.50),
+        p99: pct(&lat, 0.99),
+        p999: pct(&lat, 0.999),
+        rate_errors,
+    }
+}
+
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    s.sort_by(|a, b| a.total_cmp(b));
+    (s[0], s[s.len() / 2], s[s.len() - 1])
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let (mix, avg_raw) = load_mix(&args.fixtures)?;
+    let avg_compressed = mix.iter().map(|r| r.body.len()).sum::<usize>() / mix.len();
+    println!(
+        "mix: {} envelopes, average {} bytes raw, {} bytes compressed; {} cores",
+        mix.len(),
+        avg_raw,
+        avg_compressed,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let sink_state = Arc::new(Sink::default());
+    let sink_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let sink_addr = sink_listener.local_addr()?;
+    tokio::spawn(servers::sink(sink_listener, sink_state.clone()));
+    let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+
+    let mut results: Vec<(&'static str, Vec<Figures>)> =
+        vec![("direct", vec![]), ("forwarder", vec![]), ("proxy", vec![])];
+    for run in 0..args.runs {
+        eprintln!("run {} of {}", run + 1, args.runs);
+        let direct = Target {
+            name: "direct",
+            addr: sink_addr,
+            child: None,
+        };
+        let forwarder = start_forwarder(sink_addr).await?;
+        let proxy = start_proxy(&args, sink_addr, &dir).await?;
+        for (i, t) in [&direct, &forwarder, &proxy].into_iter().enumerate() {
+            eprintln!("  {}", t.name);
+            let f = measure(t, &sink_state, &mix, &args).await;
+            results[i].1.push(f);
+        }
+    }
+
+    let mut outage = None;
+    if args.outage_seconds > 0 {
+        eprintln!(
+            "outage: upstream down for {} s at {} envelopes/s",
+            args.outage_seconds, args.rate
+        );
+        let proxy = start_proxy(&args, sink_addr, &dir).await?;
+        let pid = proxy.pid().unwrap_or(0);
+        sink_state.mode.store(servers::SINK_DOWN, Ordering::Relaxed);
+        let peak = Arc::new(AtomicU64::new(0));
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (peak, sampling) = (peak.clone(), sampling.clone());
+            tokio::spawn(async move {
+                while sampling.load(Ordering::Relaxed) {
+                    if let Some(r) = procstat::rss(pid) {
+                        peak.fetch_max(r, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        let (lat, errors) = fixed_rate(proxy.addr, &mix, args.rate, args.outage_seconds).await;
+        sink_state.mode.store(servers::SINK_OK, Ordering::Relaxed);
+        let before = sink_state.received.load(Ordering::Relaxed);
+        settle(&sink_state).await;
+        sampling.store(false, Ordering::Relaxed);
+        let _ = sampler.await;
+        outage = Some((
+            lat.len(),
+            errors,
+            peak.load(Ordering::Relaxed) as f64 / 1048576.0,
+            sink_state.received.load(Ordering::Relaxed) - before,
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    report(&args, &results, outage)
+}
+
+fn report(
+    args: &RunArgs,
+    results: &[(&'static str, Vec<Figures>)],
+    outage: Option<(usize, u64, f64, u64)>,
+) -> anyhow::Result<()> {
+    println!(
+        "\n{} runs; saturation with {} connections for {} s; fixed rate {} envelopes/s for {} s",
+        args.runs, args.concurrency, args.seconds, args.rate, args.seconds
+    );
+    println!(
+        "{:<10} {:>26} {:>26} {:>22} {:>26} {:>26}",
+        "target",
+        "envelopes/s (min/med/max)",
+        "CPU ms/envelope",
+        "peak RSS MiB",
+        "p50 ms",
+        "p99 ms"
+    );
+    let mut json = serde_json::Map::new();
+    for (name, figs) in results {
+        let col = |f: fn(&Figures) -> f64| stats(&figs.iter().map(f).collect::<Vec<_>>());
+        let (rps, cpu, rss, p50, p99, p999) = (
+            col(|f| f.rps),
+            col(|f| f.cpu_ms_per_envelope),
+            col(|f| f.peak_rss_mib),
+            col(|f| f.p50),
+            col(|f| f.p99),
+            col(|f| f.p999),
+        );
+        let fmt = |t: (f64, f64, f64), d: usize| format!("{:.d$} / {:.d$} / {:.d$}", t.0, t.1, t.2);
+        println!(
+            "{:<10} {:>26} {:>26} {:>22} {:>26} {:>26}",
+            name,
+            fmt(rps, 0),
+            fmt(cpu, 3),
+            fmt(rss, 1),
+            fmt(p50, 2),
+            fmt(p99, 2)
+        );
+        json.insert(
+            name.to_string(),
+            serde_json::json!({
+                "rps": [rps.0, rps.1, rps.2], "cpu_ms_per_envelope": [cpu.0, cpu.1, cpu.2],
+                "peak_rss_mib": [rss.0, rss.1, rss.2], "p50_ms": [p50.0, p50.1, p50.2],
+                "p99_ms": [p99.0, p99.1, p99.2], "p999_ms": [p999.0, p999.1, p999.2],
+                "errors": figs.iter().map(|f| f.errors + f.rate_errors).sum::<u64>(),
+            }),
+        );
+    }
+    let med = |name: &str, f: fn(&Figures) -> f64| {
+        results
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(f64::NAN, |(_, v)| {
+                stats(&v.iter().map(f).collect::<Vec<_>>()).1
+            })
+    };
+    let ratio = med("proxy", |f| f.rps) / med("forwarder", |f| f.rps);
+    let added = (
+        med("proxy", |f| f.p50) - med("direct", |f| f.p50),
+        med("proxy", |f| f.p99) - med("direct", |f| f.p99),
+        med("proxy", |f| f.p999) - med("direct", |f| f.p999),
+    );
+    println!("\nproxy / forwarder saturated throughput (medians): {ratio:.2}");
+    println!("added latency at {} envelopes/s, proxy minus direct (medians): p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms", args.rate, added.0, added.1, added.2);
+    println!(
+        "proxy CPU seconds per 1,000 envelopes (median): {:.3}",
+        med("proxy", |f| f.cpu_ms_per_envelope)
+    );
+    json.insert("proxy_over_forwarder_rps".into(), ratio.into());
+    json.insert(
+        "added_latency_ms".into(),
+        serde_json::json!({"p50": added.0, "p99": added.1, "p999": added.2}),
+    );
+    if let Some((sent, errors, peak, delivered)) = outage {
+        println!("outage: {sent} acknowledged, {errors} refused, peak RSS {peak:.1} MiB, {delivered} delivered after recovery");
+        json.insert("outage".into(), serde_json::json!({"acknowledged": sent, "refused": errors, "peak_rss_mib": peak, "delivered_after": delivered}));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&serde_json::Value::Object(json))?,
+        )?;
+    }
+    Ok(())
+}
