@@ -319,7 +319,7 @@ pub struct ServeArgs {
     pub queue_max_envelopes: usize,
 
     /// Most bytes waiting for the upstream in memory.
-    #[arg(long, env = "SENTRY_PROXY_QUEUE_MAX_BYTES", default_value = "32MiB")]
+    #[arg(long, env = "SENTRY_PROXY_QUEUE_MAX_BYTES", default_value = "16MiB")]
     pub queue_max_bytes: String,
 
     /// Give up retrying an envelope this long after it was accepted.
