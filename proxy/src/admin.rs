@@ -92,7 +92,12 @@ pub fn authorize(req: &Request<Incoming>, state: &State) -> Option<Response<Full
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The scheme name is case-insensitive (RFC 9110).
+        .and_then(|v| {
+            v.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| &v[7..])
+        })
         .unwrap_or("");
     if constant_time_eq(given.as_bytes(), token.as_bytes()) {
         None

@@ -137,7 +137,11 @@ impl Status {
             Loaded::Failed(e) => {
                 if self.last_error.as_ref() != Some(&e) {
                     metrics.inc(&metrics::CONSENT_ERRORS, &["load"]);
-                    tracing::warn!(error = %e, "consent source failed; keeping the last good document");
+                    if self.version == 0 {
+                        tracing::warn!(error = %e, "no valid consent yet: nothing leaves until the source gives one");
+                    } else {
+                        tracing::warn!(error = %e, "consent source failed; keeping the last good document");
+                    }
                     self.last_error = Some(e);
                 }
                 if self.version == 0 && !matches!(**tx.borrow(), ConsentView::Closed(_)) {

@@ -129,10 +129,14 @@ impl State {
         self.consent.borrow().clone()
     }
 
-    /// `/readyz`: accepting traffic, with valid consent.
+    /// `/readyz`: accepting traffic, with valid consent, and room for new envelopes (a full
+    /// queue without a spool answers 429).
     pub fn is_ready(&self) -> bool {
+        let saturated =
+            (self.egress.as_ref()).is_some_and(|e| e.spool.is_none() && e.queue.fill_above(1.0));
         self.accepting.load(Ordering::Relaxed)
             && !matches!(*self.consent_view(), ConsentView::Closed(_))
+            && !saturated
     }
 }
 

@@ -110,13 +110,26 @@ async fn accept(
         .envelope
         .event_id()
         .and_then(ingest::normalize_event_id);
-    pipeline::process(state, ingested).await?;
+    let outcome = pipeline::process(state, ingested).await?;
+    // Upstream rate limits in force go back to the SDK so that it stops sending them.
+    let now = std::time::Instant::now();
+    let limits = (state.egress.as_ref()).and_then(|e| e.limits.header(now));
+    if let (true, Some((limits, retry_after))) = (outcome.all_rate_limited, limits.clone()) {
+        return Err(Reject::RateLimited {
+            limits,
+            retry_after,
+        });
+    }
     state.metrics.inc(&metrics::ENVELOPES_ACCEPTED, &[]);
     let body = match id {
         Some(id) => format!("{{\"id\":\"{id}\"}}"),
         None => "{}".to_owned(),
     };
-    Ok(json(StatusCode::OK, body))
+    let mut resp = json(StatusCode::OK, body);
+    if let Some(v) = limits.and_then(|(l, _)| header::HeaderValue::from_str(&l).ok()) {
+        resp.headers_mut().insert("x-sentry-rate-limits", v);
+    }
+    Ok(resp)
 }
 
 fn refuse(state: &State, reject: Reject) -> Response<Full<Bytes>> {

@@ -95,6 +95,8 @@ CONSENT_EXPORT_PATH = os.environ.get("CONSENT_EXPORT_PATH", "")
 # after every export so that revocation is immediate.
 PROXY_ADMIN_URL = os.environ.get("PROXY_ADMIN_URL", "").rstrip("/")
 PROXY_ADMIN_TOKEN = os.environ.get("PROXY_ADMIN_TOKEN", "")
+# Optional token for GET /internal/telemetry-consent.json (the proxy's --consent-url).
+CONSENT_URL_TOKEN = os.environ.get("CONSENT_URL_TOKEN", "")
 
 # --- Backends the API talks to ------------------------------------------------
 # Search engine and LLM endpoint (any HTTP server; optional).

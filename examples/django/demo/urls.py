@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import path
 
 from api import views
+from platform_core.consent import consent_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("internal/telemetry-consent.json", consent_view),
     path("api/health", views.health),
     path("api/ok", views.ok),
     path("api/login", views.login_view),

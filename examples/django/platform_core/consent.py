@@ -85,3 +85,28 @@ def export_consent(path=None, notify=True):
     if notify:
         notify_proxy()
     return document
+
+
+def consent_view(request):
+    """Serves the consent document for proxies that poll it (`--consent-url`), e.g. several
+    replicas in Kubernetes. Internal only: put it behind the cluster network, or set
+    CONSENT_URL_TOKEN and give the proxy nothing but that URL. The document holds company ids
+    and two booleans each, nothing else."""
+    import hashlib
+    import json
+
+    from django.conf import settings
+    from django.http import HttpResponse, HttpResponseForbidden
+
+    token = getattr(settings, "CONSENT_URL_TOKEN", "")
+    if token and request.GET.get("token") != token:
+        return HttpResponseForbidden("forbidden")
+    body = json.dumps(build_document(), sort_keys=True).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if request.headers.get("If-None-Match") == etag:
+        resp = HttpResponse(status=304)
+    else:
+        resp = HttpResponse(body, content_type="application/json")
+    resp["ETag"] = etag
+    resp["Cache-Control"] = "no-store"
+    return resp

@@ -207,7 +207,15 @@ fn classify(e: hyper_util::client::legacy::Error) -> SendError {
             }
         }
         last = err.to_string();
-        src = err.source();
+        // `io::Error::source` skips the error it wraps: step into it instead (hyper-rustls
+        // wraps tokio-rustls' io::Error, which wraps the rustls::Error, in another io::Error).
+        src = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     SendError::Network(last)
 }

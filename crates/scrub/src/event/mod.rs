@@ -232,8 +232,16 @@ pub struct Attribution<'e> {
 }
 
 impl<'a> Event<'a> {
-    /// Company and user, as sent.
-    pub fn attribution(&self, company_tag: &str) -> Attribution<'_> {
+    /// Company and user, as sent. A company id sent as a number (`set_tag("company_id", 7)`
+    /// in SDKs that keep the type) is the same company as its decimal string.
+    pub fn attribution(&mut self, company_tag: &str) -> Attribution<'_> {
+        for (k, v) in &mut self.tags.0 {
+            if k == company_tag {
+                if let Val::Num(n) = v {
+                    *v = Val::Str(std::borrow::Cow::Owned(n.to_string()));
+                }
+            }
+        }
         let company = self
             .tags
             .0
