@@ -73,6 +73,43 @@ impl<'p> Ctx<'p> {
         *s = Cow::Owned(red.text);
     }
 
+    /// A URL or path: query, fragment and credentials go, then each path segment passes the
+    /// detectors *decoded* (`alice%40example.com` is an email), then the whole string does.
+    pub fn url(&mut self, s: &mut Cow<'_, str>) {
+        if let Some(clean) = crate::normalize::url::scrub_url(s) {
+            self.report.redacted("@url-query");
+            *s = Cow::Owned(clean);
+        }
+        let detectors = &self.policy.detectors;
+        let report = &mut *self.report;
+        let mapped = crate::normalize::url::map_segments(s, |seg| {
+            let red = detectors.redact(seg)?;
+            for &(kind, ..) in &red.remarks {
+                report.redacted(kind.rule_id());
+            }
+            Some(red.text)
+        });
+        if let Some(m) = mapped {
+            let len = s.len();
+            let new_len = m.len();
+            self.meta.substituted(
+                &self.path,
+                std::iter::once(("@urlpath:replace".to_owned(), 0, new_len)),
+                len,
+            );
+            *s = Cow::Owned(m);
+        }
+        self.text(s);
+    }
+
+    /// [`Ctx::url`] on a scalar (non-strings go through [`Ctx::val_text`]).
+    pub fn val_url(&mut self, v: &mut Option<Val<'_>>) {
+        match v {
+            Some(Val::Str(s)) => self.url(s),
+            _ => self.val_text(v),
+        }
+    }
+
     /// [`Ctx::text`] on a scalar: strings are checked; numbers are checked through their
     /// decimal form (a card number sent as a JSON number is still a card number); other
     /// values are dropped.

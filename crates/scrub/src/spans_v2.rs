@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::ctx::{self, Ctx};
 use crate::event::span::{is_url_key, scrub_description, SPAN_DATA_KEYS};
 use crate::meta::Seg;
-use crate::normalize;
 use crate::values::{List, Val};
 
 /// The content type of v2 span items.
@@ -165,15 +164,16 @@ impl SpanV2<'_> {
             attrs.kept.retain_mut(|(k, a)| {
                 ctx::token(&mut a.ty);
                 ctx::token(&mut a.unit);
-                if is_url_key(k) {
-                    if let Some(Val::Str(s)) = &mut a.value {
-                        if let Some(clean) = normalize::url::scrub_url(s) {
-                            cx.report.redacted("@url-query");
-                            *s = Cow::Owned(clean);
+                let url = is_url_key(k);
+                cx.key(k, |cx| {
+                    cx.key("value", |cx| {
+                        if url {
+                            cx.val_url(&mut a.value)
+                        } else {
+                            cx.val_text(&mut a.value)
                         }
-                    }
-                }
-                cx.key(k, |cx| cx.key("value", |cx| cx.val_text(&mut a.value)));
+                    })
+                });
                 a.value.is_some()
             });
         });

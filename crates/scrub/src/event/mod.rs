@@ -268,15 +268,8 @@ impl<'a> Event<'a> {
         cx.key("release", |cx| cx.val_text(&mut self.release));
         cx.key("environment", |cx| cx.val_text(&mut self.environment));
         cx.key("dist", |cx| cx.val_text(&mut self.dist));
-        cx.key("transaction", |cx| {
-            if let Some(Val::Str(t)) = &mut self.transaction {
-                // A transaction named after a raw URL (`transaction_style="url"`).
-                if let Some(clean) = normalize::url::scrub_url(t) {
-                    *t = Cow::Owned(clean);
-                }
-            }
-            cx.val_text(&mut self.transaction)
-        });
+        // A transaction named after a raw URL (`transaction_style="url"`) is a URL.
+        cx.key("transaction", |cx| cx.val_url(&mut self.transaction));
         if let Some(ti) = &mut self.transaction_info {
             ctx::token(&mut ti.source);
         }

@@ -1,12 +1,9 @@
 //! The HTTP request of an event: method and URL without query, fragment or credentials, and
 //! allowlisted headers. Body, cookies, query string and environment are removed.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 
 use crate::ctx::{self, Ctx};
-use crate::normalize;
 use crate::values::{Pairs, Present, Val};
 
 /// `request`.
@@ -38,13 +35,7 @@ impl Request<'_> {
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         ctx::token(&mut self.method);
         ctx::token(&mut self.api_target);
-        if let Some(Val::Str(u)) = &mut self.url {
-            if let Some(clean) = normalize::url::scrub_url(u) {
-                cx.report.redacted("@url-query");
-                *u = Cow::Owned(clean);
-            }
-        }
-        cx.key("url", |cx| cx.val_text(&mut self.url));
+        cx.key("url", |cx| cx.val_url(&mut self.url));
         let policy = cx.policy;
         let mut removed_headers = 0;
         self.headers.0.retain_mut(|(k, v)| {

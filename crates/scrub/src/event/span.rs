@@ -125,14 +125,10 @@ impl SpanData<'_> {
         self.kept.retain_mut(|(k, v)| {
             let mut slot = Some(std::mem::replace(v, Val::Other));
             if is_url_key(k) {
-                if let Some(Val::Str(s)) = &mut slot {
-                    if let Some(clean) = normalize::url::scrub_url(s) {
-                        cx.report.redacted("@url-query");
-                        *s = Cow::Owned(clean);
-                    }
-                }
+                cx.key(k, |cx| cx.val_url(&mut slot));
+            } else {
+                cx.key(k, |cx| cx.val_text(&mut slot));
             }
-            cx.key(k, |cx| cx.val_text(&mut slot));
             match slot {
                 Some(val) => {
                     *v = val;
@@ -214,6 +210,20 @@ pub fn scrub_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>)
         if let Some((n, rule)) = normalized {
             cx.report.redacted(rule);
             *s = Cow::Owned(n);
+        }
+        // `GET https://host/users/alice%40example.com`: the URL's segments pass the detectors
+        // decoded, like any other URL.
+        if op.starts_with("http") {
+            if let Some((method, url)) = s.split_once(' ') {
+                if !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase()) {
+                    let mut u = Cow::Owned(url.to_owned());
+                    cx.url(&mut u);
+                    if u != url {
+                        *s = Cow::Owned(format!("{method} {u}"));
+                    }
+                    return;
+                }
+            }
         }
     }
     cx.val_text(desc);
