@@ -84,6 +84,9 @@ struct RunArgs {
     /// Write the raw results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Targets to measure (comma-separated): direct, forwarder, proxy.
+    #[arg(long, value_delimiter = ',', default_values_t = ["direct".to_string(), "forwarder".to_string(), "proxy".to_string()])]
+    targets: Vec<String>,
 }
 
 /// One request of the mix.
@@ -356,14 +359,23 @@ async fn start_forwarder(sink: SocketAddr) -> anyhow::Result<Target> {
 
 /// Waits until the sink stops receiving (the proxy acknowledges before it forwards).
 async fn settle(sink: &Sink) {
+    settle_for(sink, Duration::from_millis(300), Duration::from_secs(30)).await;
+}
+
+/// Waits until the sink received nothing for `quiet`, at most `max`.
+async fn settle_for(sink: &Sink, quiet: Duration, max: Duration) {
+    let started = Instant::now();
     let mut last = sink.received.load(Ordering::Relaxed);
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut last_change = Instant::now();
+    while started.elapsed() < max {
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let now = sink.received.load(Ordering::Relaxed);
-        if now == last {
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        } else if last_change.elapsed() >= quiet {
             return;
         }
-        last = now;
     }
 }
 
@@ -446,6 +458,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let forwarder = start_forwarder(sink_addr).await?;
         let proxy = start_proxy(&args, sink_addr, &dir).await?;
         for (i, t) in [&direct, &forwarder, &proxy].into_iter().enumerate() {
+            if !args.targets.iter().any(|n| n == t.name) {
+                continue;
+            }
             eprintln!("  {}", t.name);
             let f = measure(t, &sink_state, &mix, &args).await;
             results[i].1.push(f);
@@ -477,7 +492,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let (lat, errors) = fixed_rate(proxy.addr, &mix, args.rate, args.outage_seconds).await;
         sink_state.mode.store(servers::SINK_OK, Ordering::Relaxed);
         let before = sink_state.received.load(Ordering::Relaxed);
-        settle(&sink_state).await;
+        // Senders may sit in backoff (up to a minute) when the upstream comes back.
+        settle_for(&sink_state, Duration::from_secs(70), Duration::from_secs(600)).await;
         sampling.store(false, Ordering::Relaxed);
         let _ = sampler.await;
         outage = Some((
