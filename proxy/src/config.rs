@@ -348,7 +348,6 @@ impl TryFrom<ServeArgs> for Config {
                         retry_max_age: retry_max_age.unwrap_or_default(),
                         backoff_base: Duration::from_millis(500),
                         backoff_max: Duration::from_secs(60),
-                        shutdown_timeout: shutdown_timeout.unwrap_or_default(),
                     },
                     queue_max_envelopes: a.queue_max_envelopes,
                     queue_max_bytes: queue_max_bytes.unwrap_or_default(),

@@ -38,8 +38,6 @@ pub struct EgressSettings {
     pub backoff_base: Duration,
     /// Longest backoff step.
     pub backoff_max: Duration,
-    /// Time to drain the queue on shutdown before spooling the rest.
-    pub shutdown_timeout: Duration,
 }
 
 /// Shared egress state.
@@ -259,11 +257,13 @@ async fn deliver(
         }
         let body = job.envelope.to_bytes();
         let started = Instant::now();
-        match egress
-            .upstream
-            .send(&job.upstream, job.client.as_deref(), &body)
-            .await
-        {
+        // A send in flight when shutdown's drain time is over is abandoned and the job
+        // spooled: delivery is at least once, so the upstream may see it twice.
+        let sent = tokio::select! {
+            r = egress.upstream.send(&job.upstream, job.client.as_deref(), &body) => r,
+            _ = stop.wait_for(|s| *s) => return Some(job),
+        };
+        match sent {
             Ok(answer) => {
                 metrics.observe_latency(started.elapsed().as_secs_f64());
                 let status = answer.status;

@@ -206,11 +206,15 @@ pub async fn run(
         None => Vec::new(),
     };
     let state2 = state.clone();
+    // One deadline for the whole shutdown: open connections, then the queue.
+    let began = Arc::new(std::sync::OnceLock::new());
+    let began2 = began.clone();
     server::serve(
         listener,
         state.clone(),
         async move {
             shutdown.await;
+            let _ = began2.set(tokio::time::Instant::now());
             state2.accepting.store(false, Ordering::Relaxed);
             tracing::info!("shutting down: no new connections");
         },
@@ -218,7 +222,12 @@ pub async fn run(
     )
     .await;
     if let Some(e) = &state.egress {
-        drain(&state, e, shutdown_timeout).await;
+        let deadline = began
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now)
+            + shutdown_timeout;
+        drain(&state, e, deadline).await;
         let _ = egress_stop.send(true);
         for t in egress_tasks {
             let _ = t.await;
@@ -236,9 +245,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Lets the senders empty the queue for up to `timeout`.
-async fn drain(state: &State, egress: &egress::Egress, timeout: Duration) {
-    let deadline = tokio::time::Instant::now() + timeout;
+/// Lets the senders empty the queue until `deadline`.
+async fn drain(state: &State, egress: &egress::Egress, deadline: tokio::time::Instant) {
     while !egress.idle() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
