@@ -272,6 +272,9 @@ impl<'a> Event<'a> {
         cx.key("transaction", |cx| cx.val_url(&mut self.transaction));
         if let Some(ti) = &mut self.transaction_info {
             ctx::token(&mut ti.source);
+            if ti.source.is_none() {
+                self.transaction_info = None;
+            }
         }
         if self.server_name.is_some() {
             if cx.policy.config.keep_server_name {
