@@ -29,6 +29,7 @@ macro_rules! families {
 families! {
     REQUESTS = "scrubproxy_requests_total", "counter", ["endpoint"], "Requests received from SDKs, by endpoint.";
     REJECTED = "scrubproxy_requests_rejected_total", "counter", ["reason"], "Requests refused, by reason.";
+    CONNECTION_ERRORS = "scrubproxy_connection_errors_total", "counter", ["kind"], "Inbound connections ended by an HTTP-level error (header_timeout, too_large, parse, incomplete, other): slow or broken clients.";
     ENVELOPES_ACCEPTED = "scrubproxy_envelopes_accepted_total", "counter", [], "Envelopes accepted (answered 200).";
     ITEMS_RECEIVED = "scrubproxy_items_received_total", "counter", ["type"], "Items received, by item type.";
     ITEMS_DROPPED = "scrubproxy_items_dropped_total", "counter", ["type", "reason"], "Items removed before egress, by item type and reason.";

@@ -55,6 +55,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let metrics = state.metrics.clone();
         let state = state.clone();
         let svc = service_fn(move |req| {
             let state = state.clone();
@@ -64,7 +65,19 @@ pub async fn serve(
         tokio::spawn(async move {
             // Errors here are client-side: resets, header timeouts, malformed HTTP.
             if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+                let kind = if e.is_timeout() {
+                    "header_timeout"
+                } else if e.is_parse_too_large() {
+                    "too_large"
+                } else if e.is_parse() {
+                    "parse"
+                } else if e.is_incomplete_message() {
+                    "incomplete"
+                } else {
+                    "other"
+                };
+                metrics.inc(&metrics::CONNECTION_ERRORS, &[kind]);
+                tracing::debug!(error = %e, kind, "connection ended with an error");
             }
             drop(permit);
         });

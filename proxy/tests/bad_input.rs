@@ -924,7 +924,29 @@ async fn a_stalled_request_head_is_cut_off() {
         assert_eq!(String::from_utf8_lossy(&rest), "");
         h.still_serves().await;
     }
+    // Slow clients are visible to the operator.
+    wait_for_line(
+        &h,
+        "scrubproxy_connection_errors_total{kind=\"header_timeout\"} 2",
+    )
+    .await;
     h.stop().await;
+}
+
+/// Polls `/metrics` until it holds `line` (the connection's task records it as it ends).
+async fn wait_for_line(h: &Harness, line: &str) {
+    let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
+    loop {
+        let text = h.proxy.metrics().await;
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no `{line}` in:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -968,6 +990,11 @@ async fn an_oversized_request_head_gets_431() {
         .send(post_envelope(&[("X-Note", big.as_str())], b"{}\n").to_vec())
         .await;
     assert_eq!((resp.status, resp.text()), (431, String::new()));
+    wait_for_line(
+        &h,
+        "scrubproxy_connection_errors_total{kind=\"too_large\"} 1",
+    )
+    .await;
     assert_no_canary("the response", &resp.body);
     assert_no_canary("/metrics", h.proxy.metrics().await.as_bytes());
     h.still_serves().await;
