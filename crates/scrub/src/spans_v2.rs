@@ -2,14 +2,10 @@
 //! attributes, sent by sentry-python 2.x for AI calls and by other SDKs for every span.
 //! Ids, timings, status, name (normalised, then the detectors) and allowlisted attributes.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::ctx::{self, Ctx};
-use crate::event::span::{is_url_key, scrub_description, SPAN_DATA_KEYS};
+use crate::event::span::{is_url_key, scrub_description, Allowlisted};
 use crate::meta::Seg;
 use crate::values::{List, Val};
 
@@ -48,7 +44,7 @@ pub struct SpanV2<'a> {
     start_timestamp: Option<Val<'a>>,
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     end_timestamp: Option<Val<'a>>,
-    #[serde(borrow, skip_serializing_if = "Attributes::is_empty")]
+    #[serde(borrow, skip_serializing_if = "Allowlisted::is_empty")]
     attributes: Attributes<'a>,
 }
 
@@ -64,59 +60,14 @@ pub struct Attribute<'a> {
     unit: Option<Val<'a>>,
 }
 
-/// Allowlisted attributes, filtered while parsing: unknown keys are treated as PII and
-/// skipped unread.
-#[derive(Debug, Default)]
-pub struct Attributes<'a> {
-    kept: Vec<(&'static str, Attribute<'a>)>,
-    removed: u32,
-}
+/// Allowlisted attributes: unknown keys are treated as PII and skipped unread.
+pub type Attributes<'a> = Allowlisted<Attribute<'a>>;
 
-impl Serialize for Attributes<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.kept.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-struct AttributesVisitor;
-
-impl<'de> Visitor<'de> for AttributesVisitor {
-    type Value = Attributes<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("span attributes")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut d = Attributes::default();
-        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-            match SPAN_DATA_KEYS.iter().find(|a| **a == k.as_ref()) {
-                Some(key) => d.kept.push((key, map.next_value()?)),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                    d.removed += 1;
-                }
-            }
-        }
-        Ok(d)
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Attributes::default())
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(AttributesVisitor)
-    }
-}
-
-impl Attributes<'_> {
-    /// True when nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.kept.is_empty()
-    }
-
-    fn op(&self) -> &str {
-        self.kept
+/// The `sentry.op` attribute's value, which decides how a span name is normalised.
+fn op<'s>(attrs: &'s Attributes<'_>) -> &'s str {
+    {
+        attrs
+            .kept
             .iter()
             .find(|(k, _)| *k == "sentry.op")
             .and_then(|(_, a)| a.value.as_ref())
@@ -158,7 +109,7 @@ impl SpanV2<'_> {
             cx.removed_silently("span.attributes.*");
         }
         attrs.removed = 0;
-        let op = attrs.op().to_owned();
+        let op = op(attrs).to_owned();
         cx.key("name", |cx| scrub_description(cx, &op, &mut self.name));
         cx.key("attributes", |cx| {
             attrs.kept.retain_mut(|(k, a)| {

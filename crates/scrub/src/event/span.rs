@@ -66,31 +66,51 @@ pub fn is_url_key(key: &str) -> bool {
     matches!(key, "url" | "url.full" | "http.url")
 }
 
-/// Allowlisted span data, filtered while parsing: other keys are skipped unread.
-#[derive(Debug, Default)]
-pub struct SpanData<'a> {
-    kept: Vec<(&'static str, Val<'a>)>,
-    removed: u32,
+/// A map filtered by [`SPAN_DATA_KEYS`] while parsing: other keys are skipped unread and
+/// only counted. Span data (`V` = a scalar) and v2 span attributes (`V` = a typed
+/// attribute) share it.
+#[derive(Debug)]
+pub struct Allowlisted<V> {
+    /// Kept entries, keyed by the allowlist's own `&'static str`.
+    pub kept: Vec<(&'static str, V)>,
+    /// Entries skipped.
+    pub removed: u32,
 }
 
-impl Serialize for SpanData<'_> {
+impl<V> Default for Allowlisted<V> {
+    fn default() -> Self {
+        Allowlisted {
+            kept: Vec::new(),
+            removed: 0,
+        }
+    }
+}
+
+impl<V> Allowlisted<V> {
+    /// True when nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
+impl<V: Serialize> Serialize for Allowlisted<V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.kept.iter().map(|(k, v)| (k, v)))
     }
 }
 
-struct SpanDataVisitor;
+struct AllowlistedVisitor<V>(std::marker::PhantomData<V>);
 
-impl<'de> Visitor<'de> for SpanDataVisitor {
-    type Value = SpanData<'de>;
+impl<'de, V: Deserialize<'de>> Visitor<'de> for AllowlistedVisitor<V> {
+    type Value = Allowlisted<V>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("span data")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut d = SpanData::default();
+        let mut d = Allowlisted::default();
         while let Some(k) = map.next_key::<Cow<'de, str>>()? {
             match SPAN_DATA_KEYS.iter().find(|a| **a == k.as_ref()) {
-                Some(key) => d.kept.push((key, map.next_value()?)),
+                Some(key) => d.kept.push((*key, map.next_value()?)),
                 None => {
                     map.next_value::<IgnoredAny>()?;
                     d.removed += 1;
@@ -100,22 +120,20 @@ impl<'de> Visitor<'de> for SpanDataVisitor {
         Ok(d)
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(SpanData::default())
+        Ok(Allowlisted::default())
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for SpanData<'a> {
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Allowlisted<V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SpanDataVisitor)
+        d.deserialize_any(AllowlistedVisitor(std::marker::PhantomData))
     }
 }
 
-impl SpanData<'_> {
-    /// True when nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.kept.is_empty()
-    }
+/// Allowlisted span data.
+pub type SpanData<'a> = Allowlisted<Val<'a>>;
 
+impl Allowlisted<Val<'_>> {
     /// Walks the data under the current path; `removed_path` names dropped keys in the report.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>, removed_path: &'static str) {
         for _ in 0..self.removed {
@@ -168,7 +186,7 @@ pub struct Span<'a> {
     exclusive_time: Option<Val<'a>>,
     #[serde(borrow, skip_serializing_if = "Pairs::is_empty")]
     tags: Pairs<'a, Val<'a>>,
-    #[serde(borrow, skip_serializing_if = "SpanData::is_empty")]
+    #[serde(borrow, skip_serializing_if = "Allowlisted::is_empty")]
     data: SpanData<'a>,
 }
 
