@@ -494,6 +494,37 @@ impl Config {
             self.inbound.body_read_timeout
         );
         let _ = writeln!(s, "max_connections = {}", self.inbound.max_connections);
+        let consent = match (&self.consent.file, &self.consent.url) {
+            (Some(f), _) => format!("file {}", f.display()),
+            (None, Some(u)) => format!("url {} every {:?}", u, self.consent.poll_interval),
+            (None, None) if self.consent.assume_without_source => {
+                "none (dry run assumes telemetry on for every company, no IDs)".to_owned()
+            }
+            (None, None) => "none".to_owned(),
+        };
+        let _ = writeln!(s, "consent = {consent}");
+        let _ = writeln!(s, "consent_max_age = {:?}", self.consent.max_age);
+        let _ = writeln!(
+            s,
+            "unattributed = {}",
+            match self.consent.unattributed {
+                consent::Unattributed::Drop => "drop",
+                consent::Unattributed::Forward => "forward",
+            }
+        );
+        let _ = writeln!(
+            s,
+            "admin_token = {}",
+            if self.admin_token.is_some() {
+                "set"
+            } else {
+                "not set (refresh and audit off)"
+            }
+        );
+        let p = self.policy.config();
+        let _ = writeln!(s, "exception_messages = {:?}", p.exception_messages);
+        let _ = writeln!(s, "log_messages = {:?}", p.log_messages);
+        let _ = writeln!(s, "company_tag = {}", p.company_tag);
         s
     }
 }

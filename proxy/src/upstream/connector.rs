@@ -113,3 +113,35 @@ impl Service<Uri> for EgressConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_upstream_host_and_port_are_ever_dialled() {
+        // Nothing listens on the upstream port: a permitted dial fails with a connect error,
+        // a refused one with ForeignHost before any socket is opened.
+        let mut c = EgressConnector::new("127.0.0.1", 1, None, Duration::from_secs(1));
+        for uri in [
+            "https://127.0.0.2:1/api/1/envelope/",
+            "https://127.0.0.1:443/",
+            "https://localhost:1/",
+            "https://evil.example/",
+        ] {
+            let err = c.call(uri.parse().unwrap()).await.unwrap_err();
+            assert!(err.is::<ForeignHost>(), "{uri}: {err}");
+        }
+        assert_eq!(
+            c.attempts.load(Ordering::Relaxed),
+            0,
+            "no socket for refused hosts"
+        );
+        let err = c
+            .call("https://127.0.0.1:1/".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert!(!err.is::<ForeignHost>());
+        assert_eq!(c.attempts.load(Ordering::Relaxed), 1);
+    }
+}
