@@ -158,7 +158,7 @@ where
             let mut ev: Event<'_> = serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
             let ids_allowed = decide(gate(ty, Some(ev.attribution(&policy.config.company_tag))))?;
             ev.scrub(&mut Ctx::new(policy, ids_allowed, report));
-            Ok(Item::new(ty.clone(), to_bytes(&ev)?))
+            Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
         }
         ItemType::Span => {
             let ids_allowed = decide(gate(ty, None))?;
@@ -171,12 +171,12 @@ where
                 header.insert("type".into(), "span".into());
                 header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
                 header.insert("item_count".into(), Value::from(batch.len()));
-                Item::with_header(header, to_bytes(&batch)?).map_err(|_| DROP_INVALID)
+                Item::with_header(header, to_bytes(&batch, payload.len())?).map_err(|_| DROP_INVALID)
             } else {
                 let mut span: event::span::Span<'_> =
                     serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
                 span.scrub(&mut cx);
-                Ok(Item::new(ty.clone(), to_bytes(&span)?))
+                Ok(Item::new(ty.clone(), to_bytes(&span, payload.len())?))
             }
         }
         ItemType::Session => {
@@ -184,35 +184,35 @@ where
                 serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
             let ids_allowed = decide(gate(ty, None))?;
             s.scrub(&mut Ctx::new(policy, ids_allowed, report));
-            Ok(Item::new(ty.clone(), to_bytes(&s)?))
+            Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
         }
         ItemType::Sessions => {
             let mut s: session::Sessions<'_> =
                 serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
             let ids_allowed = decide(gate(ty, None))?;
             s.scrub(&mut Ctx::new(policy, ids_allowed, report));
-            Ok(Item::new(ty.clone(), to_bytes(&s)?))
+            Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
         }
         ItemType::ClientReport => {
             let mut r: session::ClientReport<'_> =
                 serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
             decide(gate(ty, None))?;
             r.scrub();
-            Ok(Item::new(ty.clone(), to_bytes(&r)?))
+            Ok(Item::new(ty.clone(), to_bytes(&r, payload.len())?))
         }
         ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
             let mut p: profile::Profile<'_> =
                 serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
             let ids_allowed = decide(gate(ty, None))?;
             p.scrub(&mut Ctx::new(policy, ids_allowed, report));
-            Ok(Item::new(ty.clone(), to_bytes(&p)?))
+            Ok(Item::new(ty.clone(), to_bytes(&p, payload.len())?))
         }
         ItemType::CheckIn if policy.config.allow_check_ins => {
             let mut c: profile::CheckIn<'_> =
                 serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;
             let ids_allowed = decide(gate(ty, None))?;
             c.scrub(&mut Ctx::new(policy, ids_allowed, report));
-            Ok(Item::new(ty.clone(), to_bytes(&c)?))
+            Ok(Item::new(ty.clone(), to_bytes(&c, payload.len())?))
         }
         ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),
         ItemType::Unknown(_) => Err(DROP_UNKNOWN_TYPE),
@@ -227,8 +227,15 @@ fn decide(d: Decision) -> Result<bool, &'static str> {
     }
 }
 
-fn to_bytes<T: serde::Serialize>(v: &T) -> Result<Bytes, &'static str> {
-    serde_json::to_vec(v)
-        .map(Bytes::from)
-        .map_err(|_| DROP_INVALID)
+/// Serialises a scrubbed item. The output is never larger than the input by much (fields
+/// only go, placeholders are short), so the input's size avoids regrowing the buffer.
+fn to_bytes<T: serde::Serialize>(v: &T, input_len: usize) -> Result<Bytes, &'static str> {
+    let mut out = Vec::with_capacity(input_len.min(1 << 20));
+    serde_json::to_writer(&mut out, v).map_err(|_| DROP_INVALID)?;
+    // Queued items are counted by length: do not keep much more than that allocated
+    // (shrinking in place is cheap for the allocator).
+    if out.capacity() > out.len() + out.len() / 4 {
+        out.shrink_to_fit();
+    }
+    Ok(Bytes::from(out))
 }
