@@ -1071,3 +1071,49 @@ async fn a_failed_outbox_write_answers_503_so_the_sdk_retries() {
     h.still_serves().await;
     h.stop().await;
 }
+
+/// `--max-connections` caps concurrent connections: past it, a client waits in the backlog
+/// (its request is not read) until a connection closes, then it is served.
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_free_slot() {
+    let outbox = std::env::temp_dir().join(format!("cap-outbox-{}", std::process::id()));
+    std::fs::create_dir_all(&outbox).expect("outbox");
+    let outbox_arg = outbox.to_str().expect("utf-8").to_owned();
+    let proxy = TestProxy::start_config(
+        &["--max-connections", "1", "--outbox", &outbox_arg],
+        // Long enough that the idle connection keeps its slot for the whole test.
+        |c| c.inbound.header_read_timeout = std::time::Duration::from_secs(60),
+    )
+    .await;
+    let files = || std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0);
+    // The first connection takes the only slot and sends nothing.
+    let hog = TcpStream::connect(proxy.listen).await.expect("connect");
+    let (id, body) = good_envelope(7);
+    let waiting = {
+        let raw = post_envelope(&[], &body).to_vec();
+        let listen = proxy.listen;
+        tokio::spawn(async move {
+            let mut s = TcpStream::connect(listen).await.expect("connect");
+            s.write_all(&raw).await.expect("write");
+            read_response(&mut s).await.expect("a response")
+        })
+    };
+    // While the slot is held, the waiting request is never handled.
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "served past --max-connections");
+        assert_eq!(files(), 0);
+    }
+    drop(hog);
+    let resp = tokio::time::timeout(TEST_TIMEOUT, waiting)
+        .await
+        .expect("served once the slot is free")
+        .expect("task");
+    assert_eq!(
+        (resp.status, resp.text()),
+        (200, format!("{{\"id\":\"{id}\"}}"))
+    );
+    assert_eq!(files(), 1);
+    proxy.stop().await;
+    let _ = std::fs::remove_dir_all(&outbox);
+}
