@@ -171,7 +171,8 @@ where
                 header.insert("type".into(), "span".into());
                 header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
                 header.insert("item_count".into(), Value::from(batch.len()));
-                Item::with_header(header, to_bytes(&batch, payload.len())?).map_err(|_| DROP_INVALID)
+                Item::with_header(header, to_bytes(&batch, payload.len())?)
+                    .map_err(|_| DROP_INVALID)
             } else {
                 let mut span: event::span::Span<'_> =
                     serde_json::from_slice(payload).map_err(|_| DROP_INVALID)?;

@@ -493,7 +493,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         sink_state.mode.store(servers::SINK_OK, Ordering::Relaxed);
         let before = sink_state.received.load(Ordering::Relaxed);
         // Senders may sit in backoff (up to a minute) when the upstream comes back.
-        settle_for(&sink_state, Duration::from_secs(70), Duration::from_secs(600)).await;
+        settle_for(
+            &sink_state,
+            Duration::from_secs(70),
+            Duration::from_secs(600),
+        )
+        .await;
         sampling.store(false, Ordering::Relaxed);
         let _ = sampler.await;
         outage = Some((
