@@ -1,6 +1,9 @@
 //! The command line: every flag has an env var and a visible default. Raw values only;
 //! [`crate::config::Config`] validates them all at once.
 
+// These doc comments are also the `--help` text, where a bare URL reads better than a link.
+#![allow(rustdoc::bare_urls)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
