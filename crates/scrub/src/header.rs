@@ -84,6 +84,18 @@ pub fn scrub_header(
                         if let Some(clean) = crate::normalize::url::scrub_url(&text) {
                             text = Cow::Owned(clean);
                         }
+                        // As in the event: a URL-named transaction's path segments pass the
+                        // detectors decoded.
+                        let mapped = crate::normalize::url::map_segments(&text, |seg| {
+                            let red = policy.detectors.redact(seg)?;
+                            for (kind, ..) in &red.remarks {
+                                report.redacted(kind.rule_id());
+                            }
+                            Some(red.text)
+                        });
+                        if let Some(m) = mapped {
+                            text = Cow::Owned(m);
+                        }
                     }
                     if let Some(red) = policy.detectors.redact(&text) {
                         for (kind, ..) in &red.remarks {

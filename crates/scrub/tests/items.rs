@@ -100,3 +100,22 @@ fn denied_and_unknown_types_are_counted() {
     assert_eq!(report.items_dropped["unknown"]["unknown_item_type"], 1);
     assert_eq!(report.items_dropped["event"]["invalid_payload"], 1);
 }
+
+#[test]
+fn envelope_header_keeps_technical_trace_fields_only() {
+    let body = "{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"dsn\":\"https://abc@o1.example/42\",\"sent_at\":\"2026-11-23T12:00:00Z\",\"sdk\":{\"name\":\"sentry.python\",\"version\":\"2.75.0\",\"extra\":\"x\"},\"trace\":{\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"public_key\":\"abc\",\"release\":\"app@1.0\",\"environment\":\"production\",\"transaction\":\"/api/documents/alice%40example.com/?q=merger\",\"sample_rate\":\"1.0\",\"sampled\":\"true\",\"user_segment\":\"vip\",\"replay_id\":\"abc\"},\"custom\":\"alice@example.com\"}\n";
+    let env = Envelope::parse(Bytes::from(body.to_owned())).unwrap();
+    let out = scrub_envelope(
+        &env,
+        &policy(|_| {}),
+        Upstream {
+            dsn: Some("https://up@o1.ingest.de.sentry.io/7"),
+            public_key: Some("up"),
+        },
+        |_, _| Decision::Forward { ids_allowed: false },
+    );
+    assert_eq!(
+        String::from_utf8(out.envelope.to_bytes().to_vec()).unwrap(),
+        "{\"dsn\":\"https://up@o1.ingest.de.sentry.io/7\",\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"sdk\":{\"name\":\"sentry.python\",\"version\":\"2.75.0\"},\"sent_at\":\"2026-11-23T12:00:00Z\",\"trace\":{\"environment\":\"production\",\"public_key\":\"up\",\"release\":\"app@1.0\",\"sample_rate\":\"1.0\",\"sampled\":\"true\",\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"transaction\":\"/api/documents/[email]/\"}}\n"
+    );
+}
