@@ -34,6 +34,8 @@ pub struct Config {
     pub log_filter: String,
     /// File to write bound addresses to once listening.
     pub ready_file: Option<PathBuf>,
+    /// Runtime worker threads (0: one per CPU).
+    pub worker_threads: usize,
     /// The compiled scrubbing policy.
     pub policy: Arc<scrub::Policy>,
     /// Where consent comes from and what to do with unattributed items.
@@ -395,6 +397,7 @@ impl TryFrom<ServeArgs> for Config {
             log_format: a.log_format,
             log_filter: a.log,
             ready_file: a.ready_file,
+            worker_threads: a.worker_threads,
             policy: policy.ok_or_else(|| ConfigErrors(vec!["policy".into()]))?,
             consent,
             admin_token: a.admin_token,
@@ -494,6 +497,15 @@ impl Config {
             self.inbound.body_read_timeout
         );
         let _ = writeln!(s, "max_connections = {}", self.inbound.max_connections);
+        let _ = writeln!(
+            s,
+            "worker_threads = {}",
+            if self.worker_threads == 0 {
+                "one per CPU".to_owned()
+            } else {
+                self.worker_threads.to_string()
+            }
+        );
         let consent = match (&self.consent.file, &self.consent.url) {
             (Some(f), _) => format!("file {}", f.display()),
             (None, Some(u)) => format!("url {} every {:?}", u, self.consent.poll_interval),
