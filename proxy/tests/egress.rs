@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    envelope_request, event_id, fast_retries, temp_dir, transaction_envelope, write_consent,
-    TestProxy, CONSENT_COMPANY_7, WAIT_TIMEOUT,
+    delivered, envelope_request, event_id, fast_retries, temp_dir, transaction_envelope,
+    wait_delivered, write_consent, TestProxy, CONSENT_COMPANY_7, WAIT_TIMEOUT,
 };
 use testkit::ca::TestCa;
 use testkit::canary::{self, assert_no_canary};
@@ -94,37 +94,6 @@ async fn send_events(proxy: &TestProxy, ids: std::ops::Range<usize>) {
             format!("{{\"id\":\"{}\"}}", event_id(n)),
             "envelope {n}"
         );
-    }
-}
-
-/// Requests the upstream answered 2xx.
-fn delivered(upstream: &CaptureUpstream) -> Vec<Captured> {
-    upstream
-        .requests()
-        .into_iter()
-        .filter(|c| c.status.is_some_and(|s| (200..300).contains(&s)))
-        .collect()
-}
-
-/// Waits until the upstream answered 2xx to at least `n` requests; returns them.
-async fn wait_delivered(upstream: &CaptureUpstream, n: usize) -> Vec<Captured> {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let got = delivered(upstream);
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} delivered envelope(s) within {WAIT_TIMEOUT:?}, got {}; all requests: {:?}",
-            got.len(),
-            upstream
-                .requests()
-                .iter()
-                .map(|c| (c.event_id(), c.status))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    envelope_request, event_id, request, temp_dir, try_exchange, write_consent, BinProxy,
-    CONSENT_COMPANY_7, WAIT_TIMEOUT,
+    delivered, envelope_request, event_id, request, temp_dir, try_exchange, wait_delivered,
+    write_consent, BinProxy, CONSENT_COMPANY_7, WAIT_TIMEOUT,
 };
 use testkit::ca::TestCa;
 use testkit::canary::{self, assert_no_canary};
 use testkit::connect_proxy::{ConnectOptions, ConnectProxy};
-use testkit::upstream::{CaptureUpstream, Captured, Mode, Options, Tls};
+use testkit::upstream::{CaptureUpstream, Mode, Options, Tls};
 
 const KEY: &str = "d41d8cd98f00b204e9800998ecf8427e";
 const PROJECT: &str = "42";
@@ -106,32 +106,6 @@ async fn send_events(proxy: &BinProxy, ids: std::ops::Range<usize>) {
         let resp = proxy.send(canary_event(n)).await;
         assert_eq!(resp.status, 200, "envelope {n}: {}", resp.text());
         assert_no_canary(&resp.body, "the SDK-facing response");
-    }
-}
-
-/// Requests the upstream answered 2xx.
-fn delivered(upstream: &CaptureUpstream) -> Vec<Captured> {
-    upstream
-        .requests()
-        .into_iter()
-        .filter(|c| c.status.is_some_and(|s| (200..300).contains(&s)))
-        .collect()
-}
-
-/// Waits until the upstream answered 2xx to at least `n` requests.
-async fn wait_delivered(upstream: &CaptureUpstream, n: usize) -> Vec<Captured> {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let got = delivered(upstream);
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} delivered envelope(s), got {}",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

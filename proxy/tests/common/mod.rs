@@ -762,3 +762,39 @@ pub async fn try_exchange(addr: SocketAddr, raw: Vec<u8>) -> std::io::Result<Res
     drop(writer.await);
     resp
 }
+
+/// Requests the upstream answered 2xx.
+pub fn delivered(
+    upstream: &testkit::upstream::CaptureUpstream,
+) -> Vec<testkit::upstream::Captured> {
+    upstream
+        .requests()
+        .into_iter()
+        .filter(|c| c.status.is_some_and(|s| (200..300).contains(&s)))
+        .collect()
+}
+
+/// Waits until the upstream answered 2xx to at least `n` requests; returns them.
+pub async fn wait_delivered(
+    upstream: &testkit::upstream::CaptureUpstream,
+    n: usize,
+) -> Vec<testkit::upstream::Captured> {
+    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let got = delivered(upstream);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} delivered envelope(s) within {WAIT_TIMEOUT:?}, got {}; all requests: {:?}",
+            got.len(),
+            upstream
+                .requests()
+                .iter()
+                .map(|c| (c.event_id(), c.status))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -120,7 +120,7 @@ fn belgian(d: &[u8]) -> bool {
     key == 97 - base % 97 || key == 97 - (2_000_000_000 + base) % 97
 }
 
-/// Belgian national number as printed: `YY.MM.DD-XXX.CC`.
+/// Belgian national number as printed: `YY.MM.DD-NNN.CC`.
 fn belgian_formatted(b: &[u8], p: usize) -> Option<(usize, usize)> {
     let e = p + 15;
     let shape = b.get(p..e)?.iter().enumerate().all(|(i, &c)| match i {
