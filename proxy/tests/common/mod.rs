@@ -71,6 +71,11 @@ impl TestProxy {
         let cli = Cli::try_parse_from(&args).expect("test flags parse");
         assert!(cli.command.is_none(), "test proxies serve");
         let config = Config::try_from(cli.serve).expect("test config is valid");
+        TestProxy::launch(config, outbox).await
+    }
+
+    /// Binds 127.0.0.1 listeners for a validated config and runs the proxy in-process.
+    pub async fn launch(config: Config, outbox: PathBuf) -> TestProxy {
         let (listener, admin) = proxy::bind(&config).await.expect("bind 127.0.0.1:0");
         let listen = listener.local_addr().expect("listen address");
         let admin_addr = admin.local_addr().expect("admin address");
@@ -397,21 +402,8 @@ impl TestProxy {
         assert!(cli.command.is_none(), "test proxies serve");
         let mut config = Config::try_from(cli.serve).expect("test config is valid");
         tweak(&mut config);
-        let (listener, admin) = proxy::bind(&config).await.expect("bind 127.0.0.1:0");
-        let listen = listener.local_addr().expect("listen address");
-        let admin_addr = admin.local_addr().expect("admin address");
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(proxy::run(config, listener, admin, async move {
-            let _ = rx.await;
-        }));
-        TestProxy {
-            listen,
-            admin: admin_addr,
-            // Unused without a dry run; an empty folder keeps `stop` uniform.
-            outbox: temp_dir("unused-outbox"),
-            shutdown: Some(tx),
-            task: Some(task),
-        }
+        // Unused without a dry run; an empty folder keeps `stop` uniform.
+        TestProxy::launch(config, temp_dir("unused-outbox")).await
     }
 
     /// Polls `/metrics` until `sample` reaches at least `at_least`; returns its value.
@@ -718,21 +710,8 @@ impl TestProxy {
         let cli = Cli::try_parse_from(&all).expect("test flags parse");
         assert!(cli.command.is_none(), "test proxies serve");
         let config = Config::try_from(cli.serve).expect("test config is valid");
-        let (listener, admin) = proxy::bind(&config).await.expect("bind 127.0.0.1:0");
-        let listen = listener.local_addr().expect("listen address");
-        let admin_addr = admin.local_addr().expect("admin address");
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(proxy::run(config, listener, admin, async move {
-            let _ = rx.await;
-        }));
-        TestProxy {
-            listen,
-            admin: admin_addr,
-            // Unused without an outbox; an empty folder keeps `stop` and `Drop` uniform.
-            outbox: temp_dir("bare"),
-            shutdown: Some(tx),
-            task: Some(task),
-        }
+        // Unused without an outbox; an empty folder keeps `stop` and `Drop` uniform.
+        TestProxy::launch(config, temp_dir("bare")).await
     }
 
     /// One request to the admin listener, e.g. `admin("POST", "/consent/refresh", &[…])`.
