@@ -387,6 +387,7 @@ impl TryFrom<ServeArgs> for Config {
                 envelope: envelope::Limits {
                     max_envelope_bytes: max_envelope.unwrap_or_default(),
                     max_event_bytes: max_event.unwrap_or_default(),
+                    ..envelope::Limits::default()
                 },
             },
             inbound: Inbound {

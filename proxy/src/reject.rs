@@ -34,6 +34,8 @@ pub enum Reject {
     EnvelopeTooLarge,
     /// An event, transaction or span item exceeds `--max-event-size`.
     ItemTooLarge,
+    /// More items than an envelope may hold (1,000).
+    TooManyItems,
     /// The compressed stream is corrupt.
     CorruptBody,
     /// The body did not arrive within `--body-read-timeout`.
@@ -78,7 +80,9 @@ impl Reject {
                 StatusCode::FORBIDDEN
             }
             UnsupportedEncoding | UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BodyTooLarge | EnvelopeTooLarge | ItemTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyTooLarge | EnvelopeTooLarge | ItemTooLarge | TooManyItems => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             BadEnvelopeDsn | CorruptBody | BodyRead | Malformed { .. } | InvalidStoreJson => {
                 StatusCode::BAD_REQUEST
@@ -105,6 +109,7 @@ impl Reject {
             BodyTooLarge => "body_too_large",
             EnvelopeTooLarge => "envelope_too_large",
             ItemTooLarge => "item_too_large",
+            TooManyItems => "too_many_items",
             CorruptBody => "corrupt_body",
             BodyTimeout => "body_timeout",
             BodyRead => "body_read_error",
@@ -134,6 +139,7 @@ impl Reject {
             BodyTooLarge => "request body too large".into(),
             EnvelopeTooLarge => "envelope too large after decompression".into(),
             ItemTooLarge => "envelope item too large".into(),
+            TooManyItems => "too many items in one envelope".into(),
             CorruptBody => "corrupt compressed body".into(),
             BodyTimeout => "request body not received in time".into(),
             BodyRead => "failed to read request body".into(),
@@ -183,6 +189,7 @@ impl From<envelope::EnvelopeError> for Reject {
         match e {
             E::EnvelopeTooLarge { .. } => Reject::EnvelopeTooLarge,
             E::ItemTooLarge { .. } => Reject::ItemTooLarge,
+            E::TooManyItems { .. } => Reject::TooManyItems,
             other => Reject::Malformed {
                 reason: other.reason(),
                 detail: other.to_string(),

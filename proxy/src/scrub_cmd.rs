@@ -98,6 +98,7 @@ pub fn run(
     let limits = envelope::Limits {
         max_envelope_bytes: max_envelope,
         max_event_bytes: max_event,
+        ..envelope::Limits::default()
     };
     let parsed = decode_and_parse(raw, encoding, args.store, &limits);
     let envelope = match parsed {

@@ -497,6 +497,20 @@ async fn oversized_bodies_are_refused() {
         "envelope item too large",
     )
     .await;
+
+    // Thousands of tiny items: each costs memory beyond its bytes, so the count is capped.
+    let body = format!(
+        "{}{}",
+        envelope_header(),
+        "{\"type\":\"x\"}\n\n".repeat(1001)
+    );
+    h.rejects(
+        post_envelope(&[], body.as_bytes()).to_vec(),
+        413,
+        "too_many_items",
+        "too many items in one envelope",
+    )
+    .await;
     h.stop().await;
 }
 

@@ -62,6 +62,13 @@ pub enum EnvelopeError {
         /// The configured limit.
         limit: usize,
     },
+    /// More items than [`Limits::max_items`](crate::Limits): each item costs memory
+    /// beyond its bytes, so a body of millions of tiny items is refused whole.
+    #[error("envelope has more than {limit} items")]
+    TooManyItems {
+        /// The configured limit.
+        limit: usize,
+    },
     /// An event, transaction or span payload is larger than
     /// [`Limits::max_event_bytes`](crate::Limits).
     #[error("{item_type} item of {size} bytes exceeds the limit of {limit} bytes")]
@@ -136,6 +143,7 @@ impl EnvelopeError {
         match self {
             EnvelopeError::EnvelopeTooLarge { .. } => "envelope_too_large",
             EnvelopeError::ItemTooLarge { .. } => "item_too_large",
+            EnvelopeError::TooManyItems { .. } => "too_many_items",
             EnvelopeError::InvalidHeader { .. } => "invalid_header",
             EnvelopeError::NonUtf8Header { .. } => "non_utf8_header",
             EnvelopeError::HeaderNotObject { .. } => "header_not_object",

@@ -19,6 +19,9 @@ pub struct Limits {
     /// and for legacy store JSON (default 1 MiB, Sentry's event limit).
     /// Other items, such as attachments, are bounded only by `max_envelope_bytes`.
     pub max_event_bytes: usize,
+    /// Most items in one envelope (default 1,000; SDKs send a handful, a v2 span item
+    /// holds many spans in one item).
+    pub max_items: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_envelope_bytes: 100 * 1024 * 1024,
             max_event_bytes: 1024 * 1024,
+            max_items: 1000,
         }
     }
 }
@@ -65,6 +69,11 @@ pub(crate) fn parse(body: Bytes, limits: &Limits) -> Result<Parts, EnvelopeError
     let mut pos = line.next;
     // Blank lines (`\n`, `\r\n`) at the very end are tolerated and dropped on output.
     while body[pos..].iter().any(|&b| b != b'\n' && b != b'\r') {
+        if items.len() == limits.max_items {
+            return Err(EnvelopeError::TooManyItems {
+                limit: limits.max_items,
+            });
+        }
         let (item, next) = parse_item(&body, pos, limits)?;
         items.push(item);
         pos = next;

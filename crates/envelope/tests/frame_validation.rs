@@ -327,6 +327,7 @@ fn limits() {
     let limits = Limits {
         max_envelope_bytes: 64,
         max_event_bytes: 4,
+        max_items: 2,
     };
     let parse = |input: &'static [u8]| {
         Envelope::parse_with(Bytes::from_static(input), &limits).map(|e| view(&e))
@@ -378,8 +379,15 @@ fn limits() {
         Limits::default(),
         Limits {
             max_envelope_bytes: 100 << 20,
-            max_event_bytes: 1 << 20
+            max_event_bytes: 1 << 20,
+            max_items: 1000,
         }
+    );
+    // Two items pass, a third is refused before it is parsed.
+    assert!(parse(b"{}\n{\"type\":\"a\"}\n\n{\"type\":\"b\"}\n\n").is_ok());
+    assert_eq!(
+        parse(b"{}\n{\"type\":\"a\"}\n\n{\"type\":\"b\"}\n\n{\"type\":\"c\"}\n\n"),
+        Err(EnvelopeError::TooManyItems { limit: 2 })
     );
 }
 
