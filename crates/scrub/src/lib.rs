@@ -53,6 +53,7 @@ pub use policy::{
 };
 pub use report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;
+pub use values::MAX_ELEMENTS;
 
 use ctx::Ctx;
 use event::Event;

@@ -8,6 +8,12 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Number;
 
+/// Most elements kept from one list or object (frames, spans, tags, modules …), as Sentry
+/// itself bounds them. Beyond it the rest is skipped unread: a kept element is a struct of
+/// many optional fields, so without a bound a 1 MiB list of `{}` would cost hundreds of
+/// megabytes once parsed.
+pub const MAX_ELEMENTS: usize = 1000;
+
 /// A JSON scalar kept by the schema. Objects, arrays and `null` become [`Val::Other`], which
 /// the scrubber always drops: a field declared as a scalar never carries a structure out.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +143,10 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for PairsVisitor<V> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
         while let Some(k) = map.next_key::<Key<'de>>()? {
+            if out.len() == MAX_ELEMENTS {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
             out.push((k.0, map.next_value::<V>()?));
         }
         Ok(Pairs(out))
@@ -146,6 +156,10 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for PairsVisitor<V> {
         while let Some(pair) = seq.next_element::<Option<(Key<'de>, V)>>()? {
             if let Some((k, v)) = pair {
                 out.push((k.0, v));
+            }
+            if out.len() == MAX_ELEMENTS {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
             }
         }
         Ok(Pairs(out))
@@ -199,10 +213,15 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
         f.write_str("a list")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(v) = seq.next_element::<Option<T>>()? {
             if let Some(v) = v {
                 out.push(v);
+            }
+            if out.len() == MAX_ELEMENTS {
+                // The rest is skipped unread: see MAX_ELEMENTS.
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
             }
         }
         Ok(List(out))

@@ -119,3 +119,19 @@ fn envelope_header_keeps_technical_trace_fields_only() {
         "{\"dsn\":\"https://up@o1.ingest.de.sentry.io/7\",\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"sdk\":{\"name\":\"sentry.python\",\"version\":\"2.75.0\"},\"sent_at\":\"2026-11-23T12:00:00Z\",\"trace\":{\"environment\":\"production\",\"public_key\":\"up\",\"release\":\"app@1.0\",\"sample_rate\":\"1.0\",\"sampled\":\"true\",\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"transaction\":\"/api/documents/[email]/\"}}\n"
     );
 }
+
+#[test]
+fn lists_are_bounded_so_tiny_elements_cannot_blow_up_memory() {
+    // 5,000 empty frames in 15 KB: parsed, each would be a struct of many fields.
+    let frames = vec!["{\"function\":\"f\",\"lineno\":1}"; 5000].join(",");
+    let body = format!(
+        "{{}}\n{{\"type\":\"event\"}}\n{{\"exception\":{{\"values\":[{{\"type\":\"E\",\"stacktrace\":{{\"frames\":[{frames}]}}}}]}}}}\n"
+    );
+    let (out, _) = run(&policy(|_| {}), false, &body);
+    let payload: serde_json::Value = serde_json::from_str(out.lines().nth(2).unwrap()).unwrap();
+    let kept = payload["exception"]["values"][0]["stacktrace"]["frames"]
+        .as_array()
+        .unwrap();
+    assert_eq!(kept.len(), scrub::MAX_ELEMENTS);
+    assert_eq!(kept[0], serde_json::json!({"function": "f", "lineno": 1}));
+}
