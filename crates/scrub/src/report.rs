@@ -43,7 +43,15 @@ impl Report {
 
     /// Records one removed field.
     pub fn removed(&mut self, path: &'static str) {
-        *self.removed_fields.entry(path).or_default() += 1;
+        self.removed_many(path, 1);
+    }
+
+    /// Records `n` removed fields of one path.
+    pub fn removed_many(&mut self, path: &'static str, n: u32) {
+        if n > 0 {
+            let c = self.removed_fields.entry(path).or_default();
+            *c = c.saturating_add(n);
+        }
     }
 
     /// Total redactions.

@@ -105,9 +105,7 @@ impl SpanV2<'_> {
         ctx::timestamp(&mut self.start_timestamp);
         ctx::timestamp(&mut self.end_timestamp);
         let attrs = &mut self.attributes;
-        for _ in 0..attrs.removed {
-            cx.removed_silently("span.attributes.*");
-        }
+        cx.report.removed_many("span.attributes.*", attrs.removed);
         attrs.removed = 0;
         let op = op(attrs).to_owned();
         cx.key("name", |cx| scrub_description(cx, &op, &mut self.name));

@@ -185,7 +185,7 @@ impl<'de> Visitor<'de> for ContextsVisitor {
                 "profile" => c.profile = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
-                    c.removed += 1;
+                    c.removed = c.removed.saturating_add(1);
                 }
             }
         }
@@ -205,9 +205,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Contexts<'a> {
 impl Contexts<'_> {
     /// Walks the contexts under `contexts`.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        for _ in 0..self.removed {
-            cx.removed_silently("contexts.*");
-        }
+        cx.report.removed_many("contexts.*", self.removed);
         if let Some(os) = &mut self.os {
             cx.key("os", |cx| {
                 cx.key("name", |cx| cx.val_text(&mut os.name));

@@ -110,10 +110,13 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for AllowlistedVisitor<V> {
         let mut d = Allowlisted::default();
         while let Some(k) = map.next_key::<Cow<'de, str>>()? {
             match SPAN_DATA_KEYS.iter().find(|a| **a == k.as_ref()) {
-                Some(key) => d.kept.push((*key, map.next_value()?)),
-                None => {
+                // A repeated key must not grow the list without bound.
+                Some(key) if d.kept.len() < crate::values::MAX_ELEMENTS => {
+                    d.kept.push((*key, map.next_value()?))
+                }
+                _ => {
                     map.next_value::<IgnoredAny>()?;
-                    d.removed += 1;
+                    d.removed = d.removed.saturating_add(1);
                 }
             }
         }
@@ -136,9 +139,7 @@ pub type SpanData<'a> = Allowlisted<Val<'a>>;
 impl Allowlisted<Val<'_>> {
     /// Walks the data under the current path; `removed_path` names dropped keys in the report.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>, removed_path: &'static str) {
-        for _ in 0..self.removed {
-            cx.removed_silently(removed_path);
-        }
+        cx.report.removed_many(removed_path, self.removed);
         self.removed = 0;
         self.kept.retain_mut(|(k, v)| {
             let mut slot = Some(std::mem::replace(v, Val::Other));
