@@ -1,14 +1,17 @@
 //! The scrubbing proxy: ingest, gate, scrub, queue and send.
 //!
 //! ```text
-//! SDK ──HTTP──▶ server ─▶ ingest ─▶ pipeline (gate, scrub) ─▶ sink (dry run) / upstream
-//!                 │          └─ auth, caps, decompress, parse
-//!                 └─ routes, connection cap, timeouts
-//! admin ─▶ /healthz /readyz /metrics
+//! SDK ─HTTP─▶ server ─▶ ingest ─▶ pipeline: scrub (gate per item) ─┬─▶ sink (dry run)
+//!               │         └─ auth, caps, decompress, parse          └─▶ egress queue ─(full)─▶ spool
+//!               └─ routes, connection cap, timeouts                        │
+//!                                                   senders: consent re-check, rate limits,
+//!                                                   HTTPS (TLS 1.2+) to the one upstream host
+//! consent source (file / URL / refresh) ─watch─▶ gate and re-check
+//! admin ─▶ /healthz /readyz /metrics /audit/recent /consent/refresh
 //! ```
 //!
 //! [`run`] is the whole proxy; `main.rs` only parses flags and calls it, so tests run the
-//! same code in-process.
+//! same code in-process. `docs/ARCHITECTURE.md` walks through each stage.
 
 pub mod admin;
 pub mod audit;
