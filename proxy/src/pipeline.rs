@@ -46,65 +46,75 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<Outcome, Rejec
         });
     record(state, &scrubbed.report);
     let scrub::Scrubbed {
-        envelope: mut out,
-        consent: mut kept,
-        ..
-    } = scrubbed;
-    let mut outcome = Outcome::default();
-    if let Some(egress) = &state.egress {
-        let limited = drop_rate_limited(state, egress, &mut out, &mut kept);
-        if out.items().is_empty() {
-            state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
-            outcome.all_rate_limited = limited;
-            return Ok(outcome);
-        }
-        let Some(upstream) = upstream else {
-            return Err(Reject::OutputFailed);
-        };
-        let job = Job {
-            envelope: out,
-            consent: kept,
-            upstream,
-            client,
-            accepted_at: SystemTime::now(),
-            spool_file: None,
-        };
-        return match egress.enqueue(&state.metrics, job).await {
-            Ok(how) => {
-                let label = match how {
-                    Enqueued::Queued => "queue",
-                    Enqueued::Spooled => "spool",
-                };
-                state.metrics.inc(&metrics::ENVELOPES_EMITTED, &[label]);
-                egress.gauges(&state.metrics);
-                Ok(outcome)
-            }
-            Err(job) => {
-                for item in job.envelope.items() {
-                    state
-                        .metrics
-                        .inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), "queue_full"]);
-                }
-                Err(Reject::QueueFull)
-            }
-        };
-    }
-    let scrubbed = scrub::Scrubbed {
         envelope: out,
         consent: kept,
-        report: scrub::Report::default(),
-    };
-    if scrubbed.envelope.items().is_empty() {
-        state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
-        return Ok(outcome);
+        ..
+    } = scrubbed;
+    match &state.egress {
+        Some(egress) => enqueue(state, egress, out, kept, upstream, client).await,
+        None => write_dry_run(state, out).await,
     }
-    let id = scrubbed
-        .envelope
-        .event_id()
-        .and_then(crate::ingest::normalize_event_id);
-    let bytes = scrubbed.envelope.to_bytes();
+}
+
+/// Hands a scrubbed envelope to the egress queue (or spool), after dropping items of
+/// rate-limited categories.
+async fn enqueue(
+    state: &State,
+    egress: &Egress,
+    mut out: envelope::Envelope,
+    mut kept: Vec<scrub::KeptConsent>,
+    upstream: Option<std::sync::Arc<crate::dsn::Dsn>>,
+    client: Option<String>,
+) -> Result<Outcome, Reject> {
+    let limited = drop_rate_limited(state, egress, &mut out, &mut kept);
+    if out.items().is_empty() {
+        state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
+        return Ok(Outcome {
+            all_rate_limited: limited,
+        });
+    }
+    // Routes always name an upstream when there is an egress half.
+    let Some(upstream) = upstream else {
+        return Err(Reject::OutputFailed);
+    };
+    let job = Job {
+        envelope: out,
+        consent: kept,
+        upstream,
+        client,
+        accepted_at: SystemTime::now(),
+        spool_file: None,
+    };
+    match egress.enqueue(&state.metrics, job).await {
+        Ok(how) => {
+            let label = match how {
+                Enqueued::Queued => "queue",
+                Enqueued::Spooled => "spool",
+            };
+            state.metrics.inc(&metrics::ENVELOPES_EMITTED, &[label]);
+            egress.gauges(&state.metrics);
+            Ok(Outcome::default())
+        }
+        Err(job) => {
+            for item in job.envelope.items() {
+                state
+                    .metrics
+                    .inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), "queue_full"]);
+            }
+            Err(Reject::QueueFull)
+        }
+    }
+}
+
+/// Dry run: writes the exact bytes that would go upstream.
+async fn write_dry_run(state: &State, out: envelope::Envelope) -> Result<Outcome, Reject> {
+    if out.items().is_empty() {
+        state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
+        return Ok(Outcome::default());
+    }
+    let id = out.event_id().and_then(crate::ingest::normalize_event_id);
     let sink = &state.sink;
-    if let Err(e) = sink.write(bytes, id.as_deref()).await {
+    if let Err(e) = sink.write(out.to_bytes(), id.as_deref()).await {
         state.metrics.inc(&metrics::SINK_ERRORS, &[sink.label()]);
         tracing::warn!(sink = sink.label(), error = %e.kind(), "dry-run write failed");
         return Err(Reject::OutputFailed);
@@ -112,7 +122,7 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<Outcome, Rejec
     state
         .metrics
         .inc(&metrics::ENVELOPES_EMITTED, &[sink.label()]);
-    Ok(outcome)
+    Ok(Outcome::default())
 }
 
 /// Removes items whose category the upstream rate-limits now; true if any was removed.
