@@ -275,7 +275,7 @@ async fn deliver(
                     .map(ratelimit::parse_header)
                     .unwrap_or_default();
                 if !limits.is_empty() {
-                    egress.limits.record(&limits, Instant::now());
+                    egress.limits.record(&limits, &job.upstream, Instant::now());
                 }
                 if status.is_success() {
                     metrics.inc(&metrics::ENVELOPES_FORWARDED, &[]);
@@ -300,6 +300,7 @@ async fn deliver(
                                 categories: vec![],
                                 scope: "organization".into(),
                             }],
+                            &job.upstream,
                             Instant::now(),
                         );
                     }
@@ -367,8 +368,8 @@ fn recheck(state: &State, egress: &Egress, job: &mut Job) {
             consent::Verdict::Forward { ids_allowed } => ids_allowed || !c.ids_allowed,
             consent::Verdict::Drop(_) => false,
         };
-        let limited =
-            ratelimit::category(item.ty()).is_some_and(|cat| egress.limits.is_limited(cat, now));
+        let limited = ratelimit::category(item.ty())
+            .is_some_and(|cat| egress.limits.is_limited(cat, &job.upstream, now));
         if !ok {
             metrics.inc(
                 &metrics::ITEMS_DROPPED,

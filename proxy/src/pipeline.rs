@@ -66,17 +66,17 @@ async fn enqueue(
     upstream: Option<std::sync::Arc<crate::dsn::Dsn>>,
     client: Option<String>,
 ) -> Result<Outcome, Reject> {
-    let limited = drop_rate_limited(state, egress, &mut out, &mut kept);
+    // Routes always name an upstream when there is an egress half.
+    let Some(upstream) = upstream else {
+        return Err(Reject::OutputFailed);
+    };
+    let limited = drop_rate_limited(state, egress, &upstream, &mut out, &mut kept);
     if out.items().is_empty() {
         state.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
         return Ok(Outcome {
             all_rate_limited: limited,
         });
     }
-    // Routes always name an upstream when there is an egress half.
-    let Some(upstream) = upstream else {
-        return Err(Reject::OutputFailed);
-    };
     let job = Job {
         envelope: out,
         consent: kept,
@@ -129,6 +129,7 @@ async fn write_dry_run(state: &State, out: envelope::Envelope) -> Result<Outcome
 fn drop_rate_limited(
     state: &State,
     egress: &Egress,
+    upstream: &crate::dsn::Dsn,
     env: &mut envelope::Envelope,
     kept: &mut Vec<scrub::KeptConsent>,
 ) -> bool {
@@ -137,7 +138,8 @@ fn drop_rate_limited(
         .items()
         .iter()
         .map(|item| {
-            !ratelimit::category(item.ty()).is_some_and(|c| egress.limits.is_limited(c, now))
+            !ratelimit::category(item.ty())
+                .is_some_and(|c| egress.limits.is_limited(c, upstream, now))
         })
         .collect();
     if keep.iter().all(|k| *k) {

@@ -123,10 +123,14 @@ async fn accept(
         .envelope
         .event_id()
         .and_then(ingest::normalize_event_id);
+    let route = ingested.upstream.clone();
     let outcome = pipeline::process(state, ingested).await?;
     // Upstream rate limits in force go back to the SDK so that it stops sending them.
     let now = std::time::Instant::now();
-    let limits = (state.egress.as_ref()).and_then(|e| e.limits.header(now));
+    let limits = match (&state.egress, &route) {
+        (Some(e), Some(dsn)) => e.limits.header(dsn, now),
+        _ => None,
+    };
     if let (true, Some((limits, retry_after))) = (outcome.all_rate_limited, limits.clone()) {
         return Err(Reject::RateLimited {
             limits,

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use envelope::ItemType;
 
+use crate::dsn::Dsn;
+
 /// Data category of an item type, as Sentry counts quotas.
 pub fn category(ty: &ItemType) -> Option<&'static str> {
     Some(match ty {
@@ -74,25 +76,40 @@ pub fn parse_header(value: &str) -> Vec<Limit> {
         .collect()
 }
 
-/// Active limits: category (or `""` for all) to its end and scope.
+/// Which SDK-facing route a limit applies to: the upstream's organization (every route),
+/// one project, or one public key.
+fn scope_key(scope: &str, dsn: &Dsn) -> String {
+    match scope {
+        "project" => format!("project:{}", dsn.project_id),
+        "key" => format!("key:{}", dsn.public_key),
+        // organization, and scopes this proxy does not know: the widest reading.
+        _ => String::new(),
+    }
+}
+
+/// Active limits, keyed by scope (organization, project, key) and category (`""` for all),
+/// to their end and scope name.
 #[derive(Debug, Default)]
 pub struct RateLimits {
-    table: Mutex<BTreeMap<String, (Instant, String)>>,
+    table: Mutex<BTreeMap<(String, String), (Instant, String)>>,
 }
 
 impl RateLimits {
-    /// Records limits from an upstream 429 (or any response carrying the header).
-    pub fn record(&self, limits: &[Limit], now: Instant) {
+    /// Records limits the upstream gave for a request to `dsn`.
+    pub fn record(&self, limits: &[Limit], dsn: &Dsn, now: Instant) {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         for l in limits {
             let until = now + Duration::from_secs(l.retry_after);
-            let keys: Vec<String> = if l.categories.is_empty() {
+            let scope = scope_key(&l.scope, dsn);
+            let cats: Vec<String> = if l.categories.is_empty() {
                 vec![String::new()]
             } else {
                 l.categories.clone()
             };
-            for k in keys {
-                let entry = t.entry(k).or_insert((until, l.scope.clone()));
+            for cat in cats {
+                let entry = t
+                    .entry((scope.clone(), cat))
+                    .or_insert((until, l.scope.clone()));
                 if entry.0 < until {
                     *entry = (until, l.scope.clone());
                 }
@@ -100,31 +117,43 @@ impl RateLimits {
         }
     }
 
-    /// Is this category limited now?
-    pub fn is_limited(&self, category: &str, now: Instant) -> bool {
+    /// Is this category limited now for requests to `dsn`?
+    pub fn is_limited(&self, category: &str, dsn: &Dsn, now: Instant) -> bool {
         let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        [category, ""]
-            .iter()
-            .any(|k| t.get(*k).is_some_and(|(until, _)| *until > now))
+        let scopes = [
+            String::new(),
+            scope_key("project", dsn),
+            scope_key("key", dsn),
+        ];
+        scopes.iter().any(|s| {
+            [category, ""].iter().any(|c| {
+                t.get(&(s.clone(), (*c).to_owned()))
+                    .is_some_and(|(until, _)| *until > now)
+            })
+        })
     }
 
-    /// The header to give SDKs, with the time left on each active limit; `None` when none.
-    pub fn header(&self, now: Instant) -> Option<(String, u64)> {
+    /// The header for SDKs whose route goes to `dsn`, with the time left on each active
+    /// limit; `None` when none applies.
+    pub fn header(&self, dsn: &Dsn, now: Instant) -> Option<(String, u64)> {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         t.retain(|_, (until, _)| *until > now);
-        if t.is_empty() {
-            return None;
-        }
+        let scopes = [
+            String::new(),
+            scope_key("project", dsn),
+            scope_key("key", dsn),
+        ];
         let mut max = 0;
         let parts: Vec<String> = t
             .iter()
-            .map(|(cat, (until, scope))| {
+            .filter(|((scope, _), _)| scopes.contains(scope))
+            .map(|((_, cat), (until, scope))| {
                 let secs = until.saturating_duration_since(now).as_secs_f64().ceil() as u64;
                 max = max.max(secs);
                 format!("{secs}:{cat}:{scope}")
             })
             .collect();
-        Some((parts.join(", "), max))
+        (!parts.is_empty()).then(|| (parts.join(", "), max))
     }
 }
 
@@ -164,14 +193,43 @@ mod tests {
     #[test]
     fn table_limits_categories_and_renders_for_sdks() {
         let r = RateLimits::default();
+        let a: Dsn = "https://aaa@h.example/1".parse().unwrap();
         let now = Instant::now();
-        r.record(&parse_header("60:transaction:key"), now);
-        assert!(r.is_limited("transaction", now));
-        assert!(!r.is_limited("error", now));
-        assert_eq!(r.header(now), Some(("60:transaction:key".into(), 60)));
-        assert!(!r.is_limited("transaction", now + Duration::from_secs(61)));
-        assert_eq!(r.header(now + Duration::from_secs(61)), None);
-        r.record(&parse_header("5::organization"), now);
-        assert!(r.is_limited("error", now));
+        r.record(&parse_header("60:transaction:key"), &a, now);
+        assert!(r.is_limited("transaction", &a, now));
+        assert!(!r.is_limited("error", &a, now));
+        assert_eq!(r.header(&a, now), Some(("60:transaction:key".into(), 60)));
+        assert!(!r.is_limited("transaction", &a, now + Duration::from_secs(61)));
+        assert_eq!(r.header(&a, now + Duration::from_secs(61)), None);
+        r.record(&parse_header("5::organization"), &a, now);
+        assert!(r.is_limited("error", &a, now));
+    }
+
+    #[test]
+    fn project_and_key_scopes_stay_with_their_route() {
+        let r = RateLimits::default();
+        let a: Dsn = "https://aaa@h.example/1".parse().unwrap();
+        let b: Dsn = "https://bbb@h.example/2".parse().unwrap();
+        let now = Instant::now();
+        r.record(
+            &parse_header("30:error:project, 40:transaction:key"),
+            &a,
+            now,
+        );
+        assert!(r.is_limited("error", &a, now));
+        assert!(r.is_limited("transaction", &a, now));
+        assert!(
+            !r.is_limited("error", &b, now),
+            "another project is not limited"
+        );
+        assert!(!r.is_limited("transaction", &b, now));
+        assert_eq!(r.header(&b, now), None);
+        assert_eq!(
+            r.header(&a, now),
+            Some(("40:transaction:key, 30:error:project".into(), 40))
+        );
+        // An organization-wide limit reaches every route.
+        r.record(&parse_header("10::organization"), &a, now);
+        assert!(r.is_limited("session", &b, now));
     }
 }
