@@ -335,6 +335,15 @@ pub struct ServeArgs {
     #[arg(long, env = "SENTRY_PROXY_RETRY_MAX_AGE", default_value = "1h")]
     pub retry_max_age: String,
 
+    /// First retry delay after a 5xx, timeout or network error; it doubles each attempt
+    /// (with jitter) up to --retry-backoff-max.
+    #[arg(long, env = "SENTRY_PROXY_RETRY_BACKOFF_BASE", default_value = "500ms")]
+    pub retry_backoff_base: String,
+
+    /// Longest retry delay.
+    #[arg(long, env = "SENTRY_PROXY_RETRY_BACKOFF_MAX", default_value = "60s")]
+    pub retry_backoff_max: String,
+
     /// Folder for the disk spool (scrubbed envelopes only): used when the queue is full and at
     /// shutdown, replayed at start.
     #[arg(long, env = "SENTRY_PROXY_SPOOL_DIR")]

@@ -279,6 +279,13 @@ impl TryFrom<ServeArgs> for Config {
         let connect_timeout = duration("--connect-timeout", &a.connect_timeout, &mut errs);
         let queue_max_bytes = size("--queue-max-bytes", &a.queue_max_bytes, &mut errs);
         let retry_max_age = duration("--retry-max-age", &a.retry_max_age, &mut errs);
+        let backoff_base = duration("--retry-backoff-base", &a.retry_backoff_base, &mut errs);
+        let backoff_max = duration("--retry-backoff-max", &a.retry_backoff_max, &mut errs);
+        if let (Some(b), Some(m)) = (backoff_base, backoff_max) {
+            if b > m {
+                errs.push("--retry-backoff-base must not exceed --retry-backoff-max".into());
+            }
+        }
         let spool_max_bytes = size("--spool-max-bytes", &a.spool_max_bytes, &mut errs);
         let shutdown_timeout = duration("--shutdown-timeout", &a.shutdown_timeout, &mut errs);
         if a.senders == 0 {
@@ -351,8 +358,8 @@ impl TryFrom<ServeArgs> for Config {
                     settings: crate::egress::EgressSettings {
                         senders: a.senders,
                         retry_max_age: retry_max_age.unwrap_or_default(),
-                        backoff_base: Duration::from_millis(500),
-                        backoff_max: Duration::from_secs(60),
+                        backoff_base: backoff_base.unwrap_or_default(),
+                        backoff_max: backoff_max.unwrap_or_default(),
                     },
                     queue_max_envelopes: a.queue_max_envelopes,
                     queue_max_bytes: queue_max_bytes.unwrap_or_default(),

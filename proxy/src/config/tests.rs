@@ -106,3 +106,30 @@ fn one_upstream_host_and_https_only() {
         vec!["an http:// upstream needs --insecure-upstream (HTTPS is required in production)"]
     );
 }
+
+#[test]
+fn backoff_steps_are_flags_and_ordered() {
+    let c = Config::try_from(serve(&[
+        "--dry-run",
+        "--upstream-dsn",
+        "https://abc@o1.ingest.de.sentry.io/42",
+        "--retry-backoff-base",
+        "2s",
+        "--retry-backoff-max",
+        "30s",
+        "--outbox",
+        ".",
+    ]));
+    assert!(c.is_ok());
+    let e = Config::try_from(serve(&[
+        "--retry-backoff-base",
+        "2m",
+        "--retry-backoff-max",
+        "1m",
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        vec!["--retry-backoff-base must not exceed --retry-backoff-max"]
+    );
+}
