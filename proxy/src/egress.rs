@@ -99,13 +99,7 @@ impl Egress {
             return Err(job);
         };
         // The write fsyncs: keep it off the async workers where the runtime allows.
-        let multi = tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread;
-        let written = if multi {
-            tokio::task::block_in_place(|| spool.write(&job))
-        } else {
-            spool.write(&job)
-        };
+        let written = crate::offload(true, || spool.write(&job));
         match written {
             Ok(evicted) => {
                 metrics.inc(&metrics::SPOOL_WRITES, &["queue_full"]);

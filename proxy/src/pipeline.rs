@@ -40,10 +40,12 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<Outcome, Rejec
         dsn: dsn.as_deref(),
         public_key: upstream.as_ref().map(|d| d.public_key.as_str()),
     };
-    let scrubbed =
+    let big = envelope.serialized_len() > 256 * 1024;
+    let scrubbed = crate::offload(big, || {
         scrub::scrub_envelope(&envelope, &state.config.policy, target, |_, attribution| {
             gate::decision(view.verdict(attribution.and_then(|a| a.company), unattributed))
-        });
+        })
+    });
     record(state, &scrubbed.report);
     let scrub::Scrubbed {
         envelope: out,

@@ -118,7 +118,11 @@ async fn accept(
     let (auth, encoding) =
         ingest::check_head(&state.config, endpoint, &parts.headers, parts.uri.query())?;
     let raw = ingest::read_body(&state.config, body).await?;
-    let ingested = ingest::parse_body(&state.config, endpoint, project, &auth, encoding, raw)?;
+    // A large body (a bomb up to the cap, a 100 MiB envelope) must not stall the other
+    // connections of this worker while it is decompressed and parsed.
+    let ingested = crate::offload(raw.len() > 32 * 1024, || {
+        ingest::parse_body(&state.config, endpoint, project, &auth, encoding, raw)
+    })?;
     let id = ingested
         .envelope
         .event_id()
