@@ -93,6 +93,51 @@ pub async fn serve(
 
 /// One request, start to finish. Never panics on input; every refusal is counted.
 pub async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    let mut resp = handle_inner(req, state).await;
+    cors(&mut resp);
+    resp
+}
+
+/// Browser SDKs post across origins: every answer allows it and exposes the rate-limit
+/// headers, so the SDK in a page backs off like a server SDK does. No credentials are
+/// involved (the key is public), so `*` is safe.
+fn cors(resp: &mut Response<Full<Bytes>>) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        header::HeaderValue::from_static("x-sentry-rate-limits, retry-after"),
+    );
+}
+
+/// The CORS preflight of a browser SDK.
+fn preflight() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        header::HeaderValue::from_static("POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        header::HeaderValue::from_static(
+            "content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        header::HeaderValue::from_static("3600"),
+    );
+    resp
+}
+
+async fn handle_inner(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+    if req.method() == Method::OPTIONS && route(&Method::POST, req.uri().path()).is_ok() {
+        return preflight();
+    }
     let (endpoint, project) = match route(req.method(), req.uri().path()) {
         Ok(r) => r,
         Err(reject) => return refuse(state, reject),

@@ -1131,3 +1131,62 @@ async fn connections_past_the_cap_wait_for_a_free_slot() {
     proxy.stop().await;
     let _ = std::fs::remove_dir_all(&outbox);
 }
+
+/// Browser SDKs: the CORS preflight is answered, and every answer (refusals too) lets the
+/// page read the rate-limit headers.
+#[tokio::test]
+async fn browser_sdks_get_cors_answers() {
+    let mut h = Harness::open().await;
+    let pre = h
+        .proxy
+        .send(
+            request(
+                "OPTIONS",
+                ENVELOPE_PATH,
+                &[("Origin", "https://app.example")],
+                b"",
+            )
+            .to_vec(),
+        )
+        .await;
+    assert_eq!(pre.status, 200);
+    assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(pre.header("access-control-allow-methods"), Some("POST"));
+    assert_eq!(
+        pre.header("access-control-allow-headers"),
+        Some("content-type, content-encoding, x-sentry-auth, authorization, sentry-trace, baggage")
+    );
+    // Preflights are not envelope requests.
+    assert_eq!(
+        h.proxy
+            .metric("scrubproxy_requests_total{endpoint=\"envelope\"}")
+            .await,
+        0
+    );
+    let (id, body) = good_envelope(0);
+    let ok = h.proxy.send(post_envelope(&[], &body).to_vec()).await;
+    assert_eq!(
+        (ok.status, ok.text()),
+        (200, format!("{{\"id\":\"{id}\"}}"))
+    );
+    h.good_sent += 1;
+    assert_eq!(ok.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        ok.header("access-control-expose-headers"),
+        Some("x-sentry-rate-limits, retry-after")
+    );
+    let refused = h
+        .proxy
+        .send(post_envelope(&[], b"not an envelope").to_vec())
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.header("access-control-allow-origin"), Some("*"));
+    // Unknown paths get no preflight.
+    let other = h
+        .proxy
+        .send(request("OPTIONS", "/elsewhere", &[], b"").to_vec())
+        .await;
+    assert_eq!(other.status, 404);
+    h.still_serves().await;
+    h.stop().await;
+}
