@@ -135,3 +135,18 @@ fn lists_are_bounded_so_tiny_elements_cannot_blow_up_memory() {
     assert_eq!(kept.len(), scrub::MAX_ELEMENTS);
     assert_eq!(kept[0], serde_json::json!({"function": "f", "lineno": 1}));
 }
+
+#[test]
+fn browser_frames_lose_url_queries() {
+    let body = "{}\n{\"type\":\"event\"}\n{\"platform\":\"javascript\",\"exception\":{\"values\":[{\"type\":\"TypeError\",\"value\":\"x is undefined\",\"stacktrace\":{\"frames\":[{\"filename\":\"https://app.example.com/static/main.js?token=sk_live_abcdefghijklmnopqrstuvwx\",\"abs_path\":\"https://app.example.com/users/alice%40example.com/main.js\",\"function\":\"render\",\"lineno\":10,\"colno\":5}]}}]}}\n";
+    let (out, _) = run(&policy(|_| {}), false, body);
+    let payload: serde_json::Value = serde_json::from_str(out.lines().nth(2).unwrap()).unwrap();
+    let frame = &payload["exception"]["values"][0]["stacktrace"]["frames"][0];
+    assert_eq!(frame["filename"], "https://app.example.com/static/main.js");
+    assert_eq!(
+        frame["abs_path"],
+        "https://app.example.com/users/[email]/main.js"
+    );
+    assert_eq!(frame["colno"], 5);
+    assert_eq!(payload["exception"]["values"][0]["value"], "[filtered]");
+}

@@ -235,8 +235,9 @@ impl Stacktrace<'_> {
 
 impl Frame<'_> {
     fn scrub(&mut self, cx: &mut Ctx<'_>, vars_path: &'static str) {
-        cx.key("filename", |cx| cx.val_text(&mut self.filename));
-        cx.key("abs_path", |cx| cx.val_text(&mut self.abs_path));
+        // Browser and mobile frames point at URLs (`https://app/static/main.js?token=…`).
+        cx.key("filename", |cx| path_or_url(cx, &mut self.filename));
+        cx.key("abs_path", |cx| path_or_url(cx, &mut self.abs_path));
         cx.key("module", |cx| cx.val_text(&mut self.module));
         cx.key("package", |cx| cx.val_text(&mut self.package));
         cx.key("function", |cx| cx.val_text(&mut self.function));
@@ -254,6 +255,16 @@ impl Frame<'_> {
         if self.vars.take().is_some() {
             cx.removed("vars", vars_path);
         }
+    }
+}
+
+/// A frame's file: a URL gets the URL treatment (no query, decoded path segments), a path
+/// the detectors (home-directory users).
+fn path_or_url(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
+    if matches!(v, Some(Val::Str(s)) if s.contains("://")) {
+        cx.val_url(v);
+    } else {
+        cx.val_text(v);
     }
 }
 
