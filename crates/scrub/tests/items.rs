@@ -150,3 +150,15 @@ fn browser_frames_lose_url_queries() {
     assert_eq!(frame["colno"], 5);
     assert_eq!(payload["exception"]["values"][0]["value"], "[filtered]");
 }
+
+#[test]
+fn url_descriptions_lose_queries_whatever_the_op() {
+    let body = "{}\n{\"type\":\"transaction\"}\n{\"type\":\"transaction\",\"spans\":[{\"span_id\":\"87ec60e9a050d17b\",\"op\":\"resource.script\",\"description\":\"https://cdn.example.com/app.js?session=abcdef&email=alice%40example.com\"},{\"span_id\":\"87ec60e9a050d17c\",\"op\":\"ui.render\",\"description\":\"render search results\"}]}\n";
+    let (out, _) = run(&policy(|_| {}), false, body);
+    let payload: serde_json::Value = serde_json::from_str(out.lines().nth(2).unwrap()).unwrap();
+    assert_eq!(
+        payload["spans"][0]["description"],
+        "https://cdn.example.com/app.js"
+    );
+    assert_eq!(payload["spans"][1]["description"], "render search results");
+}

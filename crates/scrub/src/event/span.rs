@@ -244,6 +244,12 @@ pub fn scrub_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>)
                 }
             }
         }
+        // Whatever the op (`resource.script`, `navigation`, custom ones), a description that
+        // is a URL is treated as one: no query, decoded path segments.
+        if !op.starts_with("db") && s.contains("://") && !s.contains(char::is_whitespace) {
+            cx.url(s);
+            return;
+        }
     }
     cx.val_text(desc);
 }
