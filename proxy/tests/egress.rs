@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    delivered, envelope_request, event_id, fast_retries, temp_dir, transaction_envelope,
-    wait_delivered, write_consent, TestProxy, CONSENT_COMPANY_7, WAIT_TIMEOUT,
+    delivered, envelope_request, event_id, fast_retries, transaction_envelope, wait_delivered,
+    CaFiles, TestProxy, WAIT_TIMEOUT,
 };
 use testkit::ca::TestCa;
 use testkit::canary::{self, assert_no_canary};
@@ -25,39 +25,8 @@ const KEY: &str = "d41d8cd98f00b204e9800998ecf8427e";
 const PROJECT: &str = "42";
 const ADMIN_TOKEN: &str = "egress-test-admin-token-0123456789";
 
-/// Files every proxy needs: the CA's PEM and a consent file (company 7 consented).
-struct Files {
-    dir: std::path::PathBuf,
-    ca_pem: String,
-    consent: String,
-}
-
-impl Files {
-    fn new(ca: &TestCa) -> Files {
-        let dir = temp_dir("egress");
-        let ca_pem = ca
-            .write_pem(&dir)
-            .expect("write CA")
-            .to_str()
-            .expect("utf-8")
-            .to_owned();
-        let consent = write_consent(&dir, CONSENT_COMPANY_7);
-        Files {
-            dir,
-            ca_pem,
-            consent,
-        }
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A proxy sending to `upstream` (trusting the test CA), with `extra` flags and short retries.
-async fn start(upstream: &CaptureUpstream, files: &Files, extra: &[&str]) -> TestProxy {
+async fn start(upstream: &CaptureUpstream, files: &CaFiles, extra: &[&str]) -> TestProxy {
     let dsn = upstream.dsn(KEY, PROJECT);
     let mut args = vec![
         "--upstream-dsn",
@@ -187,7 +156,7 @@ fn assert_forwarded(c: &Captured, upstream: &CaptureUpstream, encoding: &str) {
 
 async fn delivers_over_tls(compression: &str, encoding: &str) {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
     let proxy = start(
         &upstream,
@@ -233,7 +202,7 @@ async fn tls_upstream_gets_zstd_when_configured() {
 
 /// A bad certificate or protocol: nothing delivered, counted as `tls`, the SDK got 200.
 async fn refuses_bad_tls(tls: Tls<'_>, ca: &TestCa) {
-    let files = Files::new(ca);
+    let files = CaFiles::new(ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(tls));
     let proxy = start(&upstream, &files, &[]).await;
     let resp = send_event(&proxy, 1).await;
@@ -289,7 +258,7 @@ async fn tls_1_1_only_server_nothing_sent_counted_as_tls() {
 #[tokio::test]
 async fn connect_proxy_tunnels_to_the_upstream_host_only() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
     let tunnel = ConnectProxy::start(ConnectOptions::default());
     let url = tunnel.url();
@@ -313,7 +282,7 @@ async fn connect_proxy_tunnels_to_the_upstream_host_only() {
 #[tokio::test]
 async fn connect_proxy_with_credentials_gets_proxy_authorization() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
     let tunnel = ConnectProxy::start(ConnectOptions {
         require_auth: Some(basic_auth("egress", "s3cret")),
@@ -342,7 +311,7 @@ async fn connect_proxy_with_credentials_gets_proxy_authorization() {
 async fn survives_outage(mode: Mode) {
     const N: usize = 12;
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(mode));
     let proxy = start(&upstream, &files, &["--senders", "3"]).await;
     send_events(&proxy, 0..N).await;
@@ -380,7 +349,7 @@ async fn upstream_flapping_every_envelope_delivered_exactly_once() {
     // 502 for the first 7 answers, then 200.
     const N: usize = 8;
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream =
         CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::FailTimes(7, 502)));
     let proxy = start(&upstream, &files, &[]).await;
@@ -401,7 +370,7 @@ async fn upstream_flapping_every_envelope_delivered_exactly_once() {
 #[tokio::test]
 async fn rate_limits_are_honoured_per_category_and_passed_to_the_sdk() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::RateLimit {
         retry_after: 60,
         header: "60:error:key".into(),
@@ -493,7 +462,7 @@ fn assert_limits_error(value: &str) {
 #[tokio::test]
 async fn rate_limit_without_header_limits_every_category() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     // A 429 whose X-Sentry-Rate-Limits is empty: Retry-After applies to everything.
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::RateLimit {
         retry_after: 30,
@@ -523,7 +492,7 @@ async fn rate_limit_without_header_limits_every_category() {
 /// The upstream refuses with `status`: dropped with `reason`, counted, never retried.
 async fn refused_not_retried(status: u16, reason: &str) {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::Fail(status)));
     // One sender: the next envelope is sent only once the first is done with.
     let proxy = start(&upstream, &files, &["--senders", "1"]).await;
@@ -566,7 +535,7 @@ async fn upstream_413_dropped_counted_not_retried() {
 #[tokio::test]
 async fn upstream_400_and_413_metrics_exact() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::Fail(413)));
     let proxy = start(&upstream, &files, &["--senders", "1"]).await;
     assert_eq!(send_event(&proxy, 0).await.status, 200);
@@ -598,7 +567,7 @@ async fn upstream_400_and_413_metrics_exact() {
 #[tokio::test]
 async fn admin_audit_needs_the_token_and_shows_scrubbed_envelopes() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
     let proxy = start(
         &upstream,
@@ -675,7 +644,7 @@ async fn admin_audit_needs_the_token_and_shows_scrubbed_envelopes() {
 #[tokio::test]
 async fn admin_audit_is_off_without_a_token() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
     let proxy = start(&upstream, &files, &[]).await;
     let bearer = format!("Bearer {ADMIN_TOKEN}");
@@ -689,7 +658,7 @@ async fn admin_audit_is_off_without_a_token() {
 #[tokio::test]
 async fn queue_full_without_spool_answers_429_with_retry_after() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::Fail(503)));
     let proxy = start(
         &upstream,
@@ -726,7 +695,7 @@ async fn queue_full_without_spool_answers_429_with_retry_after() {
 #[tokio::test]
 async fn readyz_is_503_while_consent_is_missing() {
     let ca = TestCa::new();
-    let files = Files::new(&ca);
+    let files = CaFiles::new(&ca, "egress");
     std::fs::write(&files.consent, b"not json").expect("write");
     let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
     let proxy = start(&upstream, &files, &[]).await;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    delivered, envelope_request, event_id, request, temp_dir, try_exchange, wait_delivered,
-    write_consent, BinProxy, CONSENT_COMPANY_7, WAIT_TIMEOUT,
+    delivered, envelope_request, event_id, request, try_exchange, wait_delivered, BinProxy,
+    CaFiles, WAIT_TIMEOUT,
 };
 use testkit::ca::TestCa;
 use testkit::canary::{self, assert_no_canary};
@@ -27,27 +27,18 @@ const PROJECT: &str = "42";
 const ADMIN_TOKEN: &str = "binary-test-admin-token-0123456789";
 
 /// A work folder with the CA's PEM and the consent file; removed on drop.
-struct Work {
-    dir: PathBuf,
-    ca_pem: String,
-    consent: String,
+struct Work(CaFiles);
+
+impl std::ops::Deref for Work {
+    type Target = CaFiles;
+    fn deref(&self) -> &CaFiles {
+        &self.0
+    }
 }
 
 impl Work {
     fn new(ca: &TestCa) -> Work {
-        let dir = temp_dir("egress-bin");
-        let ca_pem = ca
-            .write_pem(&dir)
-            .expect("write CA")
-            .to_str()
-            .expect("utf-8")
-            .to_owned();
-        let consent = write_consent(&dir, CONSENT_COMPANY_7);
-        Work {
-            dir,
-            ca_pem,
-            consent,
-        }
+        Work(CaFiles::new(ca, "egress-bin"))
     }
 
     fn spool(&self) -> PathBuf {
@@ -83,12 +74,6 @@ impl Work {
         ];
         args.extend_from_slice(extra);
         BinProxy::start(&self.dir, name, &args, env)
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

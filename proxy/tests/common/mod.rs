@@ -777,3 +777,39 @@ pub async fn wait_delivered(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A work folder holding the test CA's PEM and a consent file (company 7 consented);
+/// removed on drop. What every proxy with a real upstream needs.
+pub struct CaFiles {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Path of the CA's PEM (`--upstream-ca`).
+    pub ca_pem: String,
+    /// Path of the consent file (`--consent-file`).
+    pub consent: String,
+}
+
+impl CaFiles {
+    /// Writes both files into a fresh folder named after `name`.
+    pub fn new(ca: &testkit::ca::TestCa, name: &str) -> CaFiles {
+        let dir = temp_dir(name);
+        let ca_pem = ca
+            .write_pem(&dir)
+            .expect("write CA")
+            .to_str()
+            .expect("utf-8")
+            .to_owned();
+        let consent = write_consent(&dir, CONSENT_COMPANY_7);
+        CaFiles {
+            dir,
+            ca_pem,
+            consent,
+        }
+    }
+}
+
+impl Drop for CaFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
