@@ -236,3 +236,56 @@ fn zstd_window_larger_than_the_cap_is_too_large() {
         body()
     );
 }
+
+/// Compressors are reused per thread and level: interleaved levels, sizes and encodings
+/// must each give a complete, independent stream (nothing left over from the previous
+/// body), which a strict single-stream decoder accepts with its checksums.
+#[test]
+fn reused_compressors_give_independent_streams() {
+    use std::io::Read;
+    let bodies: Vec<Vec<u8>> = vec![
+        body(),
+        b"x".to_vec(),
+        Vec::new(),
+        (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect(),
+        body()[..777].to_vec(),
+    ];
+    for round in 0..3 {
+        for (i, body) in bodies.iter().enumerate() {
+            for encoding in [
+                ContentEncoding::Gzip,
+                ContentEncoding::Deflate,
+                ContentEncoding::Zstd,
+                ContentEncoding::Br,
+            ] {
+                let level = [1, 3, 9][(i + round) % 3];
+                let compressed = compress(encoding, body, level).expect("compress");
+                let plain = match encoding {
+                    // One gzip member, CRC-32 and ISIZE checked by flate2.
+                    ContentEncoding::Gzip => {
+                        let mut out = Vec::new();
+                        let mut reader = flate2::read::GzDecoder::new(&compressed[..]);
+                        reader.read_to_end(&mut out).expect("gzip member");
+                        assert!(reader.into_inner().is_empty(), "one member, no trailer");
+                        out
+                    }
+                    // zlib framing with its Adler-32.
+                    ContentEncoding::Deflate => {
+                        let mut out = Vec::new();
+                        flate2::read::ZlibDecoder::new(&compressed[..])
+                            .read_to_end(&mut out)
+                            .expect("zlib stream");
+                        out
+                    }
+                    ContentEncoding::Zstd => {
+                        zstd::stream::decode_all(&compressed[..]).expect("zstd frame")
+                    }
+                    _ => decompress(encoding, &compressed, body.len())
+                        .expect("decompress")
+                        .to_vec(),
+                };
+                assert!(plain == *body, "{encoding} level {level} body {i}");
+            }
+        }
+    }
+}
