@@ -4,10 +4,13 @@
 //!
 //! - `direct`: straight to the sink (the latency floor);
 //! - `forwarder`: a plain hyper forwarder passing bytes through untouched;
+//! - `rewriter`: the same forwarder doing the least any JSON-rewriting proxy must do
+//!   (decompress, a bare `serde_json` round trip of every item, gzip level 3), no policy;
 //! - `proxy`: the real `sentry-scrub-proxy` binary, sending to the same sink.
 //!
 //! For each: saturated throughput (closed loop), latency at a fixed rate (open loop), CPU
-//! seconds per 1,000 envelopes and peak RSS of the target process. Optionally an upstream
+//! seconds per 1,000 envelopes (at saturation and at the fixed rate) and peak RSS of the
+//! target process. Optionally an upstream
 //! outage at a fixed rate, to watch memory stay bounded. See docs/benchmarks.md.
 
 // A report tool: printing is its output.
@@ -49,12 +52,15 @@ struct Cli {
 enum Cmd {
     /// Run the measurements.
     Run(RunArgs),
-    /// Internal: the plain forwarder baseline, as its own process.
+    /// Internal: the forwarder baselines, as their own process.
     Forwarder {
         #[arg(long)]
         listen: SocketAddr,
         #[arg(long)]
         upstream: SocketAddr,
+        /// Decompress, round-trip the JSON and recompress (the `rewriter` target).
+        #[arg(long)]
+        rewrite: bool,
     },
 }
 
@@ -84,8 +90,8 @@ struct RunArgs {
     /// Write the raw results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Targets to measure (comma-separated): direct, forwarder, proxy.
-    #[arg(long, value_delimiter = ',', default_values_t = ["direct".to_string(), "forwarder".to_string(), "proxy".to_string()])]
+    /// Targets to measure (comma-separated): direct, forwarder, rewriter, proxy.
+    #[arg(long, value_delimiter = ',', default_values_t = ["direct".to_string(), "forwarder".to_string(), "rewriter".to_string(), "proxy".to_string()])]
     targets: Vec<String>,
 }
 
@@ -102,7 +108,18 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.cmd {
-        Cmd::Forwarder { listen, upstream } => rt.block_on(servers::forwarder(listen, upstream)),
+        Cmd::Forwarder {
+            listen,
+            upstream,
+            rewrite,
+        } => {
+            let mode = if rewrite {
+                servers::Mode::Rewrite
+            } else {
+                servers::Mode::Plain
+            };
+            rt.block_on(servers::forwarder(listen, upstream, mode))
+        }
         Cmd::Run(args) => rt.block_on(run(args)),
     }
 }
@@ -337,7 +354,7 @@ async fn start_proxy(args: &RunArgs, sink: SocketAddr, dir: &Path) -> anyhow::Re
     })
 }
 
-async fn start_forwarder(sink: SocketAddr) -> anyhow::Result<Target> {
+async fn start_forwarder(sink: SocketAddr, rewrite: bool) -> anyhow::Result<Target> {
     let addr = free_addr()?;
     let child = Command::new(std::env::current_exe()?)
         .args([
@@ -347,11 +364,12 @@ async fn start_forwarder(sink: SocketAddr) -> anyhow::Result<Target> {
             "--upstream",
             &sink.to_string(),
         ])
+        .args(rewrite.then_some("--rewrite"))
         .stdout(Stdio::null())
         .spawn()?;
     wait_listening(addr).await?;
     Ok(Target {
-        name: "forwarder",
+        name: if rewrite { "rewriter" } else { "forwarder" },
         addr,
         child: Some(child),
     })
@@ -384,6 +402,7 @@ struct Figures {
     rps: f64,
     errors: u64,
     cpu_ms_per_envelope: f64,
+    cpu_ms_at_rate: f64,
     peak_rss_mib: f64,
     p50: f64,
     p99: f64,
@@ -399,16 +418,21 @@ async fn measure(t: &Target, sink: &Sink, mix: &[Req], args: &RunArgs) -> Figure
     let (ok, errors, secs) = saturate(t.addr, mix, args.concurrency, args.seconds).await;
     settle(sink).await;
     let cpu1 = t.pid().and_then(procstat::cpu_seconds);
-    let cpu_ms = match (cpu0, cpu1) {
-        (Some(a), Some(b)) if ok > 0 => (b - a) * 1000.0 / ok as f64,
+    let per_envelope = |a: Option<f64>, b: Option<f64>, n: u64| match (a, b) {
+        (Some(a), Some(b)) if n > 0 => (b - a) * 1000.0 / n as f64,
         _ => f64::NAN,
     };
+    let cpu_ms = per_envelope(cpu0, cpu1, ok);
+    let cpu2 = t.pid().and_then(procstat::cpu_seconds);
     let (lat, rate_errors) = fixed_rate(t.addr, mix, args.rate, args.seconds).await;
     settle(sink).await;
+    let cpu3 = t.pid().and_then(procstat::cpu_seconds);
+    let cpu_at_rate = per_envelope(cpu2, cpu3, lat.len() as u64);
     Figures {
         rps: ok as f64 / secs,
         errors,
         cpu_ms_per_envelope: cpu_ms,
+        cpu_ms_at_rate: cpu_at_rate,
         peak_rss_mib: t
             .pid()
             .and_then(procstat::peak_rss)
@@ -446,8 +470,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
-    let mut results: Vec<(&'static str, Vec<Figures>)> =
-        vec![("direct", vec![]), ("forwarder", vec![]), ("proxy", vec![])];
+    let mut results: Vec<(&'static str, Vec<Figures>)> = vec![
+        ("direct", vec![]),
+        ("forwarder", vec![]),
+        ("rewriter", vec![]),
+        ("proxy", vec![]),
+    ];
     for run in 0..args.runs {
         eprintln!("run {} of {}", run + 1, args.runs);
         let direct = Target {
@@ -455,9 +483,27 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             addr: sink_addr,
             child: None,
         };
-        let forwarder = start_forwarder(sink_addr).await?;
-        let proxy = start_proxy(&args, sink_addr, &dir).await?;
-        for (i, t) in [&direct, &forwarder, &proxy].into_iter().enumerate() {
+        let wanted = |name: &str| args.targets.iter().any(|n| n == name);
+        let forwarder = match wanted("forwarder") {
+            true => Some(start_forwarder(sink_addr, false).await?),
+            false => None,
+        };
+        let rewriter = match wanted("rewriter") {
+            true => Some(start_forwarder(sink_addr, true).await?),
+            false => None,
+        };
+        let proxy = match wanted("proxy") {
+            true => Some(start_proxy(&args, sink_addr, &dir).await?),
+            false => None,
+        };
+        let targets = [
+            Some(&direct),
+            forwarder.as_ref(),
+            rewriter.as_ref(),
+            proxy.as_ref(),
+        ];
+        for (i, t) in targets.into_iter().enumerate() {
+            let Some(t) = t else { continue };
             if !args.targets.iter().any(|n| n == t.name) {
                 continue;
             }
@@ -523,20 +569,25 @@ fn report(
         args.runs, args.concurrency, args.seconds, args.rate, args.seconds
     );
     println!(
-        "{:<10} {:>26} {:>26} {:>22} {:>26} {:>26}",
+        "{:<10} {:>26} {:>22} {:>22} {:>18} {:>20} {:>20}",
         "target",
         "envelopes/s (min/med/max)",
-        "CPU ms/envelope",
+        "CPU ms/env saturated",
+        "CPU ms/env at rate",
         "peak RSS MiB",
-        "p50 ms",
-        "p99 ms"
+        "p50 ms at rate",
+        "p99 ms at rate"
     );
     let mut json = serde_json::Map::new();
     for (name, figs) in results {
+        if figs.is_empty() {
+            continue;
+        }
         let col = |f: fn(&Figures) -> f64| stats(&figs.iter().map(f).collect::<Vec<_>>());
-        let (rps, cpu, rss, p50, p99, p999) = (
+        let (rps, cpu, cpu_rate, rss, p50, p99, p999) = (
             col(|f| f.rps),
             col(|f| f.cpu_ms_per_envelope),
+            col(|f| f.cpu_ms_at_rate),
             col(|f| f.peak_rss_mib),
             col(|f| f.p50),
             col(|f| f.p99),
@@ -544,10 +595,11 @@ fn report(
         );
         let fmt = |t: (f64, f64, f64), d: usize| format!("{:.d$} / {:.d$} / {:.d$}", t.0, t.1, t.2);
         println!(
-            "{:<10} {:>26} {:>26} {:>22} {:>26} {:>26}",
+            "{:<10} {:>26} {:>22} {:>22} {:>18} {:>20} {:>20}",
             name,
             fmt(rps, 0),
             fmt(cpu, 3),
+            fmt(cpu_rate, 3),
             fmt(rss, 1),
             fmt(p50, 2),
             fmt(p99, 2)
@@ -556,6 +608,7 @@ fn report(
             name.to_string(),
             serde_json::json!({
                 "rps": [rps.0, rps.1, rps.2], "cpu_ms_per_envelope": [cpu.0, cpu.1, cpu.2],
+                "cpu_ms_per_envelope_at_rate": [cpu_rate.0, cpu_rate.1, cpu_rate.2],
                 "peak_rss_mib": [rss.0, rss.1, rss.2], "p50_ms": [p50.0, p50.1, p50.2],
                 "p99_ms": [p99.0, p99.1, p99.2], "p999_ms": [p999.0, p999.1, p999.2],
                 "errors": figs.iter().map(|f| f.errors + f.rate_errors).sum::<u64>(),
@@ -571,18 +624,28 @@ fn report(
             })
     };
     let ratio = med("proxy", |f| f.rps) / med("forwarder", |f| f.rps);
+    let ratio_floor = med("proxy", |f| f.rps) / med("rewriter", |f| f.rps);
+    let floor_over_forwarder = med("rewriter", |f| f.rps) / med("forwarder", |f| f.rps);
     let added = (
         med("proxy", |f| f.p50) - med("direct", |f| f.p50),
         med("proxy", |f| f.p99) - med("direct", |f| f.p99),
         med("proxy", |f| f.p999) - med("direct", |f| f.p999),
     );
     println!("\nproxy / forwarder saturated throughput (medians): {ratio:.2}");
+    println!("rewriter / forwarder (the ceiling of any JSON-rewriting proxy): {floor_over_forwarder:.2}; proxy / rewriter: {ratio_floor:.2}");
     println!("added latency at {} envelopes/s, proxy minus direct (medians): p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms", args.rate, added.0, added.1, added.2);
     println!(
-        "proxy CPU seconds per 1,000 envelopes (median): {:.3}",
-        med("proxy", |f| f.cpu_ms_per_envelope)
+        "proxy CPU seconds per 1,000 envelopes (medians): {:.3} saturated, {:.3} at {} envelopes/s",
+        med("proxy", |f| f.cpu_ms_per_envelope),
+        med("proxy", |f| f.cpu_ms_at_rate),
+        args.rate
     );
     json.insert("proxy_over_forwarder_rps".into(), ratio.into());
+    json.insert("proxy_over_rewriter_rps".into(), ratio_floor.into());
+    json.insert(
+        "rewriter_over_forwarder_rps".into(),
+        floor_over_forwarder.into(),
+    );
     json.insert(
         "added_latency_ms".into(),
         serde_json::json!({"p50": added.0, "p99": added.1, "p999": added.2}),

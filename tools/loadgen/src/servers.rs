@@ -1,5 +1,7 @@
-//! The two servers the harness runs itself: the upstream sink, and the plain forwarder that
-//! is the baseline (the same hyper stack as the proxy, passing bytes through untouched).
+//! The servers the harness runs itself: the upstream sink; the plain forwarder that is the
+//! baseline (the same hyper stack as the proxy, passing bytes through untouched); and the
+//! rewriter, the floor of any proxy that must read the JSON (decompress, parse and write
+//! every item with bare `serde_json`, recompress as the proxy does), with no policy at all.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -67,9 +69,36 @@ pub async fn sink(listener: TcpListener, sink: Arc<Sink>) {
     }
 }
 
-/// A plain forwarder: every request is passed to `upstream` byte for byte (same method, path,
-/// headers and body) and its answer returned. What the proxy costs is measured against this.
-pub async fn forwarder(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
+/// What the forwarder does to a body on its way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Bytes through untouched.
+    Plain,
+    /// Decompress, parse the envelope, round-trip every item payload through
+    /// `serde_json::Value`, write the envelope and gzip it at level 3 (the proxy's default).
+    Rewrite,
+}
+
+/// The least a JSON-rewriting proxy does to one body: the bytes it would send, and their
+/// encoding. `None` when the body is not a readable envelope (answered 400).
+fn rewrite(encoding: Option<&str>, body: &[u8]) -> Option<Vec<u8>> {
+    use envelope::decode::{compress, decompress, ContentEncoding};
+    let encoding = ContentEncoding::from_header(encoding).ok()?;
+    let raw = decompress(encoding, body, 20 << 20).ok()?;
+    let mut env = envelope::Envelope::parse(raw).ok()?;
+    for item in env.items_mut() {
+        // Non-JSON payloads (none in the mix) pass as they are.
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(item.payload()) {
+            item.set_payload(Bytes::from(serde_json::to_vec(&value).ok()?));
+        }
+    }
+    compress(ContentEncoding::Gzip, &env.to_bytes(), 3).ok()
+}
+
+/// A forwarder: every request is passed to `upstream` (same method, path and headers) and
+/// its answer returned; in `Mode::Plain` byte for byte, in `Mode::Rewrite` after
+/// [`rewrite`]. What the proxy costs is measured against both.
+pub async fn forwarder(listen: SocketAddr, upstream: SocketAddr, mode: Mode) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await?;
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
@@ -87,11 +116,28 @@ pub async fn forwarder(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Resu
                 let client = client.clone();
                 async move {
                     let (mut parts, body) = req.into_parts();
-                    let body = body
+                    let mut body = body
                         .collect()
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
+                    if mode == Mode::Rewrite {
+                        let encoding = parts
+                            .headers
+                            .get(http::header::CONTENT_ENCODING)
+                            .and_then(|v| v.to_str().ok());
+                        let Some(out) = rewrite(encoding, &body) else {
+                            let mut r = Response::new(Full::new(Bytes::new()));
+                            *r.status_mut() = StatusCode::BAD_REQUEST;
+                            return Ok(r);
+                        };
+                        body = Bytes::from(out);
+                        parts.headers.insert(
+                            http::header::CONTENT_ENCODING,
+                            http::HeaderValue::from_static("gzip"),
+                        );
+                        parts.headers.remove(http::header::CONTENT_LENGTH);
+                    }
                     let path = parts
                         .uri
                         .path_and_query()
