@@ -90,6 +90,17 @@ struct RunArgs {
     /// Write the raw results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Pin the load generator and sink to CPU 0 and each target to the other CPUs (with
+    /// `taskset`), so a target's CPU time is not inflated by sharing a core and its caches
+    /// with the load. A target then sizes its runtime to the CPUs it is given.
+    #[arg(long)]
+    pin: bool,
+    /// CPUs of the machine, read before pinning.
+    #[arg(skip)]
+    cpus: usize,
+    /// Extra arguments for the proxy, e.g. `--proxy-arg=--worker-threads=1` (repeatable).
+    #[arg(long = "proxy-arg", allow_hyphen_values = true)]
+    proxy_args: Vec<String>,
     /// Targets to measure (comma-separated): direct, forwarder, rewriter, proxy.
     #[arg(long, value_delimiter = ',', default_values_t = ["direct".to_string(), "forwarder".to_string(), "rewriter".to_string(), "proxy".to_string()])]
     targets: Vec<String>,
@@ -323,7 +334,7 @@ async fn start_proxy(args: &RunArgs, sink: SocketAddr, dir: &Path) -> anyhow::Re
     )?;
     let addr = free_addr()?;
     let admin = free_addr()?;
-    let child = Command::new(&args.proxy_bin)
+    let child = target_command(&args.proxy_bin, args.pin, args.cpus)
         .args([
             "--listen",
             &addr.to_string(),
@@ -337,6 +348,7 @@ async fn start_proxy(args: &RunArgs, sink: SocketAddr, dir: &Path) -> anyhow::Re
         ])
         .args(["--consent-file", consent.to_str().unwrap_or_default()])
         .args(["--unattributed", "forward", "--log", "warn"])
+        .args(&args.proxy_args)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -354,9 +366,36 @@ async fn start_proxy(args: &RunArgs, sink: SocketAddr, dir: &Path) -> anyhow::Re
     })
 }
 
-async fn start_forwarder(sink: SocketAddr, rewrite: bool) -> anyhow::Result<Target> {
+/// The command starting a target: under `taskset -c 1-N` when pinned.
+fn target_command(program: &Path, pin: bool, cpus: usize) -> Command {
+    if !pin || cpus < 2 {
+        return Command::new(program);
+    }
+    let mut cmd = Command::new("taskset");
+    cmd.arg("-c").arg(format!("1-{}", cpus - 1)).arg(program);
+    cmd
+}
+
+/// Pins every thread of this process (load generator and sink) to CPU 0.
+fn pin_self() -> anyhow::Result<()> {
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("running taskset (util-linux) for --pin")?;
+    if !status.success() {
+        bail!("taskset failed: {status}");
+    }
+    Ok(())
+}
+
+async fn start_forwarder(
+    sink: SocketAddr,
+    rewrite: bool,
+    args: &RunArgs,
+) -> anyhow::Result<Target> {
     let addr = free_addr()?;
-    let child = Command::new(std::env::current_exe()?)
+    let child = target_command(&std::env::current_exe()?, args.pin, args.cpus)
         .args([
             "forwarder",
             "--listen",
@@ -453,15 +492,27 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
     (s[0], s[s.len() / 2], s[s.len() - 1])
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+async fn run(mut args: RunArgs) -> anyhow::Result<()> {
+    args.cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if args.pin && args.cpus < 2 {
+        bail!("--pin needs at least 2 CPUs");
+    }
+    if args.pin {
+        pin_self()?;
+    }
     let (mix, avg_raw) = load_mix(&args.fixtures)?;
     let avg_compressed = mix.iter().map(|r| r.body.len()).sum::<usize>() / mix.len();
     println!(
-        "mix: {} envelopes, average {} bytes raw, {} bytes compressed; {} cores",
+        "mix: {} envelopes, average {} bytes raw, {} bytes compressed; {} cores{}",
         mix.len(),
         avg_raw,
         avg_compressed,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        args.cpus,
+        if args.pin {
+            "; load on CPU 0, targets on the others"
+        } else {
+            ""
+        }
     );
     let sink_state = Arc::new(Sink::default());
     let sink_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -485,11 +536,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         let wanted = |name: &str| args.targets.iter().any(|n| n == name);
         let forwarder = match wanted("forwarder") {
-            true => Some(start_forwarder(sink_addr, false).await?),
+            true => Some(start_forwarder(sink_addr, false, &args).await?),
             false => None,
         };
         let rewriter = match wanted("rewriter") {
-            true => Some(start_forwarder(sink_addr, true).await?),
+            true => Some(start_forwarder(sink_addr, true, &args).await?),
             false => None,
         };
         let proxy = match wanted("proxy") {
