@@ -158,3 +158,28 @@ def test_health_fails_when_nothing_listens():
     env = {"PATH": os.environ.get("PATH", "")}
     r = subprocess.run([PROXY_BIN, "health", "--admin", f"127.0.0.1:{free_port()}"], env=env)
     assert r.returncode == 1
+
+
+def test_the_image_build_context_holds_the_whole_workspace(tmp_path):
+    """The build stage copies only some paths; cargo refuses a workspace with a member
+    missing. Rebuild the context from the Dockerfile's COPY lines (minus .dockerignore) and
+    let cargo resolve it, locked and offline, as `cargo build --locked` would."""
+    with open(os.path.join(DEPLOY, "Dockerfile")) as f:
+        lines = f.read().split("\nFROM ")[1].splitlines()  # the build stage only
+    copies = [l.split()[1:] for l in lines if l.startswith("COPY ") and "--from" not in l]
+    assert copies, "the build stage copies the sources"
+    ignored = shutil.ignore_patterns("target", "target-*", "__pycache__")
+    for *sources, dest in copies:
+        for src in sources:
+            path = os.path.join(ROOT, src)
+            to = tmp_path / (os.path.basename(src) if dest.endswith("/") else dest)
+            if os.path.isdir(path):
+                shutil.copytree(path, to, ignore=ignored)
+            else:
+                shutil.copy(path, to)
+    r = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    members = {os.path.relpath(os.path.dirname(p["manifest_path"]), tmp_path)
+               for p in json.loads(r.stdout)["packages"] if p["source"] is None}
+    assert {"proxy", "crates/envelope", "crates/scrub", "crates/consent"} <= members
