@@ -162,3 +162,20 @@ fn url_descriptions_lose_queries_whatever_the_op() {
     );
     assert_eq!(payload["spans"][1]["description"], "render search results");
 }
+
+/// Timestamps and measurements keep every digit the SDK sent: Python writes the shortest
+/// repr that round-trips (up to 17 significant digits), and a parse that is not correctly
+/// rounded would move the last digit.
+#[test]
+fn floats_survive_to_the_last_digit() {
+    let body = "{}\n{\"type\":\"event\"}\n{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"timestamp\":1795439006.0501513,\"start_timestamp\":1795439005.9999998,\"level\":\"error\",\"measurements\":{\"lcp\":{\"value\":0.30000000000000004,\"unit\":\"second\"}}}\n";
+    let (out, _) = run(&policy(|_| {}), false, body);
+    let payload = out.lines().nth(2).unwrap();
+    for number in [
+        "1795439006.0501513",
+        "1795439005.9999998",
+        "0.30000000000000004",
+    ] {
+        assert!(payload.contains(number), "{number} in {payload}");
+    }
+}
