@@ -28,11 +28,12 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<Outcome, Rejec
         upstream,
         client,
     } = ingested;
-    for item in envelope.items() {
-        state
-            .metrics
-            .inc(&metrics::ITEMS_RECEIVED, &[item.ty().label()]);
-    }
+    let types: Vec<[&'static str; 1]> = envelope.items().iter().map(|i| [i.ty().label()]).collect();
+    state.metrics.add_many(
+        types
+            .iter()
+            .map(|ty| (&metrics::ITEMS_RECEIVED, &ty[..], 1)),
+    );
     let view = state.consent_view();
     let unattributed = state.config.consent.unattributed;
     let dsn = upstream.as_ref().map(|d| d.to_string());
@@ -171,16 +172,22 @@ pub fn retain_by<T>(v: &mut Vec<T>, keep: &[bool]) {
 
 /// Adds a removal report to the metrics (counts only: the report holds no values).
 pub fn record(state: &State, report: &scrub::Report) {
-    let m = &state.metrics;
+    let mut entries: Vec<(&'static metrics::Family, [&'static str; 2], u64)> = Vec::new();
     for (ty, reasons) in &report.items_dropped {
         for (reason, n) in reasons {
-            m.add(&metrics::ITEMS_DROPPED, &[ty, reason], u64::from(*n));
+            entries.push((&metrics::ITEMS_DROPPED, [ty, reason], u64::from(*n)));
         }
     }
     for (rule, n) in &report.redactions {
-        m.add(&metrics::REDACTIONS, &[rule], u64::from(*n));
+        entries.push((&metrics::REDACTIONS, [rule, ""], u64::from(*n)));
     }
     for (field, n) in &report.removed_fields {
-        m.add(&metrics::FIELDS_REMOVED, &[field], u64::from(*n));
+        entries.push((&metrics::FIELDS_REMOVED, [field, ""], u64::from(*n)));
     }
+    state
+        .metrics
+        .add_many(entries.iter().map(|(family, labels, n)| {
+            let labels = labels.get(..family.labels.len()).unwrap_or(labels);
+            (*family, labels, *n)
+        }));
 }
