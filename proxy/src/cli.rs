@@ -315,8 +315,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SENTRY_PROXY_CONNECT_TIMEOUT", default_value = "10s")]
     pub connect_timeout: String,
 
-    /// Concurrent upstream senders (and idle keep-alive connections).
-    #[arg(long, env = "SENTRY_PROXY_SENDERS", default_value_t = 4)]
+    /// Concurrent upstream requests (and idle keep-alive connections): the outbound rate is
+    /// about senders / upstream latency, e.g. 32 at 30 ms is ~1,000 envelopes/s.
+    #[arg(long, env = "SENTRY_PROXY_SENDERS", default_value_t = 32)]
     pub senders: usize,
 
     /// Most envelopes waiting for the upstream in memory; past it, 429 to the SDK (or the spool).
