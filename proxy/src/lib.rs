@@ -59,6 +59,8 @@ pub struct State {
     pub egress: Option<Arc<egress::Egress>>,
     /// False once shutdown began.
     pub accepting: AtomicBool,
+    /// True once the "events dropped as unattributed" hint was logged (it is said once).
+    pub unattributed_hinted: AtomicBool,
     /// The consent in force; swapped whole on reload.
     pub consent: tokio::sync::watch::Sender<Arc<ConsentView>>,
     /// Asks the consent source to reload now (`POST /consent/refresh`).
@@ -98,6 +100,7 @@ impl State {
             sink,
             egress,
             accepting: AtomicBool::new(true),
+            unattributed_hinted: AtomicBool::new(false),
             consent: tokio::sync::watch::Sender::new(Arc::new(view)),
         })
     }

@@ -48,6 +48,7 @@ pub async fn process(state: &State, ingested: Ingested) -> Result<Outcome, Rejec
         })
     });
     record(state, &scrubbed.report);
+    hint_unattributed(state, &scrubbed.report);
     let scrub::Scrubbed {
         envelope: out,
         consent: kept,
@@ -168,6 +169,30 @@ pub fn retain_by<T>(v: &mut Vec<T>, keep: &[bool]) {
         i += 1;
         keep.get(i - 1).copied().unwrap_or(false)
     });
+}
+
+/// The first time an event or transaction is dropped for naming no company, says why and
+/// what to do: a new user's first events are otherwise silently counted and nothing leaves.
+/// Said once per process; the text names no value from the envelope.
+fn hint_unattributed(state: &State, report: &scrub::Report) {
+    let dropped = ["event", "transaction"].iter().any(|ty| {
+        report
+            .items_dropped
+            .get(ty)
+            .is_some_and(|reasons| reasons.contains_key("unattributed"))
+    });
+    if dropped
+        && !state
+            .unattributed_hinted
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            company_tag = %state.config.policy.config().company_tag,
+            "an event naming no company was dropped (--unattributed drop): set the company tag on \
+             the SDK's scope, or pass --unattributed forward to send such events without IDs; \
+             counted in scrubproxy_items_dropped_total{{reason=\"unattributed\"}}, said once"
+        );
+    }
 }
 
 /// Adds a removal report to the metrics (counts only: the report holds no values).

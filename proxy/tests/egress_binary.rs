@@ -627,3 +627,52 @@ async fn no_payload_content_in_text_logs_metrics_or_bodies() {
 async fn no_payload_content_in_json_logs_metrics_or_bodies() {
     no_payload_content_anywhere("json").await;
 }
+
+/// A new user's first events carry no company tag: they are dropped (fail closed), and the
+/// log says why and what to do, once, with nothing from the events in it. Events that name
+/// a company never trigger it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untagged_event_gets_one_hint_in_the_log() {
+    let ca = TestCa::new();
+    let work = Work::new(&ca);
+    // Dry run: no upstream, no consent source (every company assumed, IDs never).
+    let proxy = BinProxy::start(&work.dir, "hint", &[], &[]);
+    let tagged = envelope_request(
+        KEY,
+        PROJECT,
+        &canary::event_envelope(&event_id(1), Some("7"), None),
+    );
+    assert_eq!(proxy.send(tagged).await.status, 200);
+    assert!(
+        !proxy.log().contains("naming no company"),
+        "{}",
+        proxy.log()
+    );
+
+    for n in 2..5 {
+        let untagged = envelope_request(
+            KEY,
+            PROJECT,
+            &canary::event_envelope(&event_id(n), None, None),
+        );
+        assert_eq!(proxy.send(untagged).await.status, 200);
+    }
+    proxy
+        .wait_metric(
+            "scrubproxy_items_dropped_total{type=\"event\",reason=\"unattributed\"}",
+            3,
+        )
+        .await;
+    let log = proxy.log();
+    // stderr is a file here: plain text, no terminal colours.
+    assert!(!log.contains('\u{1b}'), "{log}");
+    assert_eq!(
+        log.matches("an event naming no company was dropped")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("company_tag=company_id"), "{log}");
+    assert!(log.contains("--unattributed forward"), "{log}");
+    assert_no_canary(log.as_bytes(), "the proxy's log");
+}
