@@ -179,3 +179,20 @@ fn floats_survive_to_the_last_digit() {
         assert!(payload.contains(number), "{number} in {payload}");
     }
 }
+
+/// A payload that is not UTF-8 (inside a string, or outside one) is dropped as invalid and
+/// counted; the items around it are unaffected.
+#[test]
+fn payloads_that_are_not_utf8_are_dropped_as_invalid() {
+    let mut body = b"{}\n{\"type\":\"event\"}\n{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\",\"message\":\"caf\xe9\"}\n{\"type\":\"event\"}\n{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dd\",\xff\"level\":\"error\"}\n".to_vec();
+    body.extend_from_slice(b"{\"type\":\"client_report\"}\n{\"discarded_events\":[{\"reason\":\"queue_overflow\",\"category\":\"error\",\"quantity\":1}]}\n");
+    let env = Envelope::parse(Bytes::from(body)).unwrap();
+    let out = scrub_envelope(&env, &policy(|_| {}), Upstream::default(), |_, _| {
+        Decision::Forward { ids_allowed: false }
+    });
+    assert_eq!(out.report.items_dropped["event"]["invalid_payload"], 2);
+    assert_eq!(
+        String::from_utf8(out.envelope.to_bytes().to_vec()).unwrap(),
+        "{}\n{\"length\":82,\"type\":\"client_report\"}\n{\"discarded_events\":[{\"reason\":\"queue_overflow\",\"category\":\"error\",\"quantity\":1}]}\n"
+    );
+}
