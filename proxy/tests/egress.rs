@@ -200,6 +200,55 @@ async fn tls_upstream_gets_zstd_when_configured() {
     delivers_over_tls("zstd", "zstd").await;
 }
 
+/// zstd is the default. An upstream without a zstd decoder answers 415: that envelope is
+/// sent again at once as gzip, and every later one goes as gzip only; nothing is lost or
+/// sent twice, and the refused attempt is counted.
+#[tokio::test]
+async fn an_upstream_refusing_zstd_gets_gzip_from_then_on() {
+    let ca = TestCa::new();
+    let files = CaFiles::new(&ca, "egress");
+    let upstream = CaptureUpstream::start(Options {
+        mode: Mode::RefuseEncoding("zstd".into()),
+        ..Options::new(Tls::Trusted(&ca))
+    });
+    let proxy = start(&upstream, &files, &["--senders", "1"]).await;
+    send_events(&proxy, 0..1).await;
+    wait_delivered(&upstream, 1).await;
+    send_events(&proxy, 1..4).await;
+    let got = wait_delivered(&upstream, 4).await;
+    for c in &got {
+        assert_forwarded(c, &upstream, "gzip");
+    }
+    assert_exactly_once(&got, 0..4);
+    proxy
+        .wait_metric("scrubproxy_upstream_responses_total{status=\"200\"}", 4)
+        .await;
+    proxy.stop().await;
+    let encodings: Vec<(Option<String>, Option<u16>)> = upstream
+        .requests()
+        .iter()
+        .map(|c| {
+            let enc = c.headers.get("content-encoding");
+            (
+                enc.and_then(|v| v.to_str().ok()).map(str::to_owned),
+                c.status,
+            )
+        })
+        .collect();
+    let zstd = Some("zstd".to_owned());
+    let gzip = Some("gzip".to_owned());
+    assert_eq!(
+        encodings,
+        vec![
+            (zstd, Some(415)),
+            (gzip.clone(), Some(200)),
+            (gzip.clone(), Some(200)),
+            (gzip.clone(), Some(200)),
+            (gzip, Some(200)),
+        ]
+    );
+}
+
 /// A bad certificate or protocol: nothing delivered, counted as `tls`, the SDK got 200.
 async fn refuses_bad_tls(tls: Tls<'_>, ca: &TestCa) {
     let files = CaFiles::new(ca, "egress");
@@ -266,7 +315,8 @@ async fn connect_proxy_tunnels_to_the_upstream_host_only() {
     send_events(&proxy, 0..2).await;
     let got = wait_delivered(&upstream, 2).await;
     for c in &got {
-        assert_forwarded(c, &upstream, "gzip");
+        // zstd is the default encoding.
+        assert_forwarded(c, &upstream, "zstd");
     }
     let connects = tunnel.wait_for_connects(1, WAIT_TIMEOUT).await;
     let target = upstream.addr().to_string();
@@ -292,7 +342,7 @@ async fn connect_proxy_with_credentials_gets_proxy_authorization() {
     let proxy = start(&upstream, &files, &["--egress-proxy", &url]).await;
     send_events(&proxy, 0..1).await;
     let got = wait_delivered(&upstream, 1).await;
-    assert_forwarded(&got[0], &upstream, "gzip");
+    assert_forwarded(&got[0], &upstream, "zstd");
     let connects = tunnel.wait_for_connects(1, WAIT_TIMEOUT).await;
     assert_eq!(connects[0].target, upstream.addr().to_string());
     assert_eq!(

@@ -312,7 +312,7 @@ async fn spool_survives_sigterm_and_restart_exactly_once() {
             auth.contains("sentry_client=sentry.python/2.75.0"),
             "{auth}"
         );
-        assert_eq!(c.header("content-encoding"), Some("gzip"));
+        assert_eq!(c.header("content-encoding"), Some("zstd"));
     }
 }
 

@@ -295,10 +295,11 @@ def test_scrubbed_events_reach_upstream(stack):
     initech_errors = sum(1 for label, sc, _ in ledger if label == INITECH and sc in EXPECTED_EXCEPTION)
     assert stack.dropped("event", "company_not_consented") >= dropped_before + initech_errors
 
-    # Everything the upstream got was gzip over TLS to the upstream DSN's endpoint, with its key.
+    # Everything the upstream got was zstd (the default) over TLS to the upstream DSN's
+    # endpoint, with its key.
     for c in snapshot:
         assert c.path.startswith("/api/42/envelope/"), c.path
-        assert c.encoding == "gzip", c.encoding
+        assert c.encoding == "zstd", c.encoding
         assert f"sentry_key={PUBLIC_KEY}" in (c.header("x-sentry-auth") or ""), c.header("x-sentry-auth")
     assert stack.upstream.handshake_failures == []
     # One TCP connection per upstream request (the capture server closes each

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from conftest import PROXY_BIN, START_TIMEOUT, Proxy
 from envelope import item_json, parse_envelope
@@ -46,7 +47,12 @@ class CaptureUpstream:
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 encoding = (self.headers.get("Content-Encoding") or "identity").lower()
-                body = gzip.decompress(raw) if encoding == "gzip" else raw
+                if encoding == "gzip":
+                    body = gzip.decompress(raw)
+                elif encoding == "zstd":
+                    body = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+                else:
+                    body = raw
                 header, items = parse_envelope(body)
                 types = [item_header.get("type") for item_header, _ in items]
                 limited = "event" in types
@@ -300,7 +306,7 @@ def test_real_sdk_stops_sending_errors_after_upstream_rate_limit(egress_proxy, u
     assert events[0]["event_id"] == out["first"]
     for r in seen:
         assert r["path"] == f"/api/{PROJECT_ID}/envelope/"
-        assert r["encoding"] == "gzip"
+        assert r["encoding"] == "zstd"  # the proxy's default
         assert f"sentry_key={KEY}" in r["auth"], r["auth"]
         assert "sentry_client=sentry.python/2." in r["auth"], r["auth"]
     later = set(out["later"])

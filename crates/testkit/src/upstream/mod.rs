@@ -67,6 +67,9 @@ pub enum Mode {
     Drop,
     /// Answer the next `n` requests with `status`, then behave as [`Mode::Ok`].
     FailTimes(u32, u16),
+    /// `415` to bodies with this `Content-Encoding` (what an ingest without that decoder
+    /// answers), [`Mode::Ok`] to the others.
+    RefuseEncoding(String),
 }
 
 /// The certificate the upstream presents, or none.

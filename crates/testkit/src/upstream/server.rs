@@ -77,8 +77,9 @@ impl State {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// The answer for the next envelope under the current mode; `FailTimes` counts down here.
-    fn next_answer(&self) -> Answer {
+    /// The answer for the next envelope (sent with `encoding`) under the current mode;
+    /// `FailTimes` counts down here.
+    fn next_answer(&self, encoding: Option<&str>) -> Answer {
         let mut mode = self.mode.lock().expect("testkit: mode lock");
         match &mut *mode {
             Mode::Ok => Answer::Ok,
@@ -94,6 +95,10 @@ impl State {
                 *n -= 1;
                 Answer::Status(*status)
             }
+            Mode::RefuseEncoding(refused) if encoding == Some(refused.as_str()) => {
+                Answer::Status(415)
+            }
+            Mode::RefuseEncoding(_) => Answer::Ok,
         }
     }
 }
@@ -194,7 +199,7 @@ async fn handle(
     let path = parts.uri.path().to_owned();
     let is_envelope = project_of(&path).is_some();
     let answer = match (is_envelope, parts.method == Method::POST) {
-        (true, true) => state.next_answer(),
+        (true, true) => state.next_answer(encoding),
         (true, false) => Answer::Status(405),
         (false, _) => Answer::Status(404),
     };
