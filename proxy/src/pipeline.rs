@@ -179,7 +179,7 @@ fn hint_unattributed(state: &State, report: &scrub::Report) {
         report
             .items_dropped
             .get(ty)
-            .is_some_and(|reasons| reasons.contains_key("unattributed"))
+            .is_some_and(|reasons| reasons.contains_key(consent::DropReason::Unattributed.as_str()))
     });
     if dropped
         && !state
