@@ -201,8 +201,8 @@ async fn tls_upstream_gets_zstd_when_configured() {
 }
 
 /// zstd is the default. An upstream without a zstd decoder answers 415: that envelope is
-/// sent again at once as gzip, and every later one goes as gzip only; nothing is lost or
-/// sent twice, and the refused attempt is counted.
+/// sent again at once as gzip, and every later one goes as gzip only; every envelope is
+/// accepted exactly once and nothing is lost.
 #[tokio::test]
 async fn an_upstream_refusing_zstd_gets_gzip_from_then_on() {
     let ca = TestCa::new();

@@ -167,11 +167,6 @@ impl Upstream {
         }
     }
 
-    /// Whether zstd bodies are no longer sent (the upstream refused one that it took as gzip).
-    pub fn zstd_refused(&self) -> bool {
-        self.zstd_refused.load(Ordering::Relaxed)
-    }
-
     /// Sends one envelope body (uncompressed) to `dsn`'s project. A zstd body answered `415`
     /// is sent again at once as gzip; if that passes, zstd is not used again.
     pub async fn send(
