@@ -252,8 +252,11 @@ async fn deliver(
         let body = job.envelope.to_bytes();
         let started = Instant::now();
         // A send in flight when shutdown's drain time is over is abandoned and the job
-        // spooled: delivery is at least once, so the upstream may see it twice.
+        // spooled: delivery is at least once, so the upstream may see it twice. `biased`: an
+        // answer that is already in wins over the stop signal (an unbiased select picks
+        // either at random, spooling envelopes the upstream has just accepted).
         let sent = tokio::select! {
+            biased;
             r = egress.upstream.send(&job.upstream, job.client.as_deref(), &body) => r,
             _ = stop.wait_for(|s| *s) => return Some(job),
         };
