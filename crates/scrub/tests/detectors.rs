@@ -335,6 +335,20 @@ fn key_value_secrets() {
                 "password=sk_live_4eC39HqLyjWDarjtT1zdp7dc",
                 "password=[api-key]",
             ),
+            // Session cookies: Django's, PHP's, Java's, in a header or in source.
+            ("sessionid=s3cr3tc00k1e", "sessionid=[secret]"),
+            (
+                r#"headers={"Cookie": "sessionid=s3cr3tc00k1e"}"#,
+                r#"headers={"Cookie": "[secret]"}"#,
+            ),
+            (
+                "Cookie: csrftoken=AbC; sessionid=xyz",
+                "Cookie: [secret]; sessionid=[secret]",
+            ),
+            ("PHPSESSID=9f8e7d6c5b4a", "PHPSESSID=[secret]"),
+            ("JSESSIONID=ABC123.node1", "JSESSIONID=[secret]"),
+            ("session_key='q1w2e3r4'", "session_key='[secret]'"),
+            ("request.session=abc", "request.session=[secret]"),
         ],
     );
     clean(
@@ -348,6 +362,14 @@ fn key_value_secrets() {
             "password=",
             "password_reset_url=/reset",
             "SyntaxError: Unexpected token: '}'",
+            "session_count=3",
+            "sessions=4",
+            "SessionInterrupted: lost",
+            // Bound-parameter markers in queries are not values.
+            r#"WHERE "django_session"."session_key" = %s LIMIT 21"#,
+            "WHERE password = ? AND token = $1",
+            "SET api_key = %(api_key)s",
+            "WHERE session_id = :sid",
         ],
     );
 }

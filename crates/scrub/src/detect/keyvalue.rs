@@ -1,5 +1,6 @@
 //! Secrets in key/value form: `password=hunter2`, `passwd: x`, `"token": "abc"`,
-//! `api_key=…`, `client_secret`, `access_token`, `Authorization: …`.
+//! `api_key=…`, `client_secret`, `access_token`, `Authorization: …`, and session cookies
+//! (`sessionid=…`, Django's; `PHPSESSID`, `JSESSIONID`, `session_key`, `Cookie: …`).
 //!
 //! Only the value is replaced (`password=[secret]`), so the message still says *what* was
 //! removed. Seeds are the separators `=` and `:` (the prefilter reports them anyway); the key
@@ -28,6 +29,13 @@ const KEY_WORDS: &[&[u8]] = &[
     b"api-key",
     b"authorization",
     b"credentials",
+    // A session id is a bearer credential: whoever holds it is logged in.
+    b"session",
+    b"sessionid",
+    b"session_id",
+    b"session-id",
+    b"sessid",
+    b"cookie",
 ];
 
 /// Suffixes allowed after the key word.
@@ -125,9 +133,21 @@ pub(crate) fn secret_value_at(b: &[u8], sep: usize) -> Option<(usize, usize)> {
         None => ve = skip(b, vs, b.len() - vs, |c| c != 0 && !ends_value(c)),
     }
     // An already-redacted value (`"[secret]"`) is left alone, so redaction is idempotent; a
-    // value without a letter or digit (`Unexpected token: '}'`) is syntax, not a secret.
+    // value without a letter or digit (`Unexpected token: '}'`) is syntax, not a secret; nor
+    // is a bound-parameter marker (`"session_key" = %s` in a query the SQL normaliser wrote).
     let value = &b[vs..ve];
     let placeholder = value.first() == Some(&b'[') && value.last() == Some(&b']');
     let plausible = value.iter().any(u8::is_ascii_alphanumeric) || value.iter().any(|&c| c >= 0x80);
-    (!placeholder && plausible).then_some((vs, ve))
+    (!placeholder && plausible && !sql_parameter(value)).then_some((vs, ve))
+}
+
+/// `%s`, `%(name)s`, `?`, `$1`, `:name`: a query's bound-parameter marker, not a value.
+fn sql_parameter(v: &[u8]) -> bool {
+    match v {
+        b"%s" | b"?" => true,
+        [b'%', b'(', name @ .., b')', b's'] => name.iter().copied().all(is_key_byte),
+        [b'$', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+        [b':', name @ ..] => !name.is_empty() && name.iter().copied().all(is_key_byte),
+        _ => false,
+    }
 }
