@@ -90,8 +90,6 @@ class Proxy:
 
 
 def _start(tmp_path, name, extra):
-    if not PROXY_BIN.is_file():
-        pytest.fail(f"no proxy binary at {PROXY_BIN}: run `cargo build -p sentry-scrub-proxy` or set PROXY_BIN")
     work = tmp_path / name
     outbox = work / "outbox"
     outbox.mkdir(parents=True)
@@ -108,9 +106,16 @@ def _start(tmp_path, name, extra):
     ]
     # The proxy reads its flags' SENTRY_PROXY_* variables: none may leak in from the caller.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_PROXY_")}
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-    log.close()
+    return launch(args, env, ready, log_path, outbox)
+
+
+def launch(args, env, ready, log_path, work):
+    """Starts the binary with ``args`` (which name ``--ready-file ready``) and ``env``, its
+    output in ``log_path``; waits for the ready file and returns the :class:`Proxy`."""
+    if not PROXY_BIN.is_file():
+        pytest.fail(f"no proxy binary at {PROXY_BIN}: run `cargo build -p sentry-scrub-proxy` or set PROXY_BIN")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + START_TIMEOUT
     while not ready.exists():
         if proc.poll() is not None:
@@ -121,7 +126,7 @@ def _start(tmp_path, name, extra):
             pytest.fail(f"the proxy was not ready within {START_TIMEOUT}s:\n{log_path.read_text()}")
         time.sleep(0.02)
     addrs = json.loads(ready.read_text())
-    return Proxy(proc, addrs["listen"], addrs["admin"], outbox, log_path)
+    return Proxy(proc, addrs["listen"], addrs["admin"], work, log_path)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from conftest import PROXY_BIN, START_TIMEOUT, Proxy
+from conftest import PROXY_BIN, launch
 from envelope import item_json, parse_envelope
 
 PROJECT_ID = 42
@@ -127,26 +127,12 @@ def egress_proxy(tmp_path, upstream):
         "--senders", "1",
         "--shutdown-timeout", "2s",
     ]
-    if not PROXY_BIN.is_file():
-        pytest.fail(f"no proxy binary at {PROXY_BIN}: run `cargo build -p sentry-scrub-proxy` or set PROXY_BIN")
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("SENTRY_PROXY_") and k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
     }
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the proxy exited with {proc.returncode}:\n{log_path.read_text()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"the proxy was not ready within {START_TIMEOUT}s:\n{log_path.read_text()}")
-        time.sleep(0.02)
-    addrs = json.loads(ready.read_text())
-    proxy = Proxy(proc, addrs["listen"], addrs["admin"], work, log_path)
+    proxy = launch(args, env, ready, log_path, work)
     yield proxy
     assert proxy.stop() == 0, proxy.log()
 
