@@ -157,7 +157,9 @@ impl Profile<'_> {
         name_version(cx, "client_sdk", &mut self.client_sdk);
         if let Some(t) = &mut self.transaction {
             cx.key("transaction", |cx| {
-                cx.key("name", |cx| cx.val_text(&mut t.name));
+                cx.key("name", |cx| {
+                    crate::names::transaction(cx, None, &mut t.name)
+                });
                 ctx::hex_id(&mut t.id);
                 ctx::hex_id(&mut t.trace_id);
                 numeric(&mut t.active_thread_id);

@@ -117,8 +117,8 @@ impl SpanV2<'_> {
                 cx.key(k, |cx| {
                     cx.key("value", |cx| {
                         if url {
-                            cx.val_url(&mut a.value)
-                        } else {
+                            cx.val_request_url(&mut a.value, None)
+                        } else if !matches!(a.value, Some(Val::Num(_))) {
                             cx.val_text(&mut a.value)
                         }
                     })
