@@ -60,6 +60,7 @@ pub fn scrub_header(
     }
     if let Some(Value::Object(trace)) = input.get("trace") {
         let mut t = Map::new();
+        let mut cx = Ctx::new(policy, false, report, names);
         for (k, v) in trace {
             let keep = match (k.as_str(), v) {
                 ("trace_id", Value::String(s)) => {
@@ -76,13 +77,12 @@ pub fn scrub_header(
             };
             if !keep {
                 if k != "public_key" {
-                    report.removed("header.trace.*");
+                    cx.report.removed("header.trace.*");
                 }
                 continue;
             }
             let v = match (k.as_str(), v) {
                 ("release" | "environment" | "transaction", Value::String(s)) => {
-                    let mut cx = Ctx::new(policy, false, report, names);
                     let mut val = Some(Val::Str(Cow::Borrowed(s.as_str())));
                     if k == "transaction" {
                         // The same decision as the event it was copied from.

@@ -26,6 +26,14 @@ impl Names {
     }
 }
 
+/// Names the SDKs themselves give transactions they cannot name better (sentry-python's
+/// WSGI and ASGI fallbacks, a 404 without a route): constants, not data.
+const SDK_NAMES: &[&str] = &[
+    "generic WSGI request",
+    "generic ASGI request",
+    "generic AIOHTTP request",
+];
+
 /// How far a transaction name's source vouches for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -68,6 +76,10 @@ pub fn transaction(cx: &mut Ctx<'_>, src: Option<&str>, v: &mut Option<Val<'_>>)
         }
     }
     let sent = s.to_string();
+    if SDK_NAMES.contains(&s.as_ref()) {
+        cx.names.seen.push((sent, s.to_string()));
+        return;
+    }
     match source(src) {
         Source::Template if ident::is_identifier_shaped(s) => cx.text(s),
         Source::Url if !s.contains(char::is_whitespace) => cx.request_url(s, None),

@@ -131,6 +131,12 @@ fn names_by_source() {
             "<unknown transaction>",
         ),
         ("Zéphyrine", None, "<unknown transaction>"),
+        // The SDKs' own fallback names are constants.
+        (
+            "generic WSGI request",
+            Some("route"),
+            "generic WSGI request",
+        ),
         // A source that claims a template but holds words is not believed.
         (
             "reindex document Zephyrine",
@@ -208,6 +214,7 @@ fn span_descriptions_by_op() {
             "GET http://127.0.0.1:8000/api/v2/users/42",
         ),
         ("cache.get", "user:zephyrine:profile", "user:*:profile"),
+        ("cache.get", "cv:zephyrine-canarywood:pdf", "cv:*:pdf"),
         ("cache.get", "page:8c21e0f3:42", "page:8c21e0f3:42"),
         // A session id in a key is a credential (the key/value detector).
         ("cache.get", "session:8c21e0f3", "session:[secret]"),

@@ -98,10 +98,10 @@ const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 ];
 
-/// Is `word` (letters only) a known API word, itself or as a plural?
+/// Is `word` (letters only) a known API word or file extension, itself or as a plural?
 pub fn is_api_word(word: &str) -> bool {
     let lower = word.to_ascii_lowercase();
-    let known = |w: &str| API_WORDS.binary_search(&w).is_ok();
+    let known = |w: &str| API_WORDS.binary_search(&w).is_ok() || FILE_EXTENSIONS.contains(&w);
     if known(&lower) {
         return true;
     }
