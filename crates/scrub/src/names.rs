@@ -118,10 +118,43 @@ pub const SPAN_PLACEHOLDER: &str = "<custom span>";
 /// any other description (a function, a template, a task, a custom op's text) stays only
 /// when it is identifier-shaped. Then the detectors run on what is kept.
 pub fn span_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>) {
+    describe(cx, op, desc, SPAN_PLACEHOLDER);
+}
+
+/// A v2 span's `name`, by the same rule as [`span_description`], except that what is not
+/// code becomes the span's op (`file.upload`) rather than a generic placeholder: v2 UIs
+/// show the name where v1 showed the op.
+pub fn span_v2_name(cx: &mut Ctx<'_>, op: &str, name: &mut Option<Val<'_>>) {
+    let placeholder = if crate::ctx::is_token(op) {
+        op
+    } else {
+        SPAN_PLACEHOLDER
+    };
+    describe(cx, op, name, placeholder);
+}
+
+/// AI calls (`gen_ai.chat`, `ai.run`): the description or name is built from the prompt
+/// or the conversation, so only the op leaves, whatever the shape.
+fn is_ai_op(op: &str) -> bool {
+    op.starts_with("gen_ai.") || op.starts_with("ai.") || op == "gen_ai" || op == "ai"
+}
+
+fn describe(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>, placeholder: &str) {
     let Some(Val::Str(s)) = desc else {
         cx.val_text(desc);
         return;
     };
+    if is_ai_op(op) {
+        let only = if crate::ctx::is_token(op) {
+            op
+        } else {
+            SPAN_PLACEHOLDER
+        };
+        if s != only {
+            cx.replace_freetext(s, only);
+        }
+        return;
+    }
     if op.starts_with("db") {
         if let Some(n) = normalize::sql::scrub_sql(s) {
             cx.report.redacted("@sql-literal");
@@ -164,7 +197,7 @@ pub fn span_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>) 
     if ident::is_identifier_shaped(s) {
         identifier(cx, s);
     } else {
-        cx.replace_freetext(s, SPAN_PLACEHOLDER);
+        cx.replace_freetext(s, placeholder);
     }
 }
 

@@ -313,3 +313,46 @@ fn technical_numbers_and_private_addresses_are_kept() {
         "GET http://[ip]/api/health"
     );
 }
+
+/// Issue 17, rule 2: a v2 span's name follows the description rule by op; AI ops and
+/// names that are not code leave as the op only.
+#[test]
+fn span_v2_names_by_op() {
+    let item = |op: &str, name: &str| serde_json::json!({"span_id": "a81618f4de9e1097", "trace_id": "b20c65740ea54321a81618f4de9e1096", "name": name, "attributes": {"sentry.op": {"type": "string", "value": op}}});
+    let batch = serde_json::json!({"items": [
+        item("gen_ai.chat", "chat gpt-4o: summarise Zephyrine Canarywood Memoirs"),
+        item("ai.run", "ai.run"),
+        item("file.upload", "upload doc_8c21e0 by Zephyrine"),
+        item("function", "app.uploads.store_document"),
+        item("http.server", "GET /people/zephyrine-canarywood/cv/"),
+    ]});
+    let body = format!("{{}}\n{{\"type\":\"span\",\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":5}}\n{batch}\n");
+    let env = Envelope::parse(Bytes::from(body)).unwrap();
+    let out = scrub_envelope(&env, &policy(), Upstream::default(), |_, _| {
+        Decision::Forward { ids_allowed: false }
+    });
+    let text = String::from_utf8(out.envelope.to_bytes().to_vec()).unwrap();
+    assert_gone(&text);
+    let payload: Value = serde_json::from_slice(out.envelope.items()[0].payload()).unwrap();
+    let names: Vec<&str> = payload["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "gen_ai.chat",
+            "ai.run",
+            "file.upload",
+            "app.uploads.store_document",
+            "GET /people/*/cv/"
+        ]
+    );
+    // v1 spans: an AI op's description is the op too.
+    let mut t = transaction("/api/x", Some("route"));
+    t["spans"] = serde_json::json!([span("gen_ai.chat", "chat gpt-4o")]);
+    let (_, items, _) = run(serde_json::json!({}), &[("transaction", t)]);
+    assert_eq!(items[0]["spans"][0]["description"], "gen_ai.chat");
+}
