@@ -84,11 +84,11 @@ pub fn scrub_header(
             let v = match (k.as_str(), v) {
                 ("release" | "environment" | "transaction", Value::String(s)) => {
                     let mut val = Some(Val::Str(Cow::Borrowed(s.as_str())));
-                    if k == "transaction" {
+                    match k.as_str() {
                         // The same decision as the event it was copied from.
-                        crate::names::transaction(&mut cx, None, &mut val);
-                    } else {
-                        cx.val_text(&mut val);
+                        "transaction" => crate::names::transaction(&mut cx, None, &mut val),
+                        "release" => crate::deploy::release(&mut cx, &mut val),
+                        _ => crate::deploy::environment(&mut cx, &mut val),
                     }
                     match val {
                         Some(Val::Str(text)) => Value::String(text.into_owned()),

@@ -28,6 +28,7 @@
 //! ```
 
 mod ctx;
+mod deploy;
 pub mod detect;
 mod event;
 mod header;

@@ -120,6 +120,10 @@ impl SpanV2<'_> {
                     cx.key("value", |cx| {
                         if url {
                             cx.val_request_url(&mut a.value, None)
+                        } else if *k == "sentry.release" {
+                            crate::deploy::release(cx, &mut a.value)
+                        } else if *k == "sentry.environment" {
+                            crate::deploy::environment(cx, &mut a.value)
                         } else if !matches!(a.value, Some(Val::Num(_))) {
                             cx.val_text(&mut a.value)
                         }

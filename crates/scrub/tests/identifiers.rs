@@ -356,3 +356,88 @@ fn span_v2_names_by_op() {
     let (_, items, _) = run(serde_json::json!({}), &[("transaction", t)]);
     assert_eq!(items[0]["spans"][0]["description"], "gen_ai.chat");
 }
+
+/// Issue 17, rule 3: releases and environments that are not versions, hashes or known
+/// words are replaced the same way wherever they are copied, unless allowlisted.
+#[test]
+fn releases_and_environments_are_versions_and_known_words() {
+    let release = "zephyrine-laptop-build";
+    let env = "zephyrine-sandbox";
+    let header = serde_json::json!({"trace": {"trace_id": "b20c65740ea54321a81618f4de9e1096", "release": release, "environment": env}});
+    let mut event = event_with_url("http://127.0.0.1/api/x", "/api/x", "route");
+    event["release"] = release.into();
+    event["environment"] = env.into();
+    event["tags"] = serde_json::json!({"environment": env});
+    let session = serde_json::json!({"sid": "7c7b6e9a-1f1e-4a4e-9a77-3b1c5a0d2e11", "status": "ok", "attrs": {"release": release, "environment": env}});
+    let batch = serde_json::json!({"items": [{"span_id": "a81618f4de9e1097", "name": "app.work", "attributes": {"sentry.op": {"type": "string", "value": "function"}, "sentry.release": {"type": "string", "value": release}, "sentry.environment": {"type": "string", "value": env}}}]});
+    let (h, items, text) = run(
+        header.clone(),
+        &[("event", event.clone()), ("session", session.clone())],
+    );
+    assert_gone(&text);
+    assert_eq!(h["trace"]["release"], "[release]");
+    assert_eq!(h["trace"]["environment"], "[environment]");
+    assert_eq!(items[0]["release"], "[release]");
+    assert_eq!(items[0]["environment"], "[environment]");
+    assert_eq!(items[0]["tags"]["environment"], "[environment]");
+    assert_eq!(
+        items[1]["attrs"],
+        serde_json::json!({"release": "[release]", "environment": "[environment]"})
+    );
+    let body = format!("{{}}\n{{\"type\":\"span\",\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":1}}\n{batch}\n");
+    let out = scrub_envelope(
+        &Envelope::parse(Bytes::from(body)).unwrap(),
+        &policy(),
+        Upstream::default(),
+        |_, _| Decision::Forward { ids_allowed: false },
+    );
+    let v2: Value = serde_json::from_slice(out.envelope.items()[0].payload()).unwrap();
+    assert_eq!(
+        v2["items"][0]["attributes"]["sentry.release"]["value"],
+        "[release]"
+    );
+    assert_eq!(
+        v2["items"][0]["attributes"]["sentry.environment"]["value"],
+        "[environment]"
+    );
+
+    // Versions, hashes and environment words stay.
+    for (r, e) in [
+        ("hr@1.4.2", "production"),
+        ("v2.0.0-rc.1", "staging-2"),
+        ("8c21e0f3a9b1", "prod-eu-west"),
+        ("2026.11.23", "dev"),
+    ] {
+        let mut ev = event.clone();
+        ev["release"] = r.into();
+        ev["environment"] = e.into();
+        let (_, items, _) = run(serde_json::json!({}), &[("event", ev)]);
+        assert_eq!(
+            (
+                items[0]["release"].as_str(),
+                items[0]["environment"].as_str()
+            ),
+            (Some(r), Some(e))
+        );
+    }
+
+    // The operator's allowlist keeps a name as sent.
+    let allowing = Policy::new(PolicyConfig {
+        allowed_releases: vec![release.to_owned()],
+        allowed_environments: vec![env.to_owned()],
+        ..PolicyConfig::default()
+    })
+    .unwrap();
+    let body = format!("{header}\n{{\"type\":\"session\"}}\n{session}\n");
+    let out = scrub_envelope(
+        &Envelope::parse(Bytes::from(body)).unwrap(),
+        &allowing,
+        Upstream::default(),
+        |_, _| Decision::Forward { ids_allowed: false },
+    );
+    let s: Value = serde_json::from_slice(out.envelope.items()[0].payload()).unwrap();
+    assert_eq!(
+        s["attrs"],
+        serde_json::json!({"release": release, "environment": env})
+    );
+}

@@ -266,8 +266,12 @@ impl<'a> Event<'a> {
         ctx::token(&mut self.platform);
         ctx::token(&mut self.level);
         cx.key("logger", |cx| cx.val_text(&mut self.logger));
-        cx.key("release", |cx| cx.val_text(&mut self.release));
-        cx.key("environment", |cx| cx.val_text(&mut self.environment));
+        cx.key("release", |cx| {
+            crate::deploy::release(cx, &mut self.release)
+        });
+        cx.key("environment", |cx| {
+            crate::deploy::environment(cx, &mut self.environment)
+        });
         cx.key("dist", |cx| cx.val_text(&mut self.dist));
         if let Some(ti) = &mut self.transaction_info {
             ctx::token(&mut ti.source);
@@ -459,7 +463,11 @@ pub(crate) fn scrub_tags(
             return false;
         };
         let mut slot = Some(std::mem::replace(v, Val::Other));
-        cx.key(key, |cx| cx.val_text(&mut slot));
+        if key == "environment" {
+            cx.key(key, |cx| crate::deploy::environment(cx, &mut slot));
+        } else {
+            cx.key(key, |cx| cx.val_text(&mut slot));
+        }
         match slot {
             Some(s) => {
                 *v = s;

@@ -144,6 +144,10 @@ impl Allowlisted<Val<'_>> {
             let mut slot = Some(std::mem::replace(v, Val::Other));
             if is_url_key(k) {
                 cx.key(k, |cx| cx.val_request_url(&mut slot, None));
+            } else if *k == "sentry.release" {
+                cx.key(k, |cx| crate::deploy::release(cx, &mut slot));
+            } else if *k == "sentry.environment" {
+                cx.key(k, |cx| crate::deploy::environment(cx, &mut slot));
             } else if !matches!(slot, Some(Val::Num(_))) {
                 // Numbers under technical keys (thread ids, sizes, line numbers) are kept
                 // as sent: a Luhn-valid thread id is not a card.
