@@ -61,8 +61,9 @@ def init(integrations, **extra):
         integrations=integrations,
         traces_sample_rate=1.0,
         send_default_pii=pii,
-        release="hr-trial@0.3.1",
-        environment="staging",
+        # Issue 17 trials plant a person's name here (TRIAL_RELEASE / TRIAL_ENVIRONMENT).
+        release=os.environ.get("TRIAL_RELEASE", "hr-trial@0.3.1"),
+        environment=os.environ.get("TRIAL_ENVIRONMENT", "staging"),
         **extra,
     )
     sentry_sdk.set_tag("company_id", "7")

@@ -15,8 +15,8 @@ Sentry.init({
   dsn: "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1",
   tracesSampleRate: 1.0,
   sendDefaultPii: process.env.TRIAL_PII === "1",
-  release: "hr-trial@0.3.1",
-  environment: "staging",
+  release: process.env.TRIAL_RELEASE || "hr-trial@0.3.1",
+  environment: process.env.TRIAL_ENVIRONMENT || "staging",
   transport: (options) =>
     Sentry.createTransport(options, async (req) => {
       n += 1;
@@ -39,6 +39,7 @@ server.listen(0, "127.0.0.1", async () => {
   await new Promise((resolve) => http.get(`http://127.0.0.1:${port}/people/${SLUG}/cv/?lang=en`, (r) => { r.resume(); r.on("end", resolve); }));
   await Sentry.startSpan({ op: "task", name: `reindex document ${TITLE}`, forceTransaction: true }, async () => {
     Sentry.startSpan({ op: "file.upload", name: `upload doc_8c21e0 by ${PERSON}` }, () => {});
+    Sentry.startSpan({ op: "gen_ai.chat", name: `chat gpt-4o summarise ${TITLE}` }, () => {});
   });
   server.close();
   await Sentry.flush(5000);

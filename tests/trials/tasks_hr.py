@@ -36,6 +36,8 @@ def job(title):
     with capture.custom_transaction(f"reindex document {title}", "task"):
         with capture.span("queue.process", "hr.jobs.reindex"):
             pass
+        with capture.span("gen_ai.chat", f"chat gpt-4o summarise {title}"):
+            pass
         with capture.span("http.client", f"GET http://10.0.3.7:9200/people/{SLUG}/_doc"):
             pass
 
