@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::meta::{Meta, Seg};
+use crate::names::Names;
 use crate::policy::Policy;
 use crate::report::Report;
 use crate::values::Val;
@@ -14,6 +15,11 @@ pub const RULE_ALLOWLIST: &str = "@allowlist:remove";
 pub const RULE_MESSAGE: &str = "@message:replace";
 /// Placeholder for a replaced message.
 pub const FILTERED: &str = "[filtered]";
+/// Rule id for names written by the application (transaction names, span descriptions)
+/// replaced because they are not shaped like code.
+pub const RULE_FREETEXT: &str = "@freetext:replace";
+/// Rule id for URL paths rewritten to their route template or with masked segments.
+pub const RULE_URLPATH: &str = "@urlpath:replace";
 
 /// State of one item's walk.
 pub struct Ctx<'p> {
@@ -25,19 +31,27 @@ pub struct Ctx<'p> {
     meta: Meta,
     /// Counts for the removal report.
     pub report: &'p mut Report,
+    /// Transaction names decided so far in this envelope, so every copy gets the same.
+    pub names: &'p mut Names,
     /// Reused buffer for remarks.
     scratch: Vec<(String, usize, usize)>,
 }
 
 impl<'p> Ctx<'p> {
     /// A fresh context.
-    pub fn new(policy: &'p Policy, ids_allowed: bool, report: &'p mut Report) -> Ctx<'p> {
+    pub fn new(
+        policy: &'p Policy,
+        ids_allowed: bool,
+        report: &'p mut Report,
+        names: &'p mut Names,
+    ) -> Ctx<'p> {
         Ctx {
             policy,
             ids_allowed,
             path: Vec::with_capacity(16),
             meta: Meta::default(),
             report,
+            names,
             scratch: Vec::new(),
         }
     }
@@ -75,31 +89,80 @@ impl<'p> Ctx<'p> {
 
     /// A URL or path: query, fragment and credentials go, then each path segment passes the
     /// detectors *decoded* (`alice%40example.com` is an email), then the whole string does.
+    /// For URLs of code (frames' files); URLs of requests use [`Ctx::request_url`].
     pub fn url(&mut self, s: &mut Cow<'_, str>) {
+        self.url_with(s, false, None);
+    }
+
+    /// A URL an application was called at or called: as [`Ctx::url`], and then its path is
+    /// the route template's when `route` matches it, otherwise every segment that is not
+    /// technical (a name, a slug of words) is masked (`/people/*/cv/`).
+    pub fn request_url(&mut self, s: &mut Cow<'_, str>, route: Option<&str>) {
+        self.url_with(s, true, route);
+    }
+
+    fn url_with(&mut self, s: &mut Cow<'_, str>, mask: bool, route: Option<&str>) {
         if let Some(clean) = crate::normalize::url::scrub_url(s) {
             self.report.redacted("@url-query");
             *s = Cow::Owned(clean);
         }
+        let mut changed = false;
+        if let Some(r) = route.and_then(|r| crate::normalize::ident::apply_route(s, r)) {
+            self.report.redacted("@urlpath");
+            *s = Cow::Owned(r);
+            changed = true;
+        }
+        let mask = mask && !changed;
         let detectors = &self.policy.detectors;
         let report = &mut *self.report;
         let mapped = crate::normalize::url::map_segments(s, |seg| {
-            let red = detectors.redact(seg)?;
-            for &(kind, ..) in &red.remarks {
-                report.redacted(kind.rule_id());
+            if let Some(red) = detectors.redact(seg) {
+                for &(kind, ..) in &red.remarks {
+                    report.redacted(kind.rule_id());
+                }
+                return Some(red.text);
             }
-            Some(red.text)
+            if mask && !crate::normalize::ident::is_technical_segment(seg) {
+                report.redacted("@urlpath");
+                return Some(crate::normalize::ident::MASKED_SEGMENT.to_owned());
+            }
+            None
         });
+        let len = s.len();
         if let Some(m) = mapped {
-            let len = s.len();
-            let new_len = m.len();
+            *s = Cow::Owned(m);
+            changed = true;
+        }
+        if changed {
+            let new_len = s.len();
             self.meta.substituted(
                 &self.path,
-                std::iter::once(("@urlpath:replace".to_owned(), 0, new_len)),
+                std::iter::once((RULE_URLPATH.to_owned(), 0, new_len)),
                 len,
             );
-            *s = Cow::Owned(m);
         }
         self.text(s);
+    }
+
+    /// [`Ctx::request_url`] on a scalar (non-strings go through [`Ctx::val_text`]).
+    pub fn val_request_url(&mut self, v: &mut Option<Val<'_>>, route: Option<&str>) {
+        match v {
+            Some(Val::Str(s)) => self.request_url(s, route),
+            _ => self.val_text(v),
+        }
+    }
+
+    /// Replaces a name written by the application with a placeholder (`<custom
+    /// transaction>`): it is not shaped like code, so it may be a title or a person's name.
+    pub fn replace_freetext(&mut self, s: &mut Cow<'_, str>, placeholder: &str) {
+        let len = s.len();
+        self.report.redacted("@freetext");
+        self.meta.substituted(
+            &self.path,
+            std::iter::once((RULE_FREETEXT.to_owned(), 0, placeholder.len())),
+            len,
+        );
+        *s = Cow::Owned(placeholder.to_owned());
     }
 
     /// [`Ctx::url`] on a scalar (non-strings go through [`Ctx::val_text`]).
@@ -129,6 +192,17 @@ impl<'p> Ctx<'p> {
             Some(Val::Other) => *v = None,
             None => {}
         }
+    }
+
+    /// Replaces a value by a rewritten form, with one `rule` remark over the new text.
+    pub fn replace_with_remark(&mut self, s: &mut Cow<'_, str>, new: String, rule: &str) {
+        let len = s.len();
+        self.meta.substituted(
+            &self.path,
+            std::iter::once((rule.to_owned(), 0, new.len())),
+            len,
+        );
+        *s = Cow::Owned(new);
     }
 
     /// Replaces a whole free-text value by the `[filtered]` placeholder.

@@ -5,9 +5,11 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::ctx::{is_token, is_version};
+use crate::ctx::{is_token, is_version, Ctx};
+use crate::names::Names;
 use crate::policy::Policy;
 use crate::report::Report;
+use crate::values::Val;
 
 /// What the header is rewritten to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +26,7 @@ pub fn scrub_header(
     upstream: Upstream<'_>,
     policy: &Policy,
     report: &mut Report,
+    names: &mut Names,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(Value::String(id)) = input.get("event_id") {
@@ -57,6 +60,7 @@ pub fn scrub_header(
     }
     if let Some(Value::Object(trace)) = input.get("trace") {
         let mut t = Map::new();
+        let mut cx = Ctx::new(policy, false, report, names);
         for (k, v) in trace {
             let keep = match (k.as_str(), v) {
                 ("trace_id", Value::String(s)) => {
@@ -73,37 +77,23 @@ pub fn scrub_header(
             };
             if !keep {
                 if k != "public_key" {
-                    report.removed("header.trace.*");
+                    cx.report.removed("header.trace.*");
                 }
                 continue;
             }
             let v = match (k.as_str(), v) {
                 ("release" | "environment" | "transaction", Value::String(s)) => {
-                    let mut text = Cow::Borrowed(s.as_str());
-                    if k == "transaction" {
-                        if let Some(clean) = crate::normalize::url::scrub_url(&text) {
-                            text = Cow::Owned(clean);
-                        }
-                        // As in the event: a URL-named transaction's path segments pass the
-                        // detectors decoded.
-                        let mapped = crate::normalize::url::map_segments(&text, |seg| {
-                            let red = policy.detectors.redact(seg)?;
-                            for (kind, ..) in &red.remarks {
-                                report.redacted(kind.rule_id());
-                            }
-                            Some(red.text)
-                        });
-                        if let Some(m) = mapped {
-                            text = Cow::Owned(m);
-                        }
+                    let mut val = Some(Val::Str(Cow::Borrowed(s.as_str())));
+                    match k.as_str() {
+                        // The same decision as the event it was copied from.
+                        "transaction" => crate::names::transaction(&mut cx, None, &mut val),
+                        "release" => crate::deploy::release(&mut cx, &mut val),
+                        _ => crate::deploy::environment(&mut cx, &mut val),
                     }
-                    if let Some(red) = policy.detectors.redact(&text) {
-                        for (kind, ..) in &red.remarks {
-                            report.redacted(kind.rule_id());
-                        }
-                        text = Cow::Owned(red.text);
+                    match val {
+                        Some(Val::Str(text)) => Value::String(text.into_owned()),
+                        _ => continue,
                     }
-                    Value::String(text.into_owned())
                 }
                 _ => v.clone(),
             };

@@ -28,10 +28,12 @@
 //! ```
 
 mod ctx;
+mod deploy;
 pub mod detect;
 mod event;
 mod header;
 mod meta;
+mod names;
 pub mod normalize;
 mod policy;
 mod profile;
@@ -112,8 +114,8 @@ where
     G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
 {
     let mut report = Report::default();
-    let header = header::scrub_header(envelope.header(), upstream, policy, &mut report);
-    let mut out = Envelope::from_header(header);
+    let mut names = names::Names::default();
+    let mut items = Vec::with_capacity(envelope.items().len());
     let mut consent = Vec::with_capacity(envelope.items().len());
     for item in envelope.items() {
         let label = item.ty().label();
@@ -127,14 +129,20 @@ where
             kept.ids_allowed = matches!(d, Decision::Forward { ids_allowed: true });
             d
         };
-        match scrub_item(item, policy, &mut recording_gate, &mut report) {
+        match scrub_item(item, policy, &mut recording_gate, &mut report, &mut names) {
             Ok(new) => {
                 report.kept(label);
-                out.push(new);
+                items.push(new);
                 consent.push(kept);
             }
             Err(reason) => report.dropped(label, reason),
         }
+    }
+    // The header last: its `trace.transaction` copies a name the items decided.
+    let header = header::scrub_header(envelope.header(), upstream, policy, &mut report, &mut names);
+    let mut out = Envelope::from_header(header);
+    for item in items {
+        out.push(item);
     }
     Scrubbed {
         envelope: out,
@@ -148,6 +156,7 @@ fn scrub_item<G>(
     policy: &Policy,
     gate: &mut G,
     report: &mut Report,
+    names: &mut names::Names,
 ) -> Result<Item, &'static str>
 where
     G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
@@ -158,12 +167,12 @@ where
         ItemType::Event | ItemType::Transaction => {
             let mut ev: Event<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, Some(ev.attribution(&policy.config.company_tag))))?;
-            ev.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
             Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
         }
         ItemType::Span => {
             let ids_allowed = decide(gate(ty, None))?;
-            let mut cx = Ctx::new(policy, ids_allowed, report);
+            let mut cx = Ctx::new(policy, ids_allowed, report, names);
             if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) {
                 let mut batch: spans_v2::SpanBatch<'_> = parse(payload)?;
                 batch.scrub(&mut cx);
@@ -182,13 +191,13 @@ where
         ItemType::Session => {
             let mut s: session::Session<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
             Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
         }
         ItemType::Sessions => {
             let mut s: session::Sessions<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
             Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
         }
         ItemType::ClientReport => {
@@ -200,13 +209,13 @@ where
         ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
             let mut p: profile::Profile<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            p.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            p.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
             Ok(Item::new(ty.clone(), to_bytes(&p, payload.len())?))
         }
         ItemType::CheckIn if policy.config.allow_check_ins => {
             let mut c: profile::CheckIn<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            c.scrub(&mut Ctx::new(policy, ids_allowed, report));
+            c.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
             Ok(Item::new(ty.clone(), to_bytes(&c, payload.len())?))
         }
         ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),

@@ -52,6 +52,10 @@ pub struct PolicyConfig {
     pub allow_profiles: bool,
     /// Forward `check_in` items (cron monitors).
     pub allow_check_ins: bool,
+    /// Release names kept although they do not look like versions or hashes.
+    pub allowed_releases: Vec<String>,
+    /// Environment names kept although they are not known environment words.
+    pub allowed_environments: Vec<String>,
 }
 
 /// Exception types whose messages describe the program, not the user's data.
@@ -120,6 +124,8 @@ impl Default for PolicyConfig {
             keep_server_name: false,
             allow_profiles: false,
             allow_check_ins: false,
+            allowed_releases: Vec::new(),
+            allowed_environments: Vec::new(),
         }
     }
 }

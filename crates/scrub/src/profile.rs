@@ -150,14 +150,20 @@ impl Profile<'_> {
         ctx::hex_id(&mut self.profiler_id);
         ctx::timestamp(&mut self.timestamp);
         ctx::token(&mut self.platform);
-        cx.key("release", |cx| cx.val_text(&mut self.release));
-        cx.key("environment", |cx| cx.val_text(&mut self.environment));
+        cx.key("release", |cx| {
+            crate::deploy::release(cx, &mut self.release)
+        });
+        cx.key("environment", |cx| {
+            crate::deploy::environment(cx, &mut self.environment)
+        });
         name_version(cx, "runtime", &mut self.runtime);
         name_version(cx, "os", &mut self.os);
         name_version(cx, "client_sdk", &mut self.client_sdk);
         if let Some(t) = &mut self.transaction {
             cx.key("transaction", |cx| {
-                cx.key("name", |cx| cx.val_text(&mut t.name));
+                cx.key("name", |cx| {
+                    crate::names::transaction(cx, None, &mut t.name)
+                });
                 ctx::hex_id(&mut t.id);
                 ctx::hex_id(&mut t.trace_id);
                 numeric(&mut t.active_thread_id);
@@ -255,8 +261,12 @@ impl CheckIn<'_> {
         ctx::token(&mut self.monitor_slug);
         ctx::token(&mut self.status);
         ctx::num(&mut self.duration);
-        cx.key("environment", |cx| cx.val_text(&mut self.environment));
-        cx.key("release", |cx| cx.val_text(&mut self.release));
+        cx.key("environment", |cx| {
+            crate::deploy::environment(cx, &mut self.environment)
+        });
+        cx.key("release", |cx| {
+            crate::deploy::release(cx, &mut self.release)
+        });
         if let Some(mc) = &mut self.monitor_config {
             ctx::num(&mut mc.checkin_margin);
             ctx::num(&mut mc.max_runtime);

@@ -22,8 +22,12 @@ pub struct Attrs<'a> {
 
 impl Attrs<'_> {
     fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        cx.key("release", |cx| cx.val_text(&mut self.release));
-        cx.key("environment", |cx| cx.val_text(&mut self.environment));
+        cx.key("release", |cx| {
+            crate::deploy::release(cx, &mut self.release)
+        });
+        cx.key("environment", |cx| {
+            crate::deploy::environment(cx, &mut self.environment)
+        });
         if self.ip_address.take().is_some() {
             cx.removed_silently("attrs.ip_address");
         }

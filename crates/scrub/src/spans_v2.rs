@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ctx::{self, Ctx};
-use crate::event::span::{is_url_key, scrub_description, Allowlisted};
+use crate::event::span::{is_url_key, Allowlisted};
 use crate::meta::Seg;
 use crate::values::{List, Val};
 
@@ -108,7 +108,9 @@ impl SpanV2<'_> {
         cx.report.removed_many("span.attributes.*", attrs.removed);
         attrs.removed = 0;
         let op = op(attrs).to_owned();
-        cx.key("name", |cx| scrub_description(cx, &op, &mut self.name));
+        cx.key("name", |cx| {
+            crate::names::span_v2_name(cx, &op, &mut self.name)
+        });
         cx.key("attributes", |cx| {
             attrs.kept.retain_mut(|(k, a)| {
                 ctx::token(&mut a.ty);
@@ -117,8 +119,12 @@ impl SpanV2<'_> {
                 cx.key(k, |cx| {
                     cx.key("value", |cx| {
                         if url {
-                            cx.val_url(&mut a.value)
-                        } else {
+                            cx.val_request_url(&mut a.value, None)
+                        } else if *k == "sentry.release" {
+                            crate::deploy::release(cx, &mut a.value)
+                        } else if *k == "sentry.environment" {
+                            crate::deploy::environment(cx, &mut a.value)
+                        } else if !matches!(a.value, Some(Val::Num(_))) {
                             cx.val_text(&mut a.value)
                         }
                     })

@@ -73,14 +73,15 @@ fn ip() {
     check(
         "ip",
         &[
-            ("from 10.1.2.3", "from [ip]"),
+            ("from 81.2.69.160", "from [ip]"),
             ("1.2.3.4", "[ip]"),
-            ("http://127.0.0.1:9000/x", "http://[ip]:9000/x"),
-            ("ip:192.168.0.1,", "ip:[ip],"),
+            ("http://203.0.113.9:9000/x", "http://[ip]:9000/x"),
+            ("ip:8.8.4.4,", "ip:[ip],"),
+            ("172.32.0.1", "[ip]"),
+            ("100.128.0.1", "[ip]"),
             ("addr 2001:db8::8a2e:370:7334 up", "addr [ip] up"),
-            ("[::1]:8080", "[[ip]]:8080"),
-            ("fe80::1ff:fe23:4567:890a", "[ip]"),
-            ("::ffff:192.168.0.1", "[ip]"),
+            ("[2a00:1450::200e]:8080", "[[ip]]:8080"),
+            ("::ffff:81.2.69.160", "[ip]"),
         ],
     );
     clean(
@@ -98,6 +99,18 @@ fn ip() {
             "at 12:51:13.123",
             "::",
             "Class::method",
+            // Loopback, private, link-local and shared addresses are the deployment's own.
+            "http://127.0.0.1:9000/x",
+            "from 10.1.2.3",
+            "ip:192.168.0.1,",
+            "172.16.5.4 172.31.255.255",
+            "100.64.0.1",
+            "169.254.169.254",
+            "0.0.0.0:8000",
+            "[::1]:8080",
+            "fe80::1ff:fe23:4567:890a",
+            "fd12:3456:789a::1",
+            "::ffff:192.168.0.1",
             "a::b::c",
             "std::io::Error",
             "Vec::new()",
@@ -389,7 +402,7 @@ fn url_credentials() {
             ),
             (
                 "redis://:s3cret@10.0.0.5:6379",
-                "redis://[credentials]@[ip]:6379",
+                "redis://[credentials]@10.0.0.5:6379",
             ),
             (
                 "https://alice@example.com/x",
@@ -549,7 +562,7 @@ fn technical_strings_are_not_pii() {
 #[test]
 fn combined_sentence_and_remarks() {
     let r = detectors()
-        .redact("search failed for alice@example.com from 10.1.2.3 card 4111-1111-1111-1111")
+        .redact("search failed for alice@example.com from 81.2.69.3 card 4111-1111-1111-1111")
         .expect("matches");
     assert_eq!(r.text, "search failed for [email] from [ip] card [card]");
     assert_eq!(
@@ -578,7 +591,7 @@ fn combined_sentence_and_remarks() {
 
 #[test]
 fn find_reports_sorted_input_ranges() {
-    let text = "a 10.0.0.1 b bob@example.com";
+    let text = "a 81.2.6.7 b bob@example.com";
     let mut out = vec![Match {
         kind: Kind::Card,
         start: 0,
@@ -616,7 +629,7 @@ fn kinds_have_placeholders_and_rule_ids() {
 /// Fragments that produce matches, to mix with arbitrary text in the property test.
 const FRAGMENTS: &[&str] = &[
     "alice@example.com",
-    "10.1.2.3",
+    "81.2.69.160",
     "4111 1111 1111 1111",
     "DE89370400440532013000",
     "+33 6 12 34 56 78",
@@ -624,6 +637,7 @@ const FRAGMENTS: &[&str] = &[
     "/home/alice/x",
     "Bearer abc123def456",
     "2001:db8::1",
+    "10.1.2.3",
     "aa:bb:cc:dd:ee:ff",
     "12345678Z",
     "https://u:p@h.io",

@@ -64,6 +64,13 @@ pub(super) fn egress_proxy(
     Some((clean, auth.flatten()))
 }
 
+fn trimmed(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Compiles the scrubbing policy from its flags; a detector that does not build is an error.
 pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Policy>> {
     let config = scrub::PolicyConfig {
@@ -99,6 +106,8 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
         keep_server_name: a.keep_server_name,
         allow_profiles: a.allow_profiles,
         allow_check_ins: a.allow_check_ins,
+        allowed_releases: trimmed(&a.allowed_releases),
+        allowed_environments: trimmed(&a.allowed_environments),
     };
     match scrub::Policy::new(config) {
         Ok(p) => Some(Arc::new(p)),

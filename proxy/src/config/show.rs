@@ -130,6 +130,8 @@ impl Config {
         let _ = writeln!(s, "exception_messages = {:?}", p.exception_messages);
         let _ = writeln!(s, "log_messages = {:?}", p.log_messages);
         let _ = writeln!(s, "company_tag = {}", p.company_tag);
+        let _ = writeln!(s, "allowed_releases = {:?}", p.allowed_releases);
+        let _ = writeln!(s, "allowed_environments = {:?}", p.allowed_environments);
         s
     }
 }

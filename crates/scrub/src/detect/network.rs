@@ -95,7 +95,31 @@ pub(crate) fn ipv4_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
         return None;
     }
     let s = std::str::from_utf8(&b[p..e]).ok()?;
-    s.parse::<Ipv4Addr>().ok().map(|_| (p, e))
+    let ip = s.parse::<Ipv4Addr>().ok()?;
+    (!technical_v4(ip)).then_some((p, e))
+}
+
+/// Loopback, private (RFC 1918), link-local, shared (CGNAT) and unspecified addresses name
+/// a machine inside the deployment (`http://127.0.0.1:8000/`, a database at `10.0.3.7`),
+/// not a person: they are technical and stay.
+fn technical_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || (a == 100 && (64..128).contains(&b))
+}
+
+/// The IPv6 counterparts: loopback `::1`, unspecified `::`, unique-local `fc00::/7`,
+/// link-local `fe80::/10`, and IPv4-mapped technical addresses.
+fn technical_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || ip.to_ipv4_mapped().is_some_and(technical_v4)
 }
 
 fn is_v6(c: u8) -> bool {
@@ -127,7 +151,8 @@ pub(crate) fn ipv6_at(b: &[u8], c: usize) -> Option<(usize, usize)> {
         return None;
     }
     let txt = std::str::from_utf8(tok).ok()?;
-    txt.parse::<Ipv6Addr>().ok().map(|_| (s, e))
+    let ip = txt.parse::<Ipv6Addr>().ok()?;
+    (!technical_v6(ip)).then_some((s, e))
 }
 
 /// MAC address `aa:bb:cc:dd:ee:ff` or `aa-bb-…` whose first separator is at `sep`. Six pairs

@@ -286,6 +286,8 @@ impl Thread<'_> {
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         match &self.id {
             Some(Val::Num(_)) => {}
+            // A thread id is technical: digits are kept as sent, not read as a card.
+            Some(Val::Str(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {}
             Some(Val::Str(_)) => cx.key("id", |cx| cx.val_text(&mut self.id)),
             _ => self.id = None,
         }

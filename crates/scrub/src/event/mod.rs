@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ctx::{self, Ctx, FILTERED};
 use crate::meta::Seg;
+use crate::names;
 use crate::normalize;
 use crate::policy::LogMode;
 use crate::values::{List, Pairs, Present, Val};
@@ -265,17 +266,32 @@ impl<'a> Event<'a> {
         ctx::token(&mut self.platform);
         ctx::token(&mut self.level);
         cx.key("logger", |cx| cx.val_text(&mut self.logger));
-        cx.key("release", |cx| cx.val_text(&mut self.release));
-        cx.key("environment", |cx| cx.val_text(&mut self.environment));
+        cx.key("release", |cx| {
+            crate::deploy::release(cx, &mut self.release)
+        });
+        cx.key("environment", |cx| {
+            crate::deploy::environment(cx, &mut self.environment)
+        });
         cx.key("dist", |cx| cx.val_text(&mut self.dist));
-        // A transaction named after a raw URL (`transaction_style="url"`) is a URL.
-        cx.key("transaction", |cx| cx.val_url(&mut self.transaction));
         if let Some(ti) = &mut self.transaction_info {
             ctx::token(&mut ti.source);
             if ti.source.is_none() {
                 self.transaction_info = None;
             }
         }
+        let source = self
+            .transaction_info
+            .as_ref()
+            .and_then(|ti| ti.source.as_ref())
+            .and_then(Val::as_str);
+        // The route template, as sent, gives the request URL its path.
+        let route = names::is_route_source(source)
+            .then(|| self.transaction.as_ref().and_then(Val::as_str))
+            .flatten()
+            .map(str::to_owned);
+        cx.key("transaction", |cx| {
+            names::transaction(cx, source, &mut self.transaction)
+        });
         if self.server_name.is_some() {
             if cx.policy.config.keep_server_name {
                 cx.key("server_name", |cx| cx.val_text(&mut self.server_name));
@@ -312,7 +328,7 @@ impl<'a> Event<'a> {
             cx.key("stacktrace", |cx| st.scrub(cx, "stacktrace.frames.vars"));
         }
         if let Some(r) = &mut self.request {
-            cx.key("request", |cx| r.scrub(cx));
+            cx.key("request", |cx| r.scrub(cx, route.as_deref()));
         }
         if let Some(c) = &mut self.contexts {
             cx.key("contexts", |cx| c.scrub(cx));
@@ -447,7 +463,11 @@ pub(crate) fn scrub_tags(
             return false;
         };
         let mut slot = Some(std::mem::replace(v, Val::Other));
-        cx.key(key, |cx| cx.val_text(&mut slot));
+        if key == "environment" {
+            cx.key(key, |cx| crate::deploy::environment(cx, &mut slot));
+        } else {
+            cx.key(key, |cx| cx.val_text(&mut slot));
+        }
         match slot {
             Some(s) => {
                 *v = s;

@@ -31,11 +31,12 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Walks `request`.
-    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+    /// Walks `request`. `route` is the event's route template, when its transaction was
+    /// named after one: the URL then carries the template's path, not the values in it.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>, route: Option<&str>) {
         ctx::token(&mut self.method);
         ctx::token(&mut self.api_target);
-        cx.key("url", |cx| cx.val_url(&mut self.url));
+        cx.key("url", |cx| cx.val_request_url(&mut self.url, route));
         let policy = cx.policy;
         let mut removed_headers = 0;
         self.headers.0.retain_mut(|(k, v)| {

@@ -9,7 +9,6 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::ctx::{self, Ctx};
-use crate::normalize;
 use crate::values::{Pairs, Val};
 
 /// Span data keys that describe the program, not the user (values still pass the detectors;
@@ -144,8 +143,14 @@ impl Allowlisted<Val<'_>> {
         self.kept.retain_mut(|(k, v)| {
             let mut slot = Some(std::mem::replace(v, Val::Other));
             if is_url_key(k) {
-                cx.key(k, |cx| cx.val_url(&mut slot));
-            } else {
+                cx.key(k, |cx| cx.val_request_url(&mut slot, None));
+            } else if *k == "sentry.release" {
+                cx.key(k, |cx| crate::deploy::release(cx, &mut slot));
+            } else if *k == "sentry.environment" {
+                cx.key(k, |cx| crate::deploy::environment(cx, &mut slot));
+            } else if !matches!(slot, Some(Val::Num(_))) {
+                // Numbers under technical keys (thread ids, sizes, line numbers) are kept
+                // as sent: a Luhn-valid thread id is not a card.
                 cx.key(k, |cx| cx.val_text(&mut slot));
             }
             match slot {
@@ -215,41 +220,4 @@ impl Span<'_> {
     }
 }
 
-/// Normalises a span description by its op (SQL literals for `db*`, URL queries for
-/// `http*`), then runs the detectors.
-pub fn scrub_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>) {
-    if let Some(Val::Str(s)) = desc {
-        let normalized = if op.starts_with("db") {
-            normalize::sql::scrub_sql(s).map(|n| (n, "@sql-literal"))
-        } else if op.starts_with("http") {
-            normalize::url::scrub_http_description(s).map(|n| (n, "@url-query"))
-        } else {
-            None
-        };
-        if let Some((n, rule)) = normalized {
-            cx.report.redacted(rule);
-            *s = Cow::Owned(n);
-        }
-        // `GET https://host/users/alice%40example.com`: the URL's segments pass the detectors
-        // decoded, like any other URL.
-        if op.starts_with("http") {
-            if let Some((method, url)) = s.split_once(' ') {
-                if !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase()) {
-                    let mut u = Cow::Owned(url.to_owned());
-                    cx.url(&mut u);
-                    if u != url {
-                        *s = Cow::Owned(format!("{method} {u}"));
-                    }
-                    return;
-                }
-            }
-        }
-        // Whatever the op (`resource.script`, `navigation`, custom ones), a description that
-        // is a URL is treated as one: no query, decoded path segments.
-        if !op.starts_with("db") && s.contains("://") && !s.contains(char::is_whitespace) {
-            cx.url(s);
-            return;
-        }
-    }
-    cx.val_text(desc);
-}
+pub use crate::names::span_description as scrub_description;
