@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use proxy::auth::RequestAuth;
+use proxy::ingest::auth::RequestAuth;
 
 fn clean_key(k: &str) -> bool {
     (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric())
