@@ -131,7 +131,6 @@ fn spawn_load(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the durable spool (issue 15, part 1)"]
 async fn kill_9_under_load_loses_nothing_acknowledged() {
     let kills: usize = std::env::var("CRASH_KILLS")
         .ok()

@@ -117,9 +117,7 @@ fn stages_depend_only_downstream_and_on_leaves() {
             } else {
                 format!("{top}::{second}")
             };
-            let ok = allowed
-                .iter()
-                .any(|a| *a == top || *a == qualified);
+            let ok = allowed.iter().any(|a| *a == top || *a == qualified);
             if !ok {
                 violations.push(format!(
                     "{}: `{module}` names `crate::{qualified}`",
