@@ -122,8 +122,8 @@ impl admin::Status for State {
     /// Accepting traffic, with valid consent, and room for new envelopes (a full queue
     /// without a spool answers 429).
     fn is_ready(&self) -> bool {
-        let saturated =
-            (self.egress.as_ref()).is_some_and(|e| e.spool.is_none() && e.queue.fill_above(1.0));
+        let saturated = (self.egress.as_ref())
+            .is_some_and(|e| e.spool.is_none() && e.wal.is_none() && e.queue.fill_above(1.0));
         self.ingest.accepting.load(Ordering::Relaxed)
             && !matches!(*self.consent_view(), ConsentView::Closed(_))
             && !saturated

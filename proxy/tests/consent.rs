@@ -1051,6 +1051,17 @@ async fn an_invalid_document_at_the_url_is_a_failure_not_a_confirmation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_spooled_before_a_revocation_are_dropped_after_a_restart() {
+    revoked_while_spooled("overflow").await;
+}
+
+/// The durable spool: the revoked envelopes are tombstoned, not sent, and the log segment
+/// that held them is deleted, so none of their bytes stay on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_spool_deletes_envelopes_of_a_revoked_company() {
+    revoked_while_spooled("durable").await;
+}
+
+async fn revoked_while_spooled(mode: &str) {
     let world = World::new(Mode::Stall);
     world.write(&doc(true, &[("7", true, false), ("8", true, false)]));
     let spool = TempDir::new("consent-spool");
@@ -1060,6 +1071,8 @@ async fn envelopes_spooled_before_a_revocation_are_dropped_after_a_restart() {
         "1",
         "--spool-dir",
         spool_dir.as_str(),
+        "--spool-mode",
+        mode,
         "--upstream-timeout",
         "1s",
         "--shutdown-timeout",
@@ -1085,7 +1098,11 @@ async fn envelopes_spooled_before_a_revocation_are_dropped_after_a_restart() {
                 .unwrap_or(false)
         })
         .count();
-    assert_eq!(spooled, 3, "one spool file per envelope");
+    if mode == "overflow" {
+        assert_eq!(spooled, 3, "one spool file per envelope");
+    } else {
+        assert_eq!(spooled, 1, "one log segment");
+    }
     let before = world.upstream.requests();
     assert!(
         before
@@ -1107,4 +1124,12 @@ async fn envelopes_spooled_before_a_revocation_are_dropped_after_a_restart() {
     let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
     assert_line(&text, &dropped("event", "consent_revoked"), 3);
     proxy.stop().await;
+    // Nothing of the revoked company's envelopes is left on disk.
+    for entry in std::fs::read_dir(spool.path()).expect("spool folder") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        for id in &ids {
+            assert!(!text.contains(id.as_str()), "{mode}: {id} still on disk");
+        }
+    }
 }

@@ -758,3 +758,70 @@ async fn readyz_is_503_while_consent_is_missing() {
     proxy.stop().await;
     assert!(upstream.requests().is_empty());
 }
+
+/// The durable spool (the default with `--spool-dir`): every envelope is on disk before its
+/// 200, so a full memory queue costs nothing; at `--spool-max-bytes` the SDK gets
+/// `503 spool_full` with `Retry-After` (nothing acknowledged that could not be kept), and once
+/// the upstream takes the backlog the log shrinks and envelopes are taken again.
+#[tokio::test]
+async fn durable_spool_full_answers_503_then_drains() {
+    let ca = TestCa::new();
+    let files = CaFiles::new(&ca, "egress");
+    let spool = files.dir.join("spool");
+    let spool_arg = spool.to_str().expect("utf-8").to_owned();
+    let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::Fail(503)));
+    let proxy = start(
+        &upstream,
+        &files,
+        &[
+            "--senders",
+            "1",
+            "--queue-max-envelopes",
+            "1",
+            "--spool-dir",
+            &spool_arg,
+            "--spool-max-bytes",
+            "32KiB",
+        ],
+    )
+    .await;
+    let mut acknowledged = 0;
+    let refused = loop {
+        let resp = send_event(&proxy, acknowledged).await;
+        if resp.status != 200 {
+            break resp;
+        }
+        acknowledged += 1;
+        assert!(acknowledged < 100, "32 KiB never filled");
+    };
+    assert!(
+        acknowledged > 2,
+        "more than the memory queue holds: {acknowledged}"
+    );
+    assert_eq!(
+        (refused.status, refused.text()),
+        (
+            503,
+            serde_json::json!({"detail": "the proxy's disk spool is full; retry later"})
+                .to_string()
+        )
+    );
+    assert_eq!(refused.header("retry-after"), Some("10"));
+    assert_eq!(proxy.rejected("spool_full").await, 1);
+    assert_eq!(
+        proxy
+            .metric("scrubproxy_items_dropped_total{type=\"event\",reason=\"spool_full\"}")
+            .await,
+        1
+    );
+    assert!(proxy.metric("scrubproxy_spool_bytes").await > 0);
+    // Not saturated for /readyz: the spool still holds what it has.
+    upstream.set_mode(Mode::Ok);
+    wait_delivered(&upstream, acknowledged).await;
+    assert_eq!(send_event(&proxy, 1000).await.status, 200);
+    wait_delivered(&upstream, acknowledged + 1).await;
+    proxy.stop().await;
+    let mut got = delivered(&upstream);
+    got.retain(|c| c.event_id() != Some(event_id(1000)));
+    assert_exactly_once(&got, 0..acknowledged);
+}

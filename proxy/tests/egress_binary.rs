@@ -256,6 +256,8 @@ async fn fill_spool(work: &Work, upstream: &CaptureUpstream, name: &str, n: usiz
         name,
         upstream,
         &[
+            "--spool-mode",
+            "overflow",
             "--spool-dir",
             &spool,
             "--queue-max-envelopes",
@@ -299,7 +301,12 @@ async fn spool_survives_sigterm_and_restart_exactly_once() {
 
     upstream.set_mode(Mode::Ok);
     let spool = work.spool_arg();
-    let mut second = work.start("second", &upstream, &["--spool-dir", &spool], &[]);
+    let mut second = work.start(
+        "second",
+        &upstream,
+        &["--spool-mode", "overflow", "--spool-dir", &spool],
+        &[],
+    );
     wait_delivered(&upstream, N).await;
     wait_spool_empty(&work.spool()).await;
     assert_eq!(second.terminate(), Some(0));
@@ -340,7 +347,12 @@ async fn spool_survives_kill_9_every_spooled_envelope_delivered_once() {
 
     upstream.set_mode(Mode::Ok);
     let spool = work.spool_arg();
-    let mut second = work.start("second", &upstream, &["--spool-dir", &spool], &[]);
+    let mut second = work.start(
+        "second",
+        &upstream,
+        &["--spool-mode", "overflow", "--spool-dir", &spool],
+        &[],
+    );
     wait_delivered(&upstream, after.len()).await;
     wait_spool_empty(&work.spool()).await;
     assert_eq!(second.terminate(), Some(0));
@@ -364,7 +376,14 @@ async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
     let mut proxy = work.start(
         "loaded",
         &upstream,
-        &["--spool-dir", &spool, "--senders", "4"],
+        &[
+            "--spool-mode",
+            "overflow",
+            "--spool-dir",
+            &spool,
+            "--senders",
+            "4",
+        ],
         &[],
     );
     let acked = Arc::new(AtomicUsize::new(0));
@@ -419,7 +438,12 @@ async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
 
     // Restart with a healthy upstream: everything acknowledged arrives, once.
     upstream.set_mode(Mode::Ok);
-    let mut second = work.start("after", &upstream, &["--spool-dir", &spool], &[]);
+    let mut second = work.start(
+        "after",
+        &upstream,
+        &["--spool-mode", "overflow", "--spool-dir", &spool],
+        &[],
+    );
     wait_spool_empty(&work.spool()).await;
     wait_delivered(&upstream, delivered_now.len() + spooled.len()).await;
     assert_eq!(second.terminate(), Some(0));

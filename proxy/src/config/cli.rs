@@ -206,6 +206,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the disk spool is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpoolMode {
+    /// Every envelope is written to the spool's log before the SDK's 200, so nothing
+    /// acknowledged is lost to a crash, `kill -9` or a node loss.
+    Durable,
+    /// Only when the memory queue is full and at shutdown (one file per envelope).
+    Overflow,
+}
+
+/// When durable spool writes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpoolFsync {
+    /// One fsync per envelope, before its 200.
+    Always,
+    /// One fsync for every batch of envelopes written together (group commit), before their 200s.
+    Batch,
+    /// No fsync: survives a crash of the process, not of the machine.
+    Off,
+}
+
 /// The server's flags.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -362,6 +383,16 @@ pub struct ServeArgs {
     /// Most bytes in the spool; the oldest envelopes are dropped (and counted) past it.
     #[arg(long, env = "SENTRY_PROXY_SPOOL_MAX_BYTES", default_value = "1GiB")]
     pub spool_max_bytes: String,
+
+    /// `durable` (default): every envelope goes to the spool before the SDK's 200;
+    /// `overflow`: only when the queue is full and at shutdown.
+    #[arg(long, env = "SENTRY_PROXY_SPOOL_MODE", value_enum, default_value_t = SpoolMode::Durable)]
+    pub spool_mode: SpoolMode,
+
+    /// Durable spool: `batch` (one fsync per group of concurrent requests), `always` (one per
+    /// envelope) or `off` (no fsync: a machine crash can lose acknowledged envelopes).
+    #[arg(long, env = "SENTRY_PROXY_SPOOL_FSYNC", value_enum, default_value_t = SpoolFsync::Batch)]
+    pub spool_fsync: SpoolFsync,
 
     /// On SIGTERM/SIGINT, time to drain the queue before spooling what is left.
     #[arg(long, env = "SENTRY_PROXY_SHUTDOWN_TIMEOUT", default_value = "10s")]

@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cli::{LogFormat, ServeArgs};
+use cli::{LogFormat, ServeArgs, SpoolFsync, SpoolMode};
 
 pub use crate::consent_source::ConsentConfig;
 use crate::dsn::{Dsn, Scheme};
 use crate::egress::client::{Compression, UpstreamConfig};
+use crate::egress::wal::FsyncMode;
 pub use crate::egress::{EgressConfig, EgressSettings};
 pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
@@ -281,6 +282,13 @@ impl TryFrom<ServeArgs> for Config {
                         .spool_dir
                         .clone()
                         .map(|d| (d, spool_max_bytes.unwrap_or_default() as u64)),
+                    spool_durable: (a.spool_mode == SpoolMode::Durable).then_some(
+                        match a.spool_fsync {
+                            SpoolFsync::Always => FsyncMode::Always,
+                            SpoolFsync::Batch => FsyncMode::Batch,
+                            SpoolFsync::Off => FsyncMode::Off,
+                        },
+                    ),
                     audit_size: a.audit_size,
                 })),
                 _ => Output::Stdout,

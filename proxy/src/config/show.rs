@@ -60,6 +60,10 @@ impl Config {
                 match &u.spool {
                     Some((d, max)) => {
                         let _ = writeln!(s, "spool = {} (max {} bytes)", d.display(), max);
+                        let _ = match u.spool_durable {
+                            Some(fsync) => writeln!(s, "spool_mode = durable (fsync {fsync:?})"),
+                            None => writeln!(s, "spool_mode = overflow"),
+                        };
                     }
                     None => {
                         let _ = writeln!(s, "spool = none");

@@ -22,7 +22,8 @@
 //! | `mod.rs` | [`Egress`]: enqueue, park at shutdown, gauges; its settings |
 //! | `sender.rs` | the senders, the spool replayer, the consent re-check, retries |
 //! | `queue.rs` | the bounded memory queue and [`Job`] |
-//! | `spool.rs` | the disk spool |
+//! | `spool.rs` | the overflow spool (one file per job) and the stored job format |
+//! | `wal.rs` | the durable spool: a checksummed write-ahead log with group commit |
 //! | `client.rs` | the HTTPS client: compression, `X-Sentry-Auth`, error classes |
 //! | `connector.rs` | the one-host connector and the CONNECT tunnel |
 //! | `tls.rs` | rustls, TLS 1.2+, roots, private CA |
@@ -39,6 +40,7 @@ mod sender;
 pub mod sink;
 pub mod spool;
 pub mod tls;
+pub mod wal;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,6 +58,7 @@ pub use queue::{Job, Queue};
 use ratelimit::RateLimits;
 pub use sender::{backoff, spawn};
 use spool::Spool;
+use wal::{Wal, WalError};
 
 /// Everything the egress half is configured with.
 #[derive(Debug, Clone)]
@@ -70,6 +73,9 @@ pub struct EgressConfig {
     pub queue_max_bytes: usize,
     /// Spool folder and cap.
     pub spool: Option<(PathBuf, u64)>,
+    /// Durable spool (every job logged before the SDK's 200) and its fsync mode; `None`:
+    /// the spool only takes overflow and shutdown leftovers.
+    pub spool_durable: Option<wal::FsyncMode>,
     /// Audit ring size.
     pub audit_size: usize,
 }
@@ -92,8 +98,10 @@ pub struct EgressSettings {
 pub struct Egress {
     /// Waiting jobs.
     pub queue: Queue,
-    /// Disk spool, if configured.
+    /// Overflow spool, if configured in that mode.
     pub spool: Option<Spool>,
+    /// Durable spool, if configured in that mode.
+    pub wal: Option<Wal>,
     /// The client.
     pub upstream: Upstream,
     /// Limits learned from the upstream.
@@ -110,6 +118,15 @@ pub struct Egress {
     unattributed: Unattributed,
     /// Jobs held by senders right now.
     in_flight: AtomicUsize,
+}
+
+/// Where there was no room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The memory queue (and the overflow spool, if any).
+    Queue,
+    /// The durable spool: at `--spool-max-bytes`, or its write failed.
+    Spool,
 }
 
 /// What enqueueing did.
@@ -130,13 +147,32 @@ impl Egress {
         consent: watch::Receiver<Arc<ConsentView>>,
         unattributed: Unattributed,
     ) -> std::io::Result<Egress> {
-        let spool = match &config.spool {
-            Some((dir, max)) => Some(Spool::open(dir, *max)?),
-            None => None,
+        let (spool, wal) = match (&config.spool, config.spool_durable) {
+            (Some((dir, max)), Some(fsync)) => {
+                let (wal, recovered) = Wal::open(dir, *max, fsync)?;
+                if recovered.torn > 0 {
+                    tracing::warn!(
+                        records = recovered.torn,
+                        "spool: torn or corrupt records after a crash were skipped"
+                    );
+                    metrics.add(
+                        &metrics::ITEMS_DROPPED,
+                        &["envelope", "spool_torn"],
+                        recovered.torn as u64,
+                    );
+                }
+                if recovered.live > 0 {
+                    tracing::info!(envelopes = recovered.live, "spool: replaying");
+                }
+                (None, Some(wal))
+            }
+            (Some((dir, max)), None) => (Some(Spool::open(dir, *max)?), None),
+            (None, _) => (None, None),
         };
         Ok(Egress {
             queue: Queue::new(config.queue_max_envelopes, config.queue_max_bytes),
             spool,
+            wal,
             upstream: Upstream::new(config.client.clone()),
             limits: RateLimits::default(),
             audit: Audit::new(config.audit_size),
@@ -148,15 +184,38 @@ impl Egress {
         })
     }
 
-    /// Queues a job, or spools it when the queue is full. `Err` gives it back: neither had room.
+    /// Queues a job, or spools it when the queue is full; with a durable spool, logs it
+    /// first. `Err` gives it back with the reason: no room anywhere.
     #[allow(clippy::result_large_err)]
-    pub async fn enqueue(&self, job: Job) -> Result<Enqueued, Job> {
+    pub async fn enqueue(&self, mut job: Job) -> Result<Enqueued, (Job, Full)> {
+        if let Some(wal) = &self.wal {
+            match wal.append(&job).await {
+                Ok(id) => job.wal_id = Some(id),
+                Err(e) => {
+                    if !matches!(e, WalError::Full) {
+                        tracing::warn!(error = %e, "spool write failed");
+                    }
+                    return Err((job, Full::Spool));
+                }
+            }
+            self.metrics.inc(&metrics::SPOOL_WRITES, &["durable"]);
+            return match self.queue.try_push(job) {
+                Ok(()) => Ok(Enqueued::Queued),
+                Err(job) => {
+                    // On disk only: the replayer loads it when the queue has room.
+                    if let Some(id) = job.wal_id {
+                        wal.defer(id);
+                    }
+                    Ok(Enqueued::Spooled)
+                }
+            };
+        }
         let job = match self.queue.try_push(job) {
             Ok(()) => return Ok(Enqueued::Queued),
             Err(job) => job,
         };
         let Some(spool) = &self.spool else {
-            return Err(job);
+            return Err((job, Full::Queue));
         };
         // The write fsyncs: keep it off the async workers where the runtime allows.
         let written = crate::offload::offload(true, || spool.write(&job));
@@ -175,7 +234,7 @@ impl Egress {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "spool write failed");
-                Err(job)
+                Err((job, Full::Queue))
             }
         }
     }
@@ -193,10 +252,16 @@ impl Egress {
         if let Some(s) = &self.spool {
             metrics.set(&metrics::SPOOL_BYTES, &[], s.bytes());
         }
+        if let Some(w) = &self.wal {
+            metrics.set(&metrics::SPOOL_BYTES, &[], w.bytes());
+        }
     }
 
     /// Done with a job: delivered or dropped. Its spool file goes.
     fn finish(&self, job: &Job) {
+        if let (Some(wal), Some(id)) = (&self.wal, job.wal_id) {
+            wal.done(id);
+        }
         if let (Some(spool), Some(path)) = (&self.spool, &job.spool_file) {
             spool.remove(path);
         }
@@ -205,6 +270,10 @@ impl Egress {
     /// Shutdown: a job not delivered goes to the spool (or is counted lost without one).
     pub fn park(&self, job: Job) {
         let metrics = &*self.metrics;
+        if job.wal_id.is_some() {
+            // Already durable: replayed at the next start.
+            return;
+        }
         match (&self.spool, &job.spool_file) {
             (Some(spool), Some(path)) => spool.release(path),
             (Some(spool), None) => match spool.write(&job) {

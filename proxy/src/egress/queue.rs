@@ -27,6 +27,8 @@ pub struct Job {
     pub accepted_at: SystemTime,
     /// The spool file holding it, removed once the job is done.
     pub spool_file: Option<PathBuf>,
+    /// Its record in the durable spool's log, tombstoned once the job is done.
+    pub wal_id: Option<u64>,
 }
 
 impl Job {
@@ -154,6 +156,7 @@ mod tests {
             client: None,
             accepted_at: SystemTime::now(),
             spool_file: None,
+            wal_id: None,
         }
     }
 

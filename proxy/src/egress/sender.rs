@@ -20,7 +20,7 @@ pub fn spawn(egress: Arc<Egress>, stop: watch::Receiver<bool>) -> Vec<tokio::tas
     for _ in 0..egress.settings.senders.max(1) {
         tasks.push(tokio::spawn(sender(egress.clone(), stop.clone())));
     }
-    if egress.spool.is_some() {
+    if egress.spool.is_some() || egress.wal.is_some() {
         tasks.push(tokio::spawn(replayer(egress, stop)));
     }
     tasks
@@ -44,6 +44,9 @@ async fn sender(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
 
 /// Moves spooled jobs into the queue while it has room.
 async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+    if let Some(wal) = &egress.wal {
+        return replay_log(&egress, wal, stop).await;
+    }
     let Some(spool) = &egress.spool else { return };
     loop {
         while !egress.queue.fill_above(0.5) && !*stop.borrow() {
@@ -69,6 +72,37 @@ async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+/// Durable spool: moves jobs that are on disk only into the queue while it has room. A
+/// record that no longer decodes is tombstoned and counted.
+async fn replay_log(egress: &Egress, wal: &super::Wal, mut stop: watch::Receiver<bool>) {
+    loop {
+        while !egress.queue.fill_above(0.5) && !*stop.borrow() {
+            match wal.next_deferred() {
+                Some(Ok(job)) => {
+                    if let Err(job) = egress.queue.try_push(job) {
+                        if let Some(id) = job.wal_id {
+                            wal.defer(id);
+                        }
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "spool record dropped");
+                    egress
+                        .metrics
+                        .inc(&metrics::ITEMS_DROPPED, &["envelope", "spool_corrupt"]);
+                }
+                None => break,
+            }
+        }
+        egress.gauges();
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
 }

@@ -89,36 +89,12 @@ impl Spool {
     /// Writes a job durably. Returns the number of jobs evicted (oldest first) to stay
     /// under the cap; the caller counts them.
     pub fn write(&self, job: &Job) -> Result<usize, SpoolError> {
-        let meta = Meta {
-            v: 1,
-            upstream: job.upstream.to_string(),
-            client: job.client.clone(),
-            accepted_ms: job
-                .accepted_at
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            consent: job
-                .consent
-                .iter()
-                .map(|c| ItemMeta {
-                    company: c.company.clone(),
-                    ids: c.ids_allowed,
-                })
-                .collect(),
-        };
-        let mut body = serde_json::to_vec(&meta).map_err(|_| SpoolError::Corrupt)?;
-        body.push(b'\n');
-        job.envelope.write_to(&mut body);
+        let body = encode(job);
+        let accepted_ms = accepted_ms(job);
         let size = body.len() as u64;
         let evicted = self.make_room(size)?;
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let name = format!(
-            "{:013}-{:06}-{}.{EXT}",
-            meta.accepted_ms,
-            n,
-            std::process::id()
-        );
+        let name = format!("{:013}-{:06}-{}.{EXT}", accepted_ms, n, std::process::id());
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let dest = self.dir.join(&name);
         {
@@ -183,32 +159,9 @@ impl Spool {
 
     fn load(&self, path: &Path) -> Result<Job, SpoolError> {
         let raw = std::fs::read(path)?;
-        let nl = raw
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or(SpoolError::Corrupt)?;
-        let meta: Meta = serde_json::from_slice(&raw[..nl]).map_err(|_| SpoolError::Corrupt)?;
-        let body = Bytes::from(raw).slice(nl + 1..);
-        let envelope = Envelope::parse(body).map_err(|_| SpoolError::Corrupt)?;
-        if meta.v != 1 || meta.consent.len() != envelope.items().len() {
-            return Err(SpoolError::Corrupt);
-        }
-        let upstream = meta.upstream.parse().map_err(|_| SpoolError::Corrupt)?;
-        Ok(Job {
-            envelope,
-            consent: meta
-                .consent
-                .into_iter()
-                .map(|c| scrub::KeptConsent {
-                    company: c.company,
-                    ids_allowed: c.ids,
-                })
-                .collect(),
-            upstream: Arc::new(upstream),
-            client: meta.client,
-            accepted_at: UNIX_EPOCH + Duration::from_millis(meta.accepted_ms),
-            spool_file: Some(path.to_owned()),
-        })
+        let mut job = decode(Bytes::from(raw))?;
+        job.spool_file = Some(path.to_owned());
+        Ok(job)
     }
 
     /// Deletes a job's file (delivered, dropped or evicted).
@@ -225,6 +178,67 @@ impl Spool {
     pub fn release(&self, path: &Path) {
         self.in_flight().remove(path);
     }
+}
+
+fn accepted_ms(job: &Job) -> u64 {
+    job.accepted_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A job as stored: one JSON line of metadata (upstream DSN, client, acceptance time,
+/// per-item consent facts), then the scrubbed envelope exactly as it would be sent.
+/// Shared by the spool files and the durable log.
+pub fn encode(job: &Job) -> Vec<u8> {
+    let meta = Meta {
+        v: 1,
+        upstream: job.upstream.to_string(),
+        client: job.client.clone(),
+        accepted_ms: accepted_ms(job),
+        consent: job
+            .consent
+            .iter()
+            .map(|c| ItemMeta {
+                company: c.company.clone(),
+                ids: c.ids_allowed,
+            })
+            .collect(),
+    };
+    let mut body = serde_json::to_vec(&meta).unwrap_or_default();
+    body.push(b'\n');
+    job.envelope.write_to(&mut body);
+    body
+}
+
+/// Reads what [`encode`] wrote; the envelope's payloads are slices of `raw`.
+pub fn decode(raw: Bytes) -> Result<Job, SpoolError> {
+    let nl = raw
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(SpoolError::Corrupt)?;
+    let meta: Meta = serde_json::from_slice(&raw[..nl]).map_err(|_| SpoolError::Corrupt)?;
+    let envelope = Envelope::parse(raw.slice(nl + 1..)).map_err(|_| SpoolError::Corrupt)?;
+    if meta.v != 1 || meta.consent.len() != envelope.items().len() {
+        return Err(SpoolError::Corrupt);
+    }
+    let upstream = meta.upstream.parse().map_err(|_| SpoolError::Corrupt)?;
+    Ok(Job {
+        envelope,
+        consent: meta
+            .consent
+            .into_iter()
+            .map(|c| scrub::KeptConsent {
+                company: c.company,
+                ids_allowed: c.ids,
+            })
+            .collect(),
+        upstream: Arc::new(upstream),
+        client: meta.client,
+        accepted_at: UNIX_EPOCH + Duration::from_millis(meta.accepted_ms),
+        spool_file: None,
+        wal_id: None,
+    })
 }
 
 /// Milliseconds since the epoch, for file names.
@@ -255,6 +269,7 @@ mod tests {
             client: Some("sentry.python/2.75.0".into()),
             accepted_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + u64::from(n)),
             spool_file: None,
+            wal_id: None,
         }
     }
 

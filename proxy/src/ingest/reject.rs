@@ -57,6 +57,9 @@ pub enum Reject {
     OutputFailed,
     /// The outbound queue is full (and there is no spool, or it failed): the SDK backs off.
     QueueFull,
+    /// The durable spool is full (or cannot be written): the envelope could not be made
+    /// durable, so it is not acknowledged; the SDK keeps it if it can.
+    SpoolFull,
     /// Every item of the envelope is in a category the upstream rate-limits now.
     RateLimited {
         /// `X-Sentry-Rate-Limits` value for the SDK.
@@ -87,7 +90,7 @@ impl Reject {
             BadEnvelopeDsn | CorruptBody | BodyRead | Malformed { .. } | InvalidStoreJson => {
                 StatusCode::BAD_REQUEST
             }
-            Unavailable | OutputFailed => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | OutputFailed | SpoolFull => StatusCode::SERVICE_UNAVAILABLE,
             QueueFull | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -118,6 +121,7 @@ impl Reject {
             Unavailable => "unavailable",
             OutputFailed => "output_failed",
             QueueFull => "queue_full",
+            SpoolFull => "spool_full",
             RateLimited { .. } => "rate_limited",
         }
     }
@@ -148,6 +152,7 @@ impl Reject {
             Unavailable => "the proxy is shutting down".into(),
             OutputFailed => "the envelope could not be written; retry later".into(),
             QueueFull => "the proxy's outbound queue is full; retry later".into(),
+            SpoolFull => "the proxy's disk spool is full; retry later".into(),
             RateLimited { .. } => "rate limited by the upstream".into(),
         }
     }
@@ -158,6 +163,13 @@ impl Reject {
         let mut resp = crate::respond::json(self.status(), body);
         let h = resp.headers_mut();
         let limits = match self {
+            Reject::SpoolFull => {
+                h.insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(QUEUE_FULL_RETRY_AFTER),
+                );
+                None
+            }
             Reject::QueueFull => Some((
                 format!("{QUEUE_FULL_RETRY_AFTER}::organization:queue_full"),
                 QUEUE_FULL_RETRY_AFTER,
@@ -183,6 +195,7 @@ impl From<crate::pipeline::Refused> for Reject {
         match r {
             crate::pipeline::Refused::QueueFull => Reject::QueueFull,
             crate::pipeline::Refused::OutputFailed => Reject::OutputFailed,
+            crate::pipeline::Refused::SpoolFull => Reject::SpoolFull,
         }
     }
 }

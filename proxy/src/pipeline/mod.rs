@@ -21,7 +21,7 @@ use crate::admin::metrics::{self, Metrics};
 use crate::consent_source::ConsentView;
 use crate::dsn::Dsn;
 use crate::egress::sink::Sink;
-use crate::egress::{ratelimit, retain_by, Egress, Enqueued, Job};
+use crate::egress::{ratelimit, retain_by, Egress, Enqueued, Full, Job};
 
 /// A request that passed ingest: the pipeline's input.
 #[derive(Debug)]
@@ -79,6 +79,8 @@ pub enum Refused {
     QueueFull,
     /// The dry-run output could not be written.
     OutputFailed,
+    /// The durable spool is at `--spool-max-bytes` (or its write failed).
+    SpoolFull,
 }
 
 impl Pipeline {
@@ -181,6 +183,7 @@ async fn enqueue(
         client,
         accepted_at: SystemTime::now(),
         spool_file: None,
+        wal_id: None,
     };
     match egress.enqueue(job).await {
         Ok(how) => {
@@ -192,12 +195,16 @@ async fn enqueue(
             egress.gauges();
             Ok(Outcome::default())
         }
-        Err(job) => {
+        Err((job, full)) => {
+            let (reason, refused) = match full {
+                Full::Queue => ("queue_full", Refused::QueueFull),
+                Full::Spool => ("spool_full", Refused::SpoolFull),
+            };
             for item in job.envelope.items() {
                 p.metrics
-                    .inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), "queue_full"]);
+                    .inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), reason]);
             }
-            Err(Refused::QueueFull)
+            Err(refused)
         }
     }
 }
