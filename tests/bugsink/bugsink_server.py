@@ -37,14 +37,19 @@ class Bugsink:
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.verify = self.ca  # the test CA, nothing else: a real TLS check
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(128)
+        self._sock = self._listen(0)
         self.port = self._sock.getsockname()[1]
         self.base = f"https://127.0.0.1:{self.port}"
 
     # ---- process
+    @staticmethod
+    def _listen(port):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(128)
+        return sock
+
     def _bin(self, name):
         path = VENV / "bin" / name
         if not path.is_file():
@@ -77,12 +82,20 @@ DATABASES["snappea"]["NAME"] = "{self.dir / 'snappea.sqlite3'}"
         self.manage("migrate", "snappea", "--database=snappea", "--noinput", "-v0")
         self.token = self.manage("create_auth_token").strip()
         self.http.headers["Authorization"] = f"Bearer {self.token}"
-        log = open(self.log, "wb")
+        return self._serve()
+
+    def restart(self):
+        """Serve again on the same port, with what it stored (after ``stop()``)."""
+        self._sock = self._listen(self.port)
+        return self._serve()
+
+    def _serve(self):
+        log = open(self.log, "ab")
         self.proc = subprocess.Popen(
             [self._bin("gunicorn"), "--bind", f"fd://{self._sock.fileno()}",
              "--certfile", self.cert, "--keyfile", self.key,
              "--workers", "1", "--worker-class", "gthread", "--threads", "4",
-             "--no-control-socket", "--error-logfile", "-", "bugsink.wsgi"],
+             "--graceful-timeout", "3", "--no-control-socket", "--error-logfile", "-", "bugsink.wsgi"],
             cwd=self.dir, env=self.env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(self._sock.fileno(),),
         )
         log.close()
