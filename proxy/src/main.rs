@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use proxy::cli::{Cli, Command, ConfigAction, LogFormat};
+use proxy::config::cli::{Cli, Command, ConfigAction, LogFormat};
 use proxy::config::Config;
 
 /// Exit code for bad configuration (EX_USAGE).
@@ -57,7 +57,7 @@ fn config_error(e: &proxy::config::ConfigErrors) -> ExitCode {
     ExitCode::from(EXIT_CONFIG)
 }
 
-fn serve(args: proxy::cli::ServeArgs) -> ExitCode {
+fn serve(args: proxy::config::cli::ServeArgs) -> ExitCode {
     let config = match Config::try_from(args) {
         Ok(c) => c,
         Err(e) => return config_error(&e),

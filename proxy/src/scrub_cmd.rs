@@ -9,11 +9,11 @@ use bytes::Bytes;
 use envelope::decode::{self, ContentEncoding};
 use envelope::Envelope;
 
-use crate::cli::ScrubArgs;
+use crate::config::cli::ScrubArgs;
 use crate::config::{consent_config, parse_size, policy};
-use crate::gate::{self, ConsentView};
-use crate::ingest;
-use crate::reject::Reject;
+use crate::consent_source::{load_file, ConsentView};
+use crate::ingest::{self, Reject};
+use crate::pipeline::gate;
 
 /// Exit code for bad flags (EX_USAGE).
 pub const EXIT_USAGE: u8 = 64;
@@ -56,7 +56,7 @@ pub fn run(
         );
     }
     let view = match &consent.file {
-        Some(path) => match gate::load_file(path) {
+        Some(path) => match load_file(path) {
             Ok(doc) => Some(ConsentView::Document(Arc::new(doc))),
             Err(e) => {
                 errs.push(format!("--consent-file {e}"));
@@ -113,7 +113,11 @@ pub fn run(
         &policy,
         scrub::Upstream::default(),
         |_, attribution| {
-            gate::decision(view.verdict(attribution.and_then(|a| a.company), consent.unattributed))
+            gate::decide(
+                &view,
+                attribution.and_then(|a| a.company),
+                consent.unattributed,
+            )
         },
     );
     let bytes = out.envelope.to_bytes();

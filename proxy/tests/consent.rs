@@ -916,7 +916,7 @@ fn a_real_upstream_needs_a_consent_source() {
             "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
         ];
         args.extend_from_slice(extra);
-        let cli = proxy::cli::Cli::try_parse_from(args).expect("flags parse");
+        let cli = proxy::config::cli::Cli::try_parse_from(args).expect("flags parse");
         proxy::config::Config::try_from(cli.serve)
     };
     let err = parse(&[]).expect_err("refused without a consent source");

@@ -131,3 +131,20 @@ impl std::fmt::Debug for Envelope {
             .finish()
     }
 }
+
+/// An event id as 32 lowercase hex digits: SDKs send it with or without dashes, in either
+/// case. Anything else gives `None`, so an id that is not one is never echoed back or used
+/// in a file name.
+///
+/// ```
+/// assert_eq!(
+///     envelope::normalize_event_id("9EC79C33-EC99-42AB-8353-589FCB2E04DC").as_deref(),
+///     Some("9ec79c33ec9942ab8353589fcb2e04dc")
+/// );
+/// assert_eq!(envelope::normalize_event_id("../etc/passwd"), None);
+/// ```
+pub fn normalize_event_id(id: &str) -> Option<String> {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex.to_ascii_lowercase())
+}

@@ -39,7 +39,7 @@ mod item;
 mod item_type;
 mod parse;
 
-pub use crate::envelope::Envelope;
+pub use crate::envelope::{normalize_event_id, Envelope};
 pub use crate::error::{EnvelopeError, JsonCategory};
 pub use crate::item::Item;
 pub use crate::item_type::ItemType;

@@ -1,5 +1,12 @@
-//! One validated, typed configuration built from the CLI. Every problem is gathered before
-//! failing, so an operator fixes them all in one go (exit code 64).
+//! Configuration: the flags (`cli`), their validation into one typed [`Config`], and
+//! `config show`. Enters: the command line and environment (clap), the files it names
+//! (project map, CA, outbox and spool folders). Leaves: a `Config` made of each stage's own
+//! settings types ([`Routes`], [`Limits`], [`Inbound`] of ingest; [`EgressConfig`] of
+//! egress; [`ConsentConfig`] of the consent source; the compiled scrubbing policy).
+//!
+//! Every problem is gathered before failing, so an operator fixes them all in one go (exit
+//! code 64). Config sits on top of the stages: it knows their settings types, no stage
+//! knows `Config`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,9 +14,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{LogFormat, ServeArgs};
-use crate::dsn::{Dsn, Scheme};
+use cli::{LogFormat, ServeArgs};
 
+pub use crate::consent_source::ConsentConfig;
+use crate::dsn::{Dsn, Scheme};
+use crate::egress::client::{Compression, UpstreamConfig};
+pub use crate::egress::{EgressConfig, EgressSettings};
+pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
+
+pub mod cli;
 mod parts;
 mod show;
 
@@ -49,45 +62,6 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 }
 
-/// Consent sources and policy.
-#[derive(Debug, Clone)]
-pub struct ConsentConfig {
-    /// The consent document file, if any.
-    pub file: Option<PathBuf>,
-    /// The consent URL, if any.
-    pub url: Option<http::Uri>,
-    /// Poll interval of the URL.
-    pub poll_interval: Duration,
-    /// Longest time a document stays in force without confirmation.
-    pub max_age: Duration,
-    /// TLS for an https consent URL (same trust as the upstream).
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Items without a company.
-    pub unattributed: consent::Unattributed,
-    /// No source configured (dry run only): assume telemetry on for every company, no IDs.
-    pub assume_without_source: bool,
-}
-
-/// Size caps on what the SDKs send.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Request body as received (compressed).
-    pub max_body: usize,
-    /// Codec limits: decompressed envelope and event items.
-    pub envelope: envelope::Limits,
-}
-
-/// Inbound connection handling.
-#[derive(Debug, Clone, Copy)]
-pub struct Inbound {
-    /// Time to receive request headers.
-    pub header_read_timeout: Duration,
-    /// Time to receive a whole body.
-    pub body_read_timeout: Duration,
-    /// Concurrent connections.
-    pub max_connections: usize,
-}
-
 /// Where scrubbed envelopes go.
 #[derive(Debug, Clone)]
 pub enum Output {
@@ -96,67 +70,7 @@ pub enum Output {
     /// Dry run, one file per envelope in this folder.
     Outbox(PathBuf),
     /// The real upstream.
-    Upstream(Box<UpstreamOutput>),
-}
-
-/// Everything the egress half needs.
-#[derive(Debug, Clone)]
-pub struct UpstreamOutput {
-    /// Client settings.
-    pub client: crate::upstream::UpstreamConfig,
-    /// Retry, drain and sender settings.
-    pub settings: crate::egress::EgressSettings,
-    /// Queue bound: envelopes.
-    pub queue_max_envelopes: usize,
-    /// Queue bound: bytes.
-    pub queue_max_bytes: usize,
-    /// Spool folder and cap.
-    pub spool: Option<(PathBuf, u64)>,
-    /// Audit ring size.
-    pub audit_size: usize,
-}
-
-/// Inbound (key, project) to upstream DSN.
-#[derive(Debug, Clone)]
-pub enum Routes {
-    /// Dry run without upstream: any key and project is accepted.
-    AcceptAny,
-    /// Only these keys, each with its projects.
-    Mapped(Arc<HashMap<String, HashMap<String, Arc<Dsn>>>>),
-}
-
-/// Why a (key, project) pair was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteError {
-    /// The key is not known at all.
-    UnknownKey,
-    /// The key is known, but not for this project.
-    UnknownProject,
-}
-
-impl Routes {
-    /// Is the key known at all (checked before reading the body)?
-    pub fn knows_key(&self, key: &str) -> bool {
-        match self {
-            Routes::AcceptAny => true,
-            Routes::Mapped(m) => m.contains_key(key),
-        }
-    }
-
-    /// The upstream for an inbound key and project; `None` upstream in accept-any dry run.
-    pub fn resolve(&self, key: &str, project: &str) -> Result<Option<Arc<Dsn>>, RouteError> {
-        match self {
-            Routes::AcceptAny => Ok(None),
-            Routes::Mapped(m) => {
-                let projects = m.get(key).ok_or(RouteError::UnknownKey)?;
-                projects
-                    .get(project)
-                    .cloned()
-                    .map(Some)
-                    .ok_or(RouteError::UnknownProject)
-            }
-        }
-    }
+    Upstream(Box<EgressConfig>),
 }
 
 /// Every problem found in the flags.
@@ -295,9 +209,9 @@ impl TryFrom<ServeArgs> for Config {
             errs.push("--queue-max-envelopes must be at least 1".into());
         }
         let level_ok = match a.upstream_compression {
-            crate::upstream::Compression::Gzip => (1..=9).contains(&a.upstream_compression_level),
-            crate::upstream::Compression::Zstd => (1..=19).contains(&a.upstream_compression_level),
-            crate::upstream::Compression::None => true,
+            Compression::Gzip => (1..=9).contains(&a.upstream_compression_level),
+            Compression::Zstd => (1..=19).contains(&a.upstream_compression_level),
+            Compression::None => true,
         };
         if !level_ok {
             errs.push("--upstream-compression-level: gzip takes 1-9, zstd 1-19".into());
@@ -310,7 +224,7 @@ impl TryFrom<ServeArgs> for Config {
         if !dry_run && a.consent.consent_file.is_none() && a.consent.consent_url.is_none() {
             errs.push("a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)".into());
         }
-        let tls = match crate::upstream::tls::client_config(a.tls_roots, a.upstream_ca.as_deref()) {
+        let tls = match crate::egress::tls::client_config(a.tls_roots, a.upstream_ca.as_deref()) {
             Ok(t) => Some(t),
             Err(e) => {
                 errs.push(e);
@@ -337,8 +251,8 @@ impl TryFrom<ServeArgs> for Config {
             }
             None if dry_run => Output::Stdout,
             None => match (upstreams.first(), tls.clone()) {
-                (Some(first), Some(tls)) => Output::Upstream(Box::new(UpstreamOutput {
-                    client: crate::upstream::UpstreamConfig {
+                (Some(first), Some(tls)) => Output::Upstream(Box::new(EgressConfig {
+                    client: UpstreamConfig {
                         host: first.host.clone(),
                         port: first.port.unwrap_or(if first.scheme == Scheme::Http {
                             80
@@ -355,7 +269,7 @@ impl TryFrom<ServeArgs> for Config {
                         request_timeout: upstream_timeout.unwrap_or_default(),
                         pool_size: a.senders,
                     },
-                    settings: crate::egress::EgressSettings {
+                    settings: EgressSettings {
                         senders: a.senders,
                         retry_max_age: retry_max_age.unwrap_or_default(),
                         backoff_base: backoff_base.unwrap_or_default(),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{ConsentArgs, ExceptionMessages, LogMessages, PolicyArgs, UnattributedArg};
+use super::cli::{ConsentArgs, ExceptionMessages, LogMessages, PolicyArgs, UnattributedArg};
 
 use super::ConsentConfig;
 

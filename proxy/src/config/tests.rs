@@ -1,7 +1,7 @@
 use clap::Parser;
 
+use super::cli::Cli;
 use super::*;
-use crate::cli::Cli;
 
 fn serve(args: &[&str]) -> ServeArgs {
     let mut v = vec!["sentry-scrub-proxy"];

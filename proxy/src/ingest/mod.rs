@@ -1,6 +1,25 @@
-//! Ingest: route, auth, size caps, decompression and parsing of one SDK request.
-//! The output is a parsed [`Envelope`] and its upstream; nothing unparsed goes further.
+//! Ingest, where a request enters: the SDK listener, routes, auth, size caps,
+//! decompression and parsing of one SDK request, and the answer the SDK gets.
+//!
+//! Enters: HTTP requests from SDKs on `--listen`. Leaves: a parsed, authenticated and
+//! routed envelope ([`Ingested`]) handed to the pipeline, and the SDK's answer (`200` with
+//! the event id, or a [`Reject`] with its status and reason). Nothing unparsed goes
+//! further. Ingest knows the pipeline (downstream); nothing downstream knows ingest.
+//!
+//! | File | What |
+//! |---|---|
+//! | `mod.rs` | [`Ingest`]; the three steps: [`check_head`], [`read_body`], [`parse_body`] |
+//! | `server.rs` | the accept loop, routes, one handler per request, CORS |
+//! | `auth.rs` | `X-Sentry-Auth`, `sentry_key`, the envelope `dsn` |
+//! | `reject.rs` | every refusal: status, detail, reason label |
+//! | `settings.rs` | routes (key and project to upstream), size caps, timeouts |
 
+pub mod auth;
+pub mod reject;
+pub mod server;
+pub mod settings;
+
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,10 +29,30 @@ use http::{header, HeaderMap};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use crate::auth::RequestAuth;
-use crate::config::{Config, RouteError};
-use crate::dsn::Dsn;
-use crate::reject::Reject;
+use crate::admin::metrics::Metrics;
+pub use crate::pipeline::Ingested;
+use crate::pipeline::Pipeline;
+use auth::RequestAuth;
+pub use reject::Reject;
+use settings::{Inbound, Limits, RouteError, Routes};
+
+/// What the SDK listener reads: its settings, the pipeline it hands envelopes to, the
+/// counters, and whether it still takes traffic.
+#[derive(Debug)]
+pub struct Ingest {
+    /// Accepted keys and projects, and where each goes.
+    pub routes: Routes,
+    /// Size caps.
+    pub limits: Limits,
+    /// Timeouts and connection cap.
+    pub inbound: Inbound,
+    /// Where accepted envelopes go.
+    pub pipeline: Arc<Pipeline>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// False once shutdown began: a request on a kept-alive connection gets `503`.
+    pub accepting: AtomicBool,
+}
 
 /// Which endpoint the request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,20 +73,9 @@ impl Endpoint {
     }
 }
 
-/// A request that passed ingest.
-#[derive(Debug)]
-pub struct Ingested {
-    /// The parsed envelope.
-    pub envelope: Envelope,
-    /// Where it goes (`None` in a dry run without upstream).
-    pub upstream: Option<Arc<Dsn>>,
-    /// The SDK's client name, forwarded upstream.
-    pub client: Option<String>,
-}
-
 /// Checks what can be checked from the head alone, before reading a byte of body.
 pub fn check_head(
-    config: &Config,
+    routes: &Routes,
     endpoint: Endpoint,
     headers: &HeaderMap,
     query: Option<&str>,
@@ -67,7 +95,7 @@ pub fn check_head(
     };
     let auth = RequestAuth::from_parts(auth_header, query)?;
     if let Some(key) = auth.key() {
-        if !config.routes.knows_key(key) {
+        if !routes.knows_key(key) {
             return Err(Reject::UnknownKey);
         }
     }
@@ -109,9 +137,9 @@ fn check_content_type(endpoint: Endpoint, ct: Option<&header::HeaderValue>) -> R
 }
 
 /// Reads the body under the compressed-size cap and the body timeout.
-pub async fn read_body(config: &Config, body: Incoming) -> Result<Bytes, Reject> {
-    let limited = Limited::new(body, config.limits.max_body);
-    let collected = tokio::time::timeout(config.inbound.body_read_timeout, limited.collect())
+pub async fn read_body(ingest: &Ingest, body: Incoming) -> Result<Bytes, Reject> {
+    let limited = Limited::new(body, ingest.limits.max_body);
+    let collected = tokio::time::timeout(ingest.inbound.body_read_timeout, limited.collect())
         .await
         .map_err(|_| Reject::BodyTimeout)?;
     match collected {
@@ -123,14 +151,14 @@ pub async fn read_body(config: &Config, body: Incoming) -> Result<Bytes, Reject>
 
 /// Decompresses, parses and authenticates one request body. CPU only, no I/O.
 pub fn parse_body(
-    config: &Config,
+    ingest: &Ingest,
     endpoint: Endpoint,
     project: &str,
     auth: &RequestAuth,
     encoding: ContentEncoding,
     raw: Bytes,
 ) -> Result<Ingested, Reject> {
-    let limits = &config.limits.envelope;
+    let limits = &ingest.limits.envelope;
     let body = match encoding {
         ContentEncoding::Identity => {
             if raw.len() > limits.max_envelope_bytes {
@@ -145,7 +173,7 @@ pub fn parse_body(
         Endpoint::Store => store_to_envelope(body, limits)?,
     };
     let key = auth.resolve(envelope.dsn(), project)?;
-    let upstream = config.routes.resolve(&key, project).map_err(|e| match e {
+    let upstream = ingest.routes.resolve(&key, project).map_err(|e| match e {
         RouteError::UnknownKey => Reject::UnknownKey,
         RouteError::UnknownProject => Reject::UnknownProject,
     })?;
@@ -180,7 +208,7 @@ pub fn store_to_envelope(body: Bytes, limits: &envelope::Limits) -> Result<Envel
         .event_id
         .as_ref()
         .and_then(|v| v.as_str())
-        .and_then(normalize_event_id)
+        .and_then(envelope::normalize_event_id)
     {
         header.insert("event_id".into(), id.into());
     }
@@ -214,11 +242,4 @@ mod scrub_values {
             }
         }
     }
-}
-
-/// Event ids are 32 hex digits, with or without dashes; anything else is not echoed back.
-pub fn normalize_event_id(id: &str) -> Option<String> {
-    let hex: String = id.chars().filter(|c| *c != '-').collect();
-    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| hex.to_ascii_lowercase())
 }

@@ -155,13 +155,8 @@ impl Reject {
     /// The response sent to the SDK.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let body = serde_json::json!({ "detail": self.detail() }).to_string();
-        let mut resp = Response::new(Full::new(Bytes::from(body)));
-        *resp.status_mut() = self.status();
+        let mut resp = crate::respond::json(self.status(), body);
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
         let limits = match self {
             Reject::QueueFull => Some((
                 format!("{QUEUE_FULL_RETRY_AFTER}::organization:queue_full"),
@@ -180,6 +175,15 @@ impl Reject {
             h.insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
         }
         resp
+    }
+}
+
+impl From<crate::pipeline::Refused> for Reject {
+    fn from(r: crate::pipeline::Refused) -> Reject {
+        match r {
+            crate::pipeline::Refused::QueueFull => Reject::QueueFull,
+            crate::pipeline::Refused::OutputFailed => Reject::OutputFailed,
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The gate: what consent says about one item, given the current consent view.
+//! The consent in force, as the gate and the egress re-check read it: a document, an
+//! assumption (dry run without a source) or a closed gate. Pure, apart from [`load_file`].
 
 use std::sync::Arc;
 
@@ -37,14 +38,6 @@ impl ConsentView {
             ConsentView::Document(d) => consent::decide(d, company, unattributed),
             ConsentView::Closed(reason) => Verdict::Drop(*reason),
         }
-    }
-}
-
-/// The scrubber's decision for a verdict.
-pub fn decision(v: Verdict) -> scrub::Decision {
-    match v {
-        Verdict::Drop(r) => scrub::Decision::Drop(r.as_str()),
-        Verdict::Forward { ids_allowed } => scrub::Decision::Forward { ids_allowed },
     }
 }
 

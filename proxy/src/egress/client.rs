@@ -1,10 +1,6 @@
 //! The upstream client: HTTPS (rustls, TLS 1.2+) over a keep-alive pool to the one upstream
 //! host, with the body compressed and `X-Sentry-Auth` rebuilt for the upstream key.
 
-pub mod connector;
-pub mod ratelimit;
-pub mod tls;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +13,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use super::connector::EgressConnector;
 use crate::dsn::Dsn;
-use connector::EgressConnector;
 
 /// How the outbound body is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

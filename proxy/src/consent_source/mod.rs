@@ -1,10 +1,16 @@
-//! Where consent comes from: a file (re-read every 250 ms, so a change applies within a
-//! second whether it was renamed into place or rewritten in place), an HTTP(S) URL (polled
-//! with ETag / If-None-Match), and `POST /consent/refresh`, which reloads at once so a
-//! revocation applies to the very next envelope.
+//! The consent source, beside the path: it feeds the gate (pipeline) and the re-check
+//! (egress) with the consent in force. Enters: a file (re-read every 250 ms, so a change
+//! applies within a second whether it was renamed into place or rewritten in place), an
+//! HTTP(S) URL (polled with ETag / If-None-Match), and `POST /consent/refresh`, which
+//! reloads at once so a revocation applies to the very next envelope. Leaves: an
+//! `Arc<ConsentView>` published on a `watch` channel.
 //!
 //! Fail closed: an invalid new document keeps the last good one (and is reported); a source
 //! that cannot confirm its document for `--consent-max-age` closes the gate.
+
+mod view;
+
+pub use view::{load_file, ConsentView};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,8 +26,67 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::gate::ConsentView;
-use crate::metrics::{self, Metrics};
+use crate::admin::metrics::{self, Metrics};
+
+/// Consent sources and policy.
+#[derive(Debug, Clone)]
+pub struct ConsentConfig {
+    /// The consent document file, if any.
+    pub file: Option<PathBuf>,
+    /// The consent URL, if any.
+    pub url: Option<http::Uri>,
+    /// Poll interval of the URL.
+    pub poll_interval: Duration,
+    /// Longest time a document stays in force without confirmation.
+    pub max_age: Duration,
+    /// TLS for an https consent URL (same trust as the upstream).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Items without a company.
+    pub unattributed: consent::Unattributed,
+    /// No source configured (dry run only): assume telemetry on for every company, no IDs.
+    pub assume_without_source: bool,
+}
+
+impl ConsentConfig {
+    /// The configured source, if any.
+    pub fn source(&self) -> Option<Source> {
+        if let Some(f) = &self.file {
+            return Some(Source::File(f.clone()));
+        }
+        let url = self.url.clone()?;
+        let tls = self.tls.clone()?;
+        Some(Source::Url {
+            url,
+            interval: self.poll_interval,
+            tls,
+        })
+    }
+
+    /// The view in force before the source task runs: a file is read once now, so a valid
+    /// consent file lets the first envelope through; without a file nothing leaves until
+    /// the source answers (or everything is assumed, in a dry run without a source).
+    pub fn initial_view(&self) -> ConsentView {
+        match &self.file {
+            Some(path) => match load_file(path) {
+                Ok(doc) => ConsentView::Document(Arc::new(doc)),
+                Err(e) => {
+                    tracing::error!(error = %e, "no valid consent: nothing will leave until it is fixed");
+                    ConsentView::Closed(DropReason::NoConsent)
+                }
+            },
+            None if self.assume_without_source => {
+                tracing::warn!("no consent source: dry run assumes telemetry enabled for every company, IDs not allowed");
+                ConsentView::Assumed
+            }
+            None => {
+                if self.url.is_some() {
+                    tracing::info!("waiting for the consent URL: nothing leaves until it answers");
+                }
+                ConsentView::Closed(DropReason::NoConsent)
+            }
+        }
+    }
+}
 
 /// The configured source.
 #[derive(Debug, Clone)]

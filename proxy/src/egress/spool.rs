@@ -16,7 +16,7 @@ use bytes::Bytes;
 use envelope::Envelope;
 use serde::{Deserialize, Serialize};
 
-use crate::queue::Job;
+use super::queue::Job;
 
 const EXT: &str = "job";
 

@@ -1,5 +1,6 @@
-//! The SDK-facing HTTP server: routes, one handler per request, and the accept loop with a
-//! connection cap, header timeout and graceful drain.
+//! The SDK-facing HTTP server: routes, one handler per request (check the head, read the
+//! body, parse it, hand it to the pipeline, answer), and the accept loop with a connection
+//! cap, header timeout and graceful drain.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,25 +17,24 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::ingest::{self, Endpoint};
-use crate::metrics;
+use super::{check_head, parse_body, read_body, Endpoint, Ingest, Reject};
+use crate::admin::metrics;
 use crate::pipeline;
-use crate::reject::Reject;
-use crate::State;
+use crate::respond::json;
 
 /// Serves SDK requests on `listener` until `shutdown` resolves, then drains open connections
 /// for at most `drain` before returning.
 pub async fn serve(
     listener: TcpListener,
-    state: Arc<State>,
+    state: Arc<Ingest>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let permits = Arc::new(Semaphore::new(state.config.inbound.max_connections));
+    let permits = Arc::new(Semaphore::new(state.inbound.max_connections));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(state.config.inbound.header_read_timeout)
+        .header_read_timeout(state.inbound.header_read_timeout)
         .max_buf_size(64 * 1024);
     tokio::pin!(shutdown);
     loop {
@@ -92,7 +92,7 @@ pub async fn serve(
 }
 
 /// One request, start to finish. Never panics on input; every refusal is counted.
-pub async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+pub async fn handle(req: Request<Incoming>, state: &Ingest) -> Response<Full<Bytes>> {
     let mut resp = handle_inner(req, state).await;
     cors(&mut resp);
     resp
@@ -134,7 +134,7 @@ fn preflight() -> Response<Full<Bytes>> {
     resp
 }
 
-async fn handle_inner(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+async fn handle_inner(req: Request<Incoming>, state: &Ingest) -> Response<Full<Bytes>> {
     if req.method() == Method::OPTIONS && route(&Method::POST, req.uri().path()).is_ok() {
         return preflight();
     }
@@ -155,31 +155,25 @@ async fn handle_inner(req: Request<Incoming>, state: &State) -> Response<Full<By
 
 async fn accept(
     req: Request<Incoming>,
-    state: &State,
+    state: &Ingest,
     endpoint: Endpoint,
     project: &str,
 ) -> Result<Response<Full<Bytes>>, Reject> {
     let (parts, body) = req.into_parts();
-    let (auth, encoding) =
-        ingest::check_head(&state.config, endpoint, &parts.headers, parts.uri.query())?;
-    let raw = ingest::read_body(&state.config, body).await?;
+    let (auth, encoding) = check_head(&state.routes, endpoint, &parts.headers, parts.uri.query())?;
+    let raw = read_body(state, body).await?;
     // A large body (a bomb up to the cap, a 100 MiB envelope) must not stall the other
     // connections of this worker while it is decompressed and parsed.
-    let ingested = crate::offload(raw.len() > 32 * 1024, || {
-        ingest::parse_body(&state.config, endpoint, project, &auth, encoding, raw)
+    let ingested = crate::offload::offload(raw.len() > 32 * 1024, || {
+        parse_body(state, endpoint, project, &auth, encoding, raw)
     })?;
     let id = ingested
         .envelope
         .event_id()
-        .and_then(ingest::normalize_event_id);
-    let route = ingested.upstream.clone();
-    let outcome = pipeline::process(state, ingested).await?;
+        .and_then(envelope::normalize_event_id);
+    let outcome = pipeline::process(&state.pipeline, ingested).await?;
     // Upstream rate limits in force go back to the SDK so that it stops sending them.
-    let now = std::time::Instant::now();
-    let limits = match (&state.egress, &route) {
-        (Some(e), Some(dsn)) => e.limits.header(dsn, now),
-        _ => None,
-    };
+    let limits = outcome.rate_limits;
     if let (true, Some((limits, retry_after))) = (outcome.all_rate_limited, limits.clone()) {
         return Err(Reject::RateLimited {
             limits,
@@ -198,7 +192,7 @@ async fn accept(
     Ok(resp)
 }
 
-fn refuse(state: &State, reject: Reject) -> Response<Full<Bytes>> {
+fn refuse(state: &Ingest, reject: Reject) -> Response<Full<Bytes>> {
     state.metrics.inc(&metrics::REJECTED, &[reject.reason()]);
     if reject.status().is_server_error() {
         tracing::warn!(
@@ -233,17 +227,6 @@ fn route(method: &Method, path: &str) -> Result<(Endpoint, String), Reject> {
         return Err(Reject::MethodNotAllowed);
     }
     Ok((endpoint, project.to_owned()))
-}
-
-/// A JSON response.
-pub fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    resp
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Who is sending: the public key from `X-Sentry-Auth`, the `sentry_key` query parameter or
 //! the envelope header's `dsn`, checked against the projects the proxy accepts.
 
+use super::reject::Reject;
 use crate::dsn::Dsn;
-use crate::reject::Reject;
 
 /// What the request said about its key, before the envelope was read.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -1,188 +1,32 @@
-//! The outbound half: enqueue scrubbed envelopes, re-check consent, honour rate limits, send
-//! with retries, spool what cannot wait, and drain on shutdown.
-//!
-//! ```text
-//! pipeline ─▶ Queue ─(full)─▶ Spool ─(replay)─┐
-//!               │◀────────────────────────────┘
-//!               ▼
-//!        sender × N: consent re-check ─▶ rate limits ─▶ POST ─▶ 2xx done
-//!                                                       ├─ 429: limits recorded, items dropped
-//!                                                       ├─ 400/413: dropped, counted
-//!                                                       └─ 5xx/timeout/network: backoff, retry
-//! ```
+//! The senders and the spool replayer. A sender pops a job, re-checks consent and rate
+//! limits, sends it, and on a retryable failure waits a jittered backoff and tries again,
+//! until it is delivered, dropped or too old; at shutdown it hands the job back to be
+//! spooled.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::audit::Audit;
-use crate::metrics::{self, Metrics};
-use crate::queue::{Job, Queue};
-use crate::spool::Spool;
-use crate::upstream::ratelimit::{self, RateLimits};
-use crate::upstream::Upstream;
-use crate::State;
-
-/// Retry and drain settings.
-#[derive(Debug, Clone, Copy)]
-pub struct EgressSettings {
-    /// Concurrent senders.
-    pub senders: usize,
-    /// Give up on an envelope this long after it was accepted.
-    pub retry_max_age: Duration,
-    /// First backoff step.
-    pub backoff_base: Duration,
-    /// Longest backoff step.
-    pub backoff_max: Duration,
-}
-
-/// Shared egress state.
-#[derive(Debug)]
-pub struct Egress {
-    /// Waiting jobs.
-    pub queue: Queue,
-    /// Disk spool, if configured.
-    pub spool: Option<Spool>,
-    /// The client.
-    pub upstream: Upstream,
-    /// Limits learned from the upstream.
-    pub limits: RateLimits,
-    /// Recently sent envelopes.
-    pub audit: Audit,
-    /// Settings.
-    pub settings: EgressSettings,
-    /// Jobs held by senders right now.
-    in_flight: AtomicUsize,
-}
-
-/// What enqueueing did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Enqueued {
-    /// In the memory queue.
-    Queued,
-    /// On disk (the queue was full).
-    Spooled,
-}
-
-impl Egress {
-    /// Builds the egress half.
-    pub fn new(
-        queue: Queue,
-        spool: Option<Spool>,
-        upstream: Upstream,
-        audit: Audit,
-        settings: EgressSettings,
-    ) -> Egress {
-        Egress {
-            queue,
-            spool,
-            upstream,
-            limits: RateLimits::default(),
-            audit,
-            settings,
-            in_flight: AtomicUsize::new(0),
-        }
-    }
-
-    /// Queues a job, or spools it when the queue is full. `Err` gives it back: neither had room.
-    #[allow(clippy::result_large_err)]
-    pub async fn enqueue(&self, metrics: &Metrics, job: Job) -> Result<Enqueued, Job> {
-        let job = match self.queue.try_push(job) {
-            Ok(()) => return Ok(Enqueued::Queued),
-            Err(job) => job,
-        };
-        let Some(spool) = &self.spool else {
-            return Err(job);
-        };
-        // The write fsyncs: keep it off the async workers where the runtime allows.
-        let written = crate::offload(true, || spool.write(&job));
-        match written {
-            Ok(evicted) => {
-                metrics.inc(&metrics::SPOOL_WRITES, &["queue_full"]);
-                if evicted > 0 {
-                    metrics.add(
-                        &metrics::ITEMS_DROPPED,
-                        &["envelope", "spool_overflow"],
-                        evicted as u64,
-                    );
-                }
-                Ok(Enqueued::Spooled)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "spool write failed");
-                Err(job)
-            }
-        }
-    }
-
-    /// Nothing queued and nothing being sent.
-    pub fn idle(&self) -> bool {
-        self.queue.is_empty() && self.in_flight.load(Ordering::Relaxed) == 0
-    }
-
-    /// Updates the queue and spool gauges.
-    pub fn gauges(&self, metrics: &Metrics) {
-        metrics.set(&metrics::QUEUE_DEPTH, &[], self.queue.len() as u64);
-        metrics.set(&metrics::QUEUE_BYTES, &[], self.queue.bytes() as u64);
-        if let Some(s) = &self.spool {
-            metrics.set(&metrics::SPOOL_BYTES, &[], s.bytes());
-        }
-    }
-
-    /// Done with a job: delivered or dropped. Its spool file goes.
-    fn finish(&self, job: &Job) {
-        if let (Some(spool), Some(path)) = (&self.spool, &job.spool_file) {
-            spool.remove(path);
-        }
-    }
-
-    /// Shutdown: a job not delivered goes to the spool (or is counted lost without one).
-    pub fn park(&self, metrics: &Metrics, job: Job) {
-        match (&self.spool, &job.spool_file) {
-            (Some(spool), Some(path)) => spool.release(path),
-            (Some(spool), None) => match spool.write(&job) {
-                Ok(_) => metrics.inc(&metrics::SPOOL_WRITES, &["shutdown"]),
-                Err(e) => {
-                    tracing::error!(error = %e, "could not spool at shutdown: envelope lost");
-                    count_items(metrics, &job, "shutdown_unsent");
-                }
-            },
-            (None, _) => count_items(metrics, &job, "shutdown_unsent"),
-        }
-    }
-}
-
-fn count_items(metrics: &Metrics, job: &Job, reason: &'static str) {
-    for item in job.envelope.items() {
-        metrics.inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), reason]);
-    }
-}
+use super::{count_items, ratelimit, retain_by, Egress, Job};
+use crate::admin::metrics;
 
 /// Starts the senders and the spool replayer; they stop when `stop` turns true.
-pub fn spawn(
-    state: Arc<State>,
-    egress: Arc<Egress>,
-    stop: watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn(egress: Arc<Egress>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for _ in 0..egress.settings.senders.max(1) {
-        tasks.push(tokio::spawn(sender(
-            state.clone(),
-            egress.clone(),
-            stop.clone(),
-        )));
+        tasks.push(tokio::spawn(sender(egress.clone(), stop.clone())));
     }
     if egress.spool.is_some() {
-        tasks.push(tokio::spawn(replayer(state, egress, stop)));
+        tasks.push(tokio::spawn(replayer(egress, stop)));
     }
     tasks
 }
 
-async fn sender(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+async fn sender(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
     loop {
         let job = tokio::select! {
             biased;
@@ -190,16 +34,16 @@ async fn sender(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Receive
             job = egress.queue.pop() => job,
         };
         egress.in_flight.fetch_add(1, Ordering::Relaxed);
-        if let Some(job) = deliver(&state, &egress, job, &mut stop).await {
-            egress.park(&state.metrics, job);
+        if let Some(job) = deliver(&egress, job, &mut stop).await {
+            egress.park(job);
         }
         egress.in_flight.fetch_sub(1, Ordering::Relaxed);
-        egress.gauges(&state.metrics);
+        egress.gauges();
     }
 }
 
 /// Moves spooled jobs into the queue while it has room.
-async fn replayer(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
     let Some(spool) = &egress.spool else { return };
     loop {
         while !egress.queue.fill_above(0.5) && !*stop.borrow() {
@@ -214,14 +58,14 @@ async fn replayer(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Recei
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "spool file dropped");
-                    state
+                    egress
                         .metrics
                         .inc(&metrics::ITEMS_DROPPED, &["envelope", "spool_corrupt"]);
                 }
                 None => break,
             }
         }
-        egress.gauges(&state.metrics);
+        egress.gauges();
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             () = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -230,16 +74,11 @@ async fn replayer(state: Arc<State>, egress: Arc<Egress>, mut stop: watch::Recei
 }
 
 /// Tries until delivered, dropped or stopped; returns the job only when stopped.
-async fn deliver(
-    state: &State,
-    egress: &Egress,
-    mut job: Job,
-    stop: &mut watch::Receiver<bool>,
-) -> Option<Job> {
-    let metrics = &state.metrics;
+async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>) -> Option<Job> {
+    let metrics = &*egress.metrics;
     let mut attempt: u32 = 0;
     loop {
-        recheck(state, egress, &mut job);
+        recheck(egress, &mut job);
         if job.envelope.items().is_empty() {
             egress.finish(&job);
             return None;
@@ -354,11 +193,11 @@ async fn deliver(
 /// Consent and rate limits, checked again just before each send: items whose consent was
 /// withdrawn (or narrowed from IDs to no IDs) since they were accepted are dropped as
 /// `consent_revoked`; items of a rate-limited category as `rate_limited`.
-fn recheck(state: &State, egress: &Egress, job: &mut Job) {
-    let view = state.consent_view();
-    let unattributed = state.config.consent.unattributed;
+fn recheck(egress: &Egress, job: &mut Job) {
+    let view = egress.consent.borrow().clone();
+    let unattributed = egress.unattributed;
     let now = Instant::now();
-    let metrics = &state.metrics;
+    let metrics = &egress.metrics;
     let mut keep = Vec::with_capacity(job.consent.len());
     for (item, c) in job.envelope.items().iter().zip(&job.consent) {
         let ok = match view.verdict(c.company.as_deref(), unattributed) {
@@ -383,8 +222,8 @@ fn recheck(state: &State, egress: &Egress, job: &mut Job) {
     if keep.iter().all(|k| *k) {
         return;
     }
-    crate::pipeline::retain_by(job.envelope.items_mut(), &keep);
-    crate::pipeline::retain_by(&mut job.consent, &keep);
+    retain_by(job.envelope.items_mut(), &keep);
+    retain_by(&mut job.consent, &keep);
 }
 
 /// A `&'static str` for a status code (labels must come from a closed set).

@@ -1,4 +1,13 @@
-//! The admin listener, on its own address: `/healthz`, `/readyz`, `/metrics`.
+//! Admin, beside the path: the operator's listener, on its own address. `/healthz`
+//! (alive), `/readyz` (taking traffic, consent valid, room in the queue), `/metrics`
+//! (Prometheus text); behind a bearer token, `/consent/refresh` and `/audit/recent`.
+//!
+//! Enters: the operator's and orchestrator's requests, and the running proxy's state
+//! through [`Status`] (implemented by the composition root). Leaves: answers only. The
+//! counters themselves live in [`metrics`], which every stage writes to and which depends
+//! on nothing.
+
+pub mod metrics;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -12,14 +21,41 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::server::json;
-use crate::State;
+use crate::consent_source::Refresh;
+use crate::respond::json;
+
+/// What the admin endpoints read from the running proxy.
+pub trait Status: Send + Sync + 'static {
+    /// `/readyz`: may an orchestrator send traffic here now?
+    fn is_ready(&self) -> bool;
+    /// `/metrics`: the Prometheus text, gauges updated first.
+    fn render_metrics(&self) -> String;
+    /// `/audit/recent`: the last envelopes sent, as JSON (`[]` without an upstream).
+    fn audit_json(&self) -> String;
+    /// `/consent/refresh`: asks the consent source to reload (`None` without a source).
+    fn consent_refresh(&self) -> Option<&tokio::sync::mpsc::Sender<Refresh>>;
+}
+
+/// The admin listener's settings.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// Bearer token of the endpoints that act or show content (`None`: they answer 404).
+    pub token: Option<String>,
+    /// Time to receive request headers.
+    pub header_read_timeout: std::time::Duration,
+}
 
 /// Serves the admin endpoints until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+pub async fn serve<S: Status>(
+    listener: TcpListener,
+    settings: AdminSettings,
+    state: Arc<S>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let settings = Arc::new(settings);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(state.config.inbound.header_read_timeout);
+        .header_read_timeout(settings.header_read_timeout);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -34,9 +70,11 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             () = &mut shutdown => break,
         };
         let state = state.clone();
+        let settings = settings.clone();
         let svc = service_fn(move |req| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(handle(req, &state).await) }
+            let settings = settings.clone();
+            async move { Ok::<_, Infallible>(handle(req, &settings, &*state).await) }
         });
         let conn = http.serve_connection(TokioIo::new(stream), svc);
         tokio::spawn(async move {
@@ -48,8 +86,8 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
 }
 
 /// Reloads consent now; answers once the new document is in force.
-async fn refresh(state: &State) -> Response<Full<Bytes>> {
-    let Some(tx) = &state.consent_refresh else {
+async fn refresh(state: &impl Status) -> Response<Full<Bytes>> {
+    let Some(tx) = state.consent_refresh() else {
         return json(
             StatusCode::CONFLICT,
             r#"{"detail":"no consent source configured"}"#.into(),
@@ -81,8 +119,11 @@ async fn refresh(state: &State) -> Response<Full<Bytes>> {
 
 /// Checks `Authorization: Bearer <--admin-token>`; returns the refusal, if any: 401 when
 /// missing or wrong, 404 when the proxy has no token (the endpoint is off).
-pub fn authorize(req: &Request<Incoming>, state: &State) -> Option<Response<Full<Bytes>>> {
-    let Some(token) = &state.config.admin_token else {
+pub fn authorize(
+    req: &Request<Incoming>,
+    settings: &AdminSettings,
+) -> Option<Response<Full<Bytes>>> {
+    let Some(token) = &settings.token else {
         return Some(json(
             StatusCode::NOT_FOUND,
             r#"{"detail":"disabled: start the proxy with --admin-token"}"#.into(),
@@ -123,10 +164,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
+async fn handle(
+    req: Request<Incoming>,
+    settings: &AdminSettings,
+    state: &impl Status,
+) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/consent/refresh") => {
-            if let Some(resp) = authorize(&req, state) {
+            if let Some(resp) = authorize(&req, settings) {
                 return resp;
             }
             refresh(state).await
@@ -143,20 +188,13 @@ async fn handle(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> 
             }
         }
         (&Method::GET, "/audit/recent") => {
-            if let Some(resp) = authorize(&req, state) {
+            if let Some(resp) = authorize(&req, settings) {
                 return resp;
             }
-            match &state.egress {
-                Some(e) => json(StatusCode::OK, e.audit.to_json()),
-                None => json(StatusCode::OK, "[]".into()),
-            }
+            json(StatusCode::OK, state.audit_json())
         }
         (&Method::GET, "/metrics") => {
-            if let Some(e) = &state.egress {
-                e.gauges(&state.metrics);
-            }
-            state.refresh_gauges();
-            let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render())));
+            let mut resp = Response::new(Full::new(Bytes::from(state.render_metrics())));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 header::HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -1,0 +1,292 @@
+//! The pipeline, where an envelope is decided: the consent gate, the scrubber and the
+//! re-encoding, then the hand-over to egress (or the dry-run sink).
+//!
+//! Enters: an [`Ingested`] envelope from ingest (parsed, authenticated, routed). Leaves: a
+//! [`Job`] for egress, or the exact bytes for the dry-run sink, and an [`Outcome`] for the
+//! SDK's answer (or a [`Refused`] the SDK must retry). Each step is a function of the
+//! envelope and an immutable snapshot (policy, consent view); only the hand-over does I/O.
+//! It knows egress (downstream) and the consent view; nothing of ingest.
+
+pub mod gate;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use consent::Unattributed;
+use envelope::Envelope;
+use tokio::sync::watch;
+
+use crate::admin::metrics::{self, Metrics};
+use crate::consent_source::ConsentView;
+use crate::dsn::Dsn;
+use crate::egress::sink::Sink;
+use crate::egress::{ratelimit, retain_by, Egress, Enqueued, Job};
+
+/// A request that passed ingest: the pipeline's input.
+#[derive(Debug)]
+pub struct Ingested {
+    /// The parsed envelope.
+    pub envelope: Envelope,
+    /// Where it goes (`None` in a dry run without upstream).
+    pub upstream: Option<Arc<Dsn>>,
+    /// The SDK's client name, forwarded upstream.
+    pub client: Option<String>,
+}
+
+/// Where decided envelopes go.
+#[derive(Debug)]
+pub enum Output {
+    /// The egress queue, towards the upstream.
+    Upstream(Arc<Egress>),
+    /// A dry run: the exact bytes that would be sent, to stdout or an outbox.
+    DryRun(Sink),
+}
+
+/// What the pipeline reads: the compiled policy, the consent in force, the output.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The compiled scrubbing policy.
+    pub policy: Arc<scrub::Policy>,
+    /// What consent says of items without a company.
+    pub unattributed: Unattributed,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The consent in force, taken once per envelope.
+    pub consent: watch::Receiver<Arc<ConsentView>>,
+    /// Where decided envelopes go.
+    pub output: Output,
+    /// True once the "events dropped as unattributed" hint was logged (it is said once).
+    unattributed_hinted: AtomicBool,
+}
+
+/// What became of an accepted envelope, for the SDK's answer.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Items were removed because their category is rate-limited upstream, and nothing
+    /// else was left: the SDK gets 429.
+    pub all_rate_limited: bool,
+    /// The upstream's rate limits in force for this envelope's upstream, as an
+    /// `X-Sentry-Rate-Limits` value and the longest wait in seconds, handed back to the SDK
+    /// so that it stops sending those categories.
+    pub rate_limits: Option<(String, u64)>,
+}
+
+/// Why an envelope could not be taken: the SDK must keep it and retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The queue is full and there is no spool, or the spool write failed.
+    QueueFull,
+    /// The dry-run output could not be written.
+    OutputFailed,
+}
+
+impl Pipeline {
+    /// A pipeline writing to `output`.
+    pub fn new(
+        policy: Arc<scrub::Policy>,
+        unattributed: Unattributed,
+        metrics: Arc<Metrics>,
+        consent: watch::Receiver<Arc<ConsentView>>,
+        output: Output,
+    ) -> Pipeline {
+        Pipeline {
+            policy,
+            unattributed,
+            metrics,
+            consent,
+            output,
+            unattributed_hinted: AtomicBool::new(false),
+        }
+    }
+
+    /// The egress half, when there is an upstream.
+    pub fn egress(&self) -> Option<&Arc<Egress>> {
+        match &self.output {
+            Output::Upstream(e) => Some(e),
+            Output::DryRun(_) => None,
+        }
+    }
+}
+
+/// Runs gate and scrub, and hands what is left to the output. An error means the SDK must
+/// retry.
+pub async fn process(p: &Pipeline, ingested: Ingested) -> Result<Outcome, Refused> {
+    let Ingested {
+        envelope,
+        upstream,
+        client,
+    } = ingested;
+    let types: Vec<[&'static str; 1]> = envelope.items().iter().map(|i| [i.ty().label()]).collect();
+    p.metrics.add_many(
+        types
+            .iter()
+            .map(|ty| (&metrics::ITEMS_RECEIVED, &ty[..], 1)),
+    );
+    let view = p.consent.borrow().clone();
+    let dsn = upstream.as_ref().map(|d| d.to_string());
+    let target = scrub::Upstream {
+        dsn: dsn.as_deref(),
+        public_key: upstream.as_ref().map(|d| d.public_key.as_str()),
+    };
+    let big = envelope.serialized_len() > 256 * 1024;
+    let scrubbed = crate::offload::offload(big, || {
+        scrub::scrub_envelope(&envelope, &p.policy, target, |_, attribution| {
+            gate::decide(&view, attribution.and_then(|a| a.company), p.unattributed)
+        })
+    });
+    record(&p.metrics, &scrubbed.report);
+    hint_unattributed(p, &scrubbed.report);
+    let scrub::Scrubbed {
+        envelope: out,
+        consent: kept,
+        ..
+    } = scrubbed;
+    match &p.output {
+        Output::Upstream(egress) => {
+            // Routes always name an upstream when there is an egress half.
+            let Some(upstream) = upstream else {
+                return Err(Refused::OutputFailed);
+            };
+            let mut outcome = enqueue(p, egress, out, kept, &upstream, client).await?;
+            outcome.rate_limits = egress.limits.header(&upstream, Instant::now());
+            Ok(outcome)
+        }
+        Output::DryRun(sink) => write_dry_run(p, sink, out).await,
+    }
+}
+
+/// Hands a scrubbed envelope to the egress queue (or spool), after dropping items of
+/// rate-limited categories.
+async fn enqueue(
+    p: &Pipeline,
+    egress: &Egress,
+    mut out: Envelope,
+    mut kept: Vec<scrub::KeptConsent>,
+    upstream: &Arc<Dsn>,
+    client: Option<String>,
+) -> Result<Outcome, Refused> {
+    let limited = drop_rate_limited(&p.metrics, egress, upstream, &mut out, &mut kept);
+    if out.items().is_empty() {
+        p.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
+        return Ok(Outcome {
+            all_rate_limited: limited,
+            rate_limits: None,
+        });
+    }
+    let job = Job {
+        envelope: out,
+        consent: kept,
+        upstream: upstream.clone(),
+        client,
+        accepted_at: SystemTime::now(),
+        spool_file: None,
+    };
+    match egress.enqueue(job).await {
+        Ok(how) => {
+            let label = match how {
+                Enqueued::Queued => "queue",
+                Enqueued::Spooled => "spool",
+            };
+            p.metrics.inc(&metrics::ENVELOPES_EMITTED, &[label]);
+            egress.gauges();
+            Ok(Outcome::default())
+        }
+        Err(job) => {
+            for item in job.envelope.items() {
+                p.metrics
+                    .inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), "queue_full"]);
+            }
+            Err(Refused::QueueFull)
+        }
+    }
+}
+
+/// Dry run: writes the exact bytes that would go upstream.
+async fn write_dry_run(p: &Pipeline, sink: &Sink, out: Envelope) -> Result<Outcome, Refused> {
+    if out.items().is_empty() {
+        p.metrics.inc(&metrics::ENVELOPES_EMPTY, &[]);
+        return Ok(Outcome::default());
+    }
+    let id = out.event_id().and_then(envelope::normalize_event_id);
+    if let Err(e) = sink.write(out.to_bytes(), id.as_deref()).await {
+        p.metrics.inc(&metrics::SINK_ERRORS, &[sink.label()]);
+        tracing::warn!(sink = sink.label(), error = %e.kind(), "dry-run write failed");
+        return Err(Refused::OutputFailed);
+    }
+    p.metrics.inc(&metrics::ENVELOPES_EMITTED, &[sink.label()]);
+    Ok(Outcome::default())
+}
+
+/// Removes items whose category the upstream rate-limits now; true if any was removed.
+fn drop_rate_limited(
+    metrics: &Metrics,
+    egress: &Egress,
+    upstream: &Dsn,
+    env: &mut Envelope,
+    kept: &mut Vec<scrub::KeptConsent>,
+) -> bool {
+    let now = Instant::now();
+    let keep: Vec<bool> = env
+        .items()
+        .iter()
+        .map(|item| {
+            !ratelimit::category(item.ty())
+                .is_some_and(|c| egress.limits.is_limited(c, upstream, now))
+        })
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return false;
+    }
+    for (item, k) in env.items().iter().zip(&keep) {
+        if !k {
+            metrics.inc(
+                &metrics::ITEMS_DROPPED,
+                &[item.ty().label(), "rate_limited"],
+            );
+        }
+    }
+    retain_by(env.items_mut(), &keep);
+    retain_by(kept, &keep);
+    true
+}
+
+/// The first time an event or transaction is dropped for naming no company, says why and
+/// what to do: a new user's first events are otherwise silently counted and nothing leaves.
+/// Said once per process; the text names no value from the envelope.
+fn hint_unattributed(p: &Pipeline, report: &scrub::Report) {
+    let dropped = ["event", "transaction"].iter().any(|ty| {
+        report
+            .items_dropped
+            .get(ty)
+            .is_some_and(|reasons| reasons.contains_key(consent::DropReason::Unattributed.as_str()))
+    });
+    if dropped && !p.unattributed_hinted.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            company_tag = %p.policy.config().company_tag,
+            "an event naming no company was dropped (--unattributed drop): set the company tag on \
+             the SDK's scope, or pass --unattributed forward to send such events without IDs; \
+             counted in scrubproxy_items_dropped_total{{reason=\"unattributed\"}}, said once"
+        );
+    }
+}
+
+/// Adds a removal report to the metrics (counts only: the report holds no values).
+pub fn record(metrics: &Metrics, report: &scrub::Report) {
+    let mut entries: Vec<(&'static metrics::Family, [&'static str; 2], u64)> = Vec::new();
+    for (ty, reasons) in &report.items_dropped {
+        for (reason, n) in reasons {
+            entries.push((&metrics::ITEMS_DROPPED, [ty, reason], u64::from(*n)));
+        }
+    }
+    for (rule, n) in &report.redactions {
+        entries.push((&metrics::REDACTIONS, [rule, ""], u64::from(*n)));
+    }
+    for (field, n) in &report.removed_fields {
+        entries.push((&metrics::FIELDS_REMOVED, [field, ""], u64::from(*n)));
+    }
+    metrics.add_many(entries.iter().map(|(family, labels, n)| {
+        let labels = labels.get(..family.labels.len()).unwrap_or(labels);
+        (*family, labels, *n)
+    }));
+}
