@@ -4,6 +4,8 @@
 #
 #   .venv       sentry-sdk 2.x + Django + test tools (scripts/requirements.txt)
 #   .venv-sdk1  sentry-sdk 1.45.1 (last 1.x) for the legacy /store/ endpoint test
+#   .venv-bugsink  Bugsink (scripts/requirements-bugsink.txt), a real Sentry-compatible
+#               upstream for tests/bugsink; its own venv, since it pins its own Django stack
 #
 # Idempotent: pip runs only when the requirements changed (hash stamp kept in
 # the venv). Usage:
@@ -19,6 +21,8 @@ REQ="$ROOT/scripts/requirements.txt"
 VENV="$ROOT/.venv"
 VENV_SDK1="$ROOT/.venv-sdk1"
 SDK1_REQ="sentry-sdk==1.45.1"
+BUGSINK_REQ="$ROOT/scripts/requirements-bugsink.txt"
+VENV_BUGSINK="$ROOT/.venv-bugsink"
 WITH_SDK1=1
 
 for arg in "$@"; do
@@ -73,5 +77,8 @@ if [ "$WITH_SDK1" = 1 ]; then
   SDK1_HASH="$(printf '%s\npython=%s\n' "$SDK1_REQ" "$PYVER" | hash_of)"
   ensure_venv "$VENV_SDK1" "$SDK1_HASH" "$SDK1_REQ"
 fi
+
+BUGSINK_HASH="$( { cat "$BUGSINK_REQ"; echo "python=$PYVER"; } | hash_of)"
+ensure_venv "$VENV_BUGSINK" "$BUGSINK_HASH" -r "$BUGSINK_REQ"
 
 echo "$VENV"

@@ -88,7 +88,17 @@ def dockerfile():
 
 def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck():
     text = dockerfile()
-    assert len(re.findall(r"^FROM ", text, re.M)) == 2
+    # Compiled in the Rust image by default, or taken prebuilt from the context; the public
+    # images are the defaults, the build args only replace them (deploy/test-compose).
+    froms = re.findall(r"^FROM (.+)$", text, re.M)
+    assert froms == ["${RUST_IMAGE} AS build", "scratch AS prebuilt", "${BINARY} AS binary", "${RUNTIME_IMAGE}"]
+    assert dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M)) == {
+        "RUST_IMAGE": "rust:1.95-bookworm",
+        "RUNTIME_IMAGE": "gcr.io/distroless/cc-debian12:nonroot",
+        "BINARY": "build",
+    }
+    # The spool directory is the runtime user's, so a new named volume there is writable.
+    assert "COPY --from=binary --chown=65532:65532 /src/spool /var/spool/sentry-scrub-proxy" in text
     assert re.search(r"^USER nonroot", text, re.M)
     assert 'CMD ["/usr/local/bin/sentry-scrub-proxy", "health", "--live"]' in text
     assert "--locked" in text

@@ -119,6 +119,11 @@ class Stack:
         self.proxy_proc = None
         self.app_proc = None
         self.listen = self.admin = self.base = None
+        # Where the proxy sends (default: the capture upstream, with PUBLIC_KEY and
+        # PROJECT_ID) and what else it is told; another upstream sets its own DSN.
+        self.upstream_dsn = None
+        self.public_key, self.project_id = PUBLIC_KEY, PROJECT_ID
+        self.proxy_args = []
         self.proxy_log = work / "proxy.log"
         self.app_log = work / "app.log"
         self.consent_path = work / "consent" / "consent.json"
@@ -237,6 +242,7 @@ def _manage(stack, *args):
 
 
 def _start_proxy(stack, pki):
+    """The proxy binary, sending to ``stack.upstream_dsn`` (default: the capture upstream)."""
     if not PROXY_BIN.is_file():
         pytest.fail(f"no proxy binary at {PROXY_BIN}: run `cargo build -p sentry-scrub-proxy` or set PROXY_BIN")
     ready = stack.work / "proxy-ready.json"
@@ -245,7 +251,8 @@ def _start_proxy(stack, pki):
         "--listen", "127.0.0.1:0",
         "--admin-listen", "127.0.0.1:0",
         "--ready-file", str(ready),
-        "--upstream-dsn", f"https://{PUBLIC_KEY}@127.0.0.1:{stack.upstream.port}/{PROJECT_ID}",
+        "--upstream-dsn",
+        stack.upstream_dsn or f"https://{PUBLIC_KEY}@127.0.0.1:{stack.upstream.port}/{PROJECT_ID}",
         "--upstream-ca", str(pki["ca"]),
         "--consent-file", str(stack.consent_path),
         "--admin-token", ADMIN_TOKEN,
@@ -253,6 +260,7 @@ def _start_proxy(stack, pki):
         "--upstream-timeout", "5s",
         "--connect-timeout", "2s",
         "--shutdown-timeout", "2s",
+        *stack.proxy_args,
         # Negative controls, e.g. E2E_PROXY_EXTRA_ARGS="--exception-messages detect" must make the test fail.
         *shlex.split(os.environ.get("E2E_PROXY_EXTRA_ARGS", "")),
     ]
@@ -280,7 +288,7 @@ def _start_app(stack):
     sock.listen(128)
     port = sock.getsockname()[1]
     env = clean_env(
-        SENTRY_DSN=f"http://{PUBLIC_KEY}@{stack.listen}/{PROJECT_ID}",
+        SENTRY_DSN=f"http://{stack.public_key}@{stack.listen}/{stack.project_id}",
         # The worst case an app can send: the SDK adds user e-mail, IP, cookies, headers.
         SENTRY_SEND_DEFAULT_PII=os.environ.get("E2E_SEND_DEFAULT_PII", "true"),
         SENTRY_TRACES_SAMPLE_RATE="1.0",
