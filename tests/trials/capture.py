@@ -20,6 +20,18 @@ SLUG = "zephyrine-quillfeather"
 TITLE = "Quillfeather Family Memoirs"
 CANARIES = ["zephyrine", "quillfeather", "memoirs"]
 
+# Issue 17 apps (fastapi_docs.py, aiohttp_letters.py): new values, so their runs are
+# independent of the apps above. Besides these, the apps' own source plants a customer
+# "Wendeline Harrowgate", a comment naming "Perpetua Goldthwaite" and an API key literal
+# `sk_live_CANARY51f0c2b8` next to lines that raise (sent as frames' source context).
+PERSON17 = "Ottoline Brackenbury"
+EMAIL = "ottoline.brackenbury@brackenbury-estate.example"
+HOST = "ottoline-laptop.corp-intra.example.net"
+TITLE17 = "Marshwillow Orchard Deeds"
+QUERY = "Marshwillow: orchard deeds 1887"
+TOKEN = "tok_CANARY7e1a9d44"
+CANARIES17 = ["ottoline", "brackenbury", "marshwillow", "canary7e1a9d44", "canary51f0c2b8", "wendeline", "harrowgate", "goldthwaite"]
+
 SDK_MAJOR = int(sentry_sdk.VERSION.split(".")[0])
 
 
@@ -53,7 +65,9 @@ class FileTransport(Transport):
         return None
 
 
-def init(integrations, **extra):
+def init(integrations, user=None, release="hr-trial@0.3.1", environment="staging", **extra):
+    """`user`, `release` and `environment` default to the issue-14 apps' values; the
+    issue-17 apps pass their own (TRIAL_RELEASE / TRIAL_ENVIRONMENT still win)."""
     pii = os.environ.get("TRIAL_PII", "0") == "1"
     sentry_sdk.init(
         dsn="http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1",
@@ -62,12 +76,12 @@ def init(integrations, **extra):
         traces_sample_rate=1.0,
         send_default_pii=pii,
         # Issue 17 trials plant a person's name here (TRIAL_RELEASE / TRIAL_ENVIRONMENT).
-        release=os.environ.get("TRIAL_RELEASE", "hr-trial@0.3.1"),
-        environment=os.environ.get("TRIAL_ENVIRONMENT", "staging"),
+        release=os.environ.get("TRIAL_RELEASE", release),
+        environment=os.environ.get("TRIAL_ENVIRONMENT", environment),
         **extra,
     )
     sentry_sdk.set_tag("company_id", "7")
-    sentry_sdk.set_user({"id": "u-42", "username": SLUG, "email": "zq@example.org"})
+    sentry_sdk.set_user(user or {"id": "u-42", "username": SLUG, "email": "zq@example.org"})
 
 
 def span(op, text):
