@@ -1,0 +1,1 @@
+"""A tiny Django app (and the home of app-raised exception classes) for the corpus generator."""
