@@ -20,6 +20,8 @@ pub const FILTERED: &str = "[filtered]";
 pub const RULE_FREETEXT: &str = "@freetext:replace";
 /// Rule id for URL paths rewritten to their route template or with masked segments.
 pub const RULE_URLPATH: &str = "@urlpath:replace";
+/// Rule id for exception messages kept as a known template with parts replaced.
+pub const RULE_TEMPLATE: &str = "@message:template";
 
 /// State of one item's walk.
 pub struct Ctx<'p> {
@@ -203,6 +205,29 @@ impl<'p> Ctx<'p> {
             len,
         );
         *s = Cow::Owned(new);
+    }
+
+    /// An exception message of type `ty`: kept only as a known template (see
+    /// [`crate::exception_text`]), its replaced parts recorded as one `@message:template`
+    /// remark and counted `@message-part`; an unknown message becomes `[filtered]`. What is
+    /// kept then passes the detectors. `local` are the words of the event's own code.
+    pub fn template_message(&mut self, s: &mut Cow<'_, str>, ty: &str, local: &[String]) {
+        use crate::exception_text::Verdict;
+        let hosts = &self.policy.config.allowed_hosts;
+        match self.policy.templates.judge(ty, s, local, hosts) {
+            Verdict::Unchanged => {}
+            Verdict::Rewritten { text, placeholders } => {
+                for _ in 0..placeholders {
+                    self.report.redacted("@message-part");
+                }
+                self.replace_with_remark(s, text, RULE_TEMPLATE);
+            }
+            Verdict::Unknown => {
+                self.filter_message(s);
+                return;
+            }
+        }
+        self.text(s);
     }
 
     /// Replaces a whole free-text value by the `[filtered]` placeholder.

@@ -31,6 +31,7 @@ mod ctx;
 mod deploy;
 pub mod detect;
 mod event;
+pub mod exception_text;
 mod header;
 mod meta;
 mod names;
@@ -51,7 +52,6 @@ pub use event::Attribution;
 pub use header::Upstream;
 pub use policy::{
     LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
-    DEFAULT_TECHNICAL_EXCEPTIONS,
 };
 pub use report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;

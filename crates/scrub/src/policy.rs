@@ -1,15 +1,18 @@
 //! The policy: what an operator can loosen, compiled once per configuration.
 
 use crate::detect::{DetectorError, Detectors};
+use crate::exception_text::{PatternError, Templates};
 
 /// What to do with exception messages (`exception.values[].value`), where prompts and
 /// document text leak (`f"search failed for {query}"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageMode {
-    /// Keep the message only for exception types known to carry technical messages, after
-    /// the detectors; replace every other message with `[filtered]`. The default.
+    /// Keep a message only as a known template of the standard library or a common
+    /// framework, each variable part judged (names of code stay, hosts outside the
+    /// allowlist and values become placeholders), then the detectors; replace every other
+    /// message with `[filtered]`. No type is technical by its name alone. The default.
     #[default]
-    Technical,
+    Template,
     /// Keep every message after the detectors (looser: free text the detectors do not
     /// recognise, such as a prompt, passes).
     Detect,
@@ -35,8 +38,10 @@ pub enum LogMode {
 pub struct PolicyConfig {
     /// Exception message handling.
     pub exception_messages: MessageMode,
-    /// Exception types whose messages are technical (matched on the type name, with or
-    /// without module: `OperationalError` matches `django.db.utils.OperationalError`).
+    /// Exception types whose messages the operator wants kept whole (after the detectors)
+    /// instead of as templates: a looser, explicit choice, empty by default. Matched on the
+    /// type name, with or without module (`OperationalError` matches
+    /// `django.db.utils.OperationalError`).
     pub technical_exception_types: Vec<String>,
     /// Log message handling.
     pub log_messages: LogMode,
@@ -56,33 +61,14 @@ pub struct PolicyConfig {
     pub allowed_releases: Vec<String>,
     /// Environment names kept although they are not known environment words.
     pub allowed_environments: Vec<String>,
+    /// Keep frames' source lines (`pre_context`, `context_line`, `post_context`) with
+    /// string literals and comments masked; off by default (the lines are removed).
+    pub source_context: bool,
+    /// Hosts kept in exception messages besides IP addresses, `localhost` and one-word
+    /// service names made of code words (`db`, `redis`): exact names, or `.example.com`
+    /// for a domain and its subdomains. Others become `[host]`.
+    pub allowed_hosts: Vec<String>,
 }
-
-/// Exception types whose messages describe the program, not the user's data.
-pub const DEFAULT_TECHNICAL_EXCEPTIONS: &[&str] = &[
-    "ImportError",
-    "ModuleNotFoundError",
-    "AttributeError",
-    "NotImplementedError",
-    "RecursionError",
-    "ZeroDivisionError",
-    "TimeoutError",
-    "ConnectionError",
-    "ConnectionRefusedError",
-    "ConnectionResetError",
-    "ConnectionAbortedError",
-    "BrokenPipeError",
-    "MemoryError",
-    "OperationalError",
-    "InterfaceError",
-    "ImproperlyConfigured",
-    "SynchronousOnlyOperation",
-    "TemplateDoesNotExist",
-    "TemplateSyntaxError",
-    "NoReverseMatch",
-    "AppRegistryNotReady",
-    "SuspiciousOperation",
-];
 
 /// Tags kept by default: set by SDKs, technical by nature.
 pub const DEFAULT_TAGS: &[&str] = &[
@@ -112,11 +98,8 @@ pub const DEFAULT_HEADERS: &[&str] = &["Content-Type", "Content-Length", "Accept
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
-            exception_messages: MessageMode::Technical,
-            technical_exception_types: DEFAULT_TECHNICAL_EXCEPTIONS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
+            exception_messages: MessageMode::Template,
+            technical_exception_types: Vec::new(),
             log_messages: LogMode::Template,
             company_tag: "company_id".to_owned(),
             extra_tags: Vec::new(),
@@ -126,6 +109,8 @@ impl Default for PolicyConfig {
             allow_check_ins: false,
             allowed_releases: Vec::new(),
             allowed_environments: Vec::new(),
+            source_context: false,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -141,6 +126,9 @@ pub enum PolicyError {
     /// The company tag name is empty.
     #[error("the company tag name must not be empty")]
     EmptyCompanyTag,
+    /// A format of the exception-message catalog does not compile.
+    #[error("exception-message catalog: {0}")]
+    Catalog(#[from] PatternError),
 }
 
 /// A compiled policy: build once per configuration, share by reference.
@@ -148,6 +136,7 @@ pub enum PolicyError {
 pub struct Policy {
     pub(crate) config: PolicyConfig,
     pub(crate) detectors: Detectors,
+    pub(crate) templates: &'static Templates,
 }
 
 impl Policy {
@@ -159,6 +148,7 @@ impl Policy {
         Ok(Policy {
             config,
             detectors: Detectors::new()?,
+            templates: Templates::shared()?,
         })
     }
 
@@ -188,7 +178,7 @@ impl Policy {
             })
     }
 
-    /// Is this exception type's message technical?
+    /// Did the operator ask for this exception type's messages to be kept whole?
     pub(crate) fn technical_exception(&self, ty: &str, module: Option<&str>) -> bool {
         let short = ty.rsplit('.').next().unwrap_or(ty);
         self.config.technical_exception_types.iter().any(|t| {

@@ -97,7 +97,7 @@ fn policy(mode: MessageMode) -> &'static Policy {
         .unwrap()
     };
     match mode {
-        MessageMode::Technical => STRICT.get_or_init(build),
+        MessageMode::Template => STRICT.get_or_init(build),
         MessageMode::Detect => DETECT.get_or_init(build),
         MessageMode::Drop => unreachable!("not used here"),
     }
@@ -155,8 +155,24 @@ impl Output {
     }
 }
 
+/// The default policy with source lines turned on (`--source-context`).
+fn source_policy() -> &'static Policy {
+    static SOURCE: OnceLock<Policy> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        Policy::new(PolicyConfig {
+            source_context: true,
+            ..PolicyConfig::default()
+        })
+        .unwrap()
+    })
+}
+
 fn scrub(input: &Envelope, mode: MessageMode, ids_allowed: bool) -> Output {
-    let out = scrub_envelope(input, policy(mode), Upstream::default(), |_, _| {
+    scrub_with(input, policy(mode), ids_allowed)
+}
+
+fn scrub_with(input: &Envelope, policy: &Policy, ids_allowed: bool) -> Output {
+    let out = scrub_envelope(input, policy, Upstream::default(), |_, _| {
         Decision::Forward { ids_allowed }
     });
     let bytes = out.envelope.to_bytes();
@@ -424,7 +440,7 @@ fn event_facts(fixture: &str, got: &Value, want: &Value) {
         );
         for wf in w["frames"].as_array().unwrap() {
             let found = frames.iter().any(|f| {
-                ["filename", "function", "lineno", "module", "context_line"]
+                ["filename", "function", "lineno", "module"]
                     .iter()
                     .all(|k| f[k] == wf[k])
             });
@@ -436,7 +452,7 @@ fn event_facts(fixture: &str, got: &Value, want: &Value) {
 /// What the detectors make of an input string (the string itself when nothing matches).
 fn detected(v: &Value) -> Value {
     match v {
-        Value::String(s) => match policy(MessageMode::Technical).detectors().redact(s) {
+        Value::String(s) => match policy(MessageMode::Template).detectors().redact(s) {
             Some(r) => Value::from(r.text),
             None => v.clone(),
         },
@@ -446,9 +462,10 @@ fn detected(v: &Value) -> Value {
     }
 }
 
-/// Every input frame is in the output, in order, with its code location and source lines.
+/// Every input frame is in the output, in order, with its code location; its source lines
+/// are gone (they leave only with `--source-context`, see [`source_lines_masked`]).
 /// Text fields may differ from the input only by the detectors' placeholders (a home
-/// directory's user name, a `token = …` assignment in a source line); numbers not at all.
+/// directory's user name); numbers not at all.
 fn frames_survive(fixture: &str, got: &Value, input: &Value) {
     let Some(Value::Array(in_ex)) = input.get("exception").map(|e| &e["values"]) else {
         return;
@@ -464,18 +481,47 @@ fn frames_survive(fixture: &str, got: &Value, input: &Value) {
             for k in ["lineno", "in_app"] {
                 same(fixture, &format!("frame {n} {k}"), &b[k], &a[k]);
             }
-            for k in [
-                "filename",
-                "abs_path",
-                "module",
-                "function",
-                "context_line",
-                "pre_context",
-                "post_context",
-            ] {
+            for k in ["filename", "abs_path", "module", "function"] {
                 same(fixture, &format!("frame {n} {k}"), &b[k], &detected(&a[k]));
             }
-            assert!(b.get("vars").is_none(), "{fixture}: frame {n} vars kept");
+            for k in ["context_line", "pre_context", "post_context", "vars"] {
+                assert!(b.get(k).is_none(), "{fixture}: frame {n} {k} kept");
+            }
+        }
+    }
+}
+
+/// With `--source-context`, every frame keeps its source lines, line for line, with string
+/// literals and comments masked and the detectors run on what is left.
+fn source_lines_masked(fixture: &str, got: &Value, input: &Value) {
+    let Some(Value::Array(in_ex)) = input.get("exception").map(|e| &e["values"]) else {
+        return;
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    for (i, o) in in_ex
+        .iter()
+        .zip(got["exception"]["values"].as_array().unwrap())
+    {
+        let fi = i["stacktrace"]["frames"].as_array().unwrap();
+        let fo = o["stacktrace"]["frames"].as_array().unwrap();
+        for (n, (a, b)) in fi.iter().zip(fo).enumerate() {
+            let list = |f: &Value, k: &str| -> Vec<String> {
+                f[k].as_array()
+                    .map_or(Vec::new(), |l| l.iter().map(text).collect())
+            };
+            let mut window = list(a, "pre_context");
+            window.push(text(&a["context_line"]));
+            window.extend(list(a, "post_context"));
+            scrub::normalize::source::mask_lines(&mut window);
+            let mut got_window = list(b, "pre_context");
+            got_window.push(text(&b["context_line"]));
+            got_window.extend(list(b, "post_context"));
+            let want: Vec<Value> = window
+                .iter()
+                .map(|l| detected(&Value::from(l.as_str())))
+                .collect();
+            let got_lines: Vec<Value> = got_window.into_iter().map(Value::from).collect();
+            assert_eq!(got_lines, want, "{fixture}: frame {n} source lines");
         }
     }
 }
@@ -651,7 +697,7 @@ fn golden(fixture: &str) {
         "{fixture}: not in technical.json"
     );
     for ids_allowed in [false, true] {
-        let out = scrub(&input, MessageMode::Technical, ids_allowed);
+        let out = scrub(&input, MessageMode::Template, ids_allowed);
         assert_no_canary(&out, fixture);
         assert_technical(&out, &input, fixture);
         assert_ids(&out, &input, fixture, ids_allowed);
@@ -666,6 +712,30 @@ fn golden(fixture: &str) {
             });
         }
     }
+}
+
+/// `--source-context`: every fixture's frames keep their source lines, masked, and still no
+/// planted value survives anywhere.
+#[test]
+fn source_context_lines_are_masked_and_leak_nothing() {
+    let mut frames_seen = 0;
+    for fixture in FIXTURES {
+        let input = load(fixture);
+        let out = scrub_with(&input, source_policy(), false);
+        assert_no_canary(&out, fixture);
+        let in_items = payloads(&input);
+        for ty in ["event", "transaction"] {
+            if let Some((_, i)) = in_items.iter().find(|(t, _)| t == ty) {
+                let got = out.payload(ty);
+                source_lines_masked(fixture, &got, i);
+                frames_seen += got["exception"]["values"].as_array().map_or(0, Vec::len);
+            }
+        }
+    }
+    assert!(
+        frames_seen > 10,
+        "the fixtures carry exceptions with frames"
+    );
 }
 
 macro_rules! fixtures {
@@ -797,7 +867,7 @@ fn fixtures_do_carry_canaries() {
 fn consented_ids_still_pass_the_detectors() {
     let body = "{}\n{\"type\":\"event\"}\n{\"user\":{\"id\":\"alice.canary1@example.com\"},\"tags\":{\"company_id\":\"alice.canary3@example.com\"}}\n";
     let input = Envelope::parse(Bytes::from(body)).unwrap();
-    let out = scrub(&input, MessageMode::Technical, true);
+    let out = scrub(&input, MessageMode::Template, true);
     assert_no_canary(&out, "inline");
     let ev = out.payload("event");
     assert_eq!(ev["user"]["id"], "[email]");
@@ -887,7 +957,7 @@ fn detect_mode_keeps_messages_after_the_detectors() {
 
     for &(fixture, expected) in DETECT_SURVIVORS {
         let input = load(fixture);
-        let strict = scrub(&input, MessageMode::Technical, false);
+        let strict = scrub(&input, MessageMode::Template, false);
         let loose = scrub(&input, MessageMode::Detect, false);
         let (i, s, l) = (
             payloads(&input)[0].1.clone(),
@@ -912,8 +982,14 @@ fn detect_mode_keeps_messages_after_the_detectors() {
         for ((iv, sv), lv) in values(&i).into_iter().zip(values(&s)).zip(values(&l)) {
             let iv = iv.unwrap();
             let detected = detectors.redact(&iv).map_or(iv.clone(), |r| r.text);
-            // None of these exception types is on the technical list: strict replaces all.
-            assert_eq!(sv.as_deref(), Some(scrub::FILTERED), "{fixture}");
+            // The strict default keeps only the one message of a known format (a codec error
+            // whose every part is technical); the free text of the others is replaced.
+            let strict_want = if iv.starts_with("'utf-8' codec can't decode byte") {
+                iv.as_str()
+            } else {
+                scrub::FILTERED
+            };
+            assert_eq!(sv.as_deref(), Some(strict_want), "{fixture}");
             assert_eq!(lv.as_deref(), Some(detected.as_str()), "{fixture}");
         }
         // Exactly the expected free-text canaries survive, and nothing with a shape does.
@@ -950,6 +1026,6 @@ fn detect_mode_keeps_messages_after_the_detectors() {
 fn percent_encoded_path_segments_pass_the_detectors() {
     let body = "{}\n{\"type\":\"event\"}\n{\"request\":{\"url\":\"https://app.example.com/api/documents/alice.canary2%40example.com/\"}}\n";
     let input = Envelope::parse(Bytes::from(body)).unwrap();
-    let out = scrub(&input, MessageMode::Technical, false);
+    let out = scrub(&input, MessageMode::Template, false);
     assert_no_canary(&out, "inline");
 }

@@ -92,8 +92,10 @@ pub struct ScrubArgs {
 /// How exception messages are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExceptionMessages {
-    /// Keep only messages of technical exception types (after the detectors).
-    Technical,
+    /// Keep a message only as a known format of the standard library or a common framework,
+    /// its variable parts judged (`technical` is the former name, kept as an alias).
+    #[value(alias = "technical")]
+    Template,
     /// Keep every message after the detectors (looser).
     Detect,
     /// Replace every message.
@@ -123,14 +125,20 @@ pub enum UnattributedArg {
 /// Scrubbing policy flags, shared by the server and `scrub`.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
-    /// Exception messages: technical (only for the types of --technical-exceptions), detect
+    /// Exception messages: template (known formats only, variable parts judged), detect
     /// (every message, after the detectors) or drop.
-    #[arg(long, env = "SENTRY_PROXY_EXCEPTION_MESSAGES", value_enum, default_value_t = ExceptionMessages::Technical)]
+    #[arg(long, env = "SENTRY_PROXY_EXCEPTION_MESSAGES", value_enum, default_value_t = ExceptionMessages::Template)]
     pub exception_messages: ExceptionMessages,
 
-    /// Exception types whose messages are technical (comma-separated; replaces the default list).
-    #[arg(long, env = "SENTRY_PROXY_TECHNICAL_EXCEPTIONS", value_delimiter = ',', default_values_t = scrub::DEFAULT_TECHNICAL_EXCEPTIONS.iter().map(|s| s.to_string()))]
+    /// Exception types whose messages are kept whole, after the detectors, instead of as
+    /// templates (comma-separated; a looser choice, none by default).
+    #[arg(long, env = "SENTRY_PROXY_TECHNICAL_EXCEPTIONS", value_delimiter = ',')]
     pub technical_exceptions: Vec<String>,
+
+    /// Hosts kept in exception messages besides IPs, localhost and one-word service names
+    /// (comma-separated; `.example.com` for a domain and its subdomains); others become `[host]`.
+    #[arg(long, env = "SENTRY_PROXY_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 
     /// Log messages: template (placeholders with parameters only), detect or drop.
     #[arg(long, env = "SENTRY_PROXY_LOG_MESSAGES", value_enum, default_value_t = LogMessages::Template)]
@@ -167,6 +175,10 @@ pub struct PolicyArgs {
     /// (comma-separated); others become `[environment]`.
     #[arg(long, env = "SENTRY_PROXY_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
     pub allowed_environments: Vec<String>,
+    /// Keep frames' source lines (pre_context, context_line, post_context) with string
+    /// literals and comments masked; by default they are removed.
+    #[arg(long, env = "SENTRY_PROXY_SOURCE_CONTEXT")]
+    pub source_context: bool,
 }
 
 /// Consent flags shared by the server and `scrub`.

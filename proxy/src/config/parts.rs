@@ -75,16 +75,11 @@ fn trimmed(list: &[String]) -> Vec<String> {
 pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Policy>> {
     let config = scrub::PolicyConfig {
         exception_messages: match a.exception_messages {
-            ExceptionMessages::Technical => scrub::MessageMode::Technical,
+            ExceptionMessages::Template => scrub::MessageMode::Template,
             ExceptionMessages::Detect => scrub::MessageMode::Detect,
             ExceptionMessages::Drop => scrub::MessageMode::Drop,
         },
-        technical_exception_types: a
-            .technical_exceptions
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        technical_exception_types: trimmed(&a.technical_exceptions),
         log_messages: match a.log_messages {
             LogMessages::Template => scrub::LogMode::Template,
             LogMessages::Detect => scrub::LogMode::Detect,
@@ -108,6 +103,8 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
         allow_check_ins: a.allow_check_ins,
         allowed_releases: trimmed(&a.allowed_releases),
         allowed_environments: trimmed(&a.allowed_environments),
+        source_context: a.source_context,
+        allowed_hosts: trimmed(&a.allowed_hosts),
     };
     match scrub::Policy::new(config) {
         Ok(p) => Some(Arc::new(p)),

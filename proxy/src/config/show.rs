@@ -136,6 +136,13 @@ impl Config {
         let _ = writeln!(s, "company_tag = {}", p.company_tag);
         let _ = writeln!(s, "allowed_releases = {:?}", p.allowed_releases);
         let _ = writeln!(s, "allowed_environments = {:?}", p.allowed_environments);
+        let _ = writeln!(s, "source_context = {}", p.source_context);
+        let _ = writeln!(
+            s,
+            "technical_exceptions = {:?}",
+            p.technical_exception_types
+        );
+        let _ = writeln!(s, "allowed_hosts = {:?}", p.allowed_hosts);
         s
     }
 }

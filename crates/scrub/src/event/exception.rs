@@ -173,21 +173,6 @@ impl Exception<'_> {
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         cx.key("type", |cx| cx.val_text(&mut self.ty));
         cx.key("module", |cx| cx.val_text(&mut self.module));
-        let technical = {
-            let ty = self.ty.as_ref().and_then(Val::as_str).unwrap_or("");
-            let module = self.module.as_ref().and_then(Val::as_str);
-            cx.policy.technical_exception(ty, module)
-        };
-        let mode = cx.policy.config.exception_messages;
-        cx.key("value", |cx| match &mut self.value {
-            Some(Val::Str(s)) => match mode {
-                MessageMode::Technical if technical => cx.text(s),
-                MessageMode::Detect => cx.text(s),
-                _ => cx.filter_message(s),
-            },
-            Some(Val::Num(_) | Val::Bool(_)) | None => {}
-            Some(Val::Other) => self.value = None,
-        });
         ctx::num(&mut self.thread_id);
         if let Some(m) = &mut self.mechanism {
             cx.key("mechanism", |cx| m.scrub(cx));
@@ -197,6 +182,46 @@ impl Exception<'_> {
                 st.scrub(cx, "exception.values.stacktrace.frames.vars")
             });
         }
+        let ty = self.ty.as_ref().and_then(Val::as_str).unwrap_or("");
+        let module = self.module.as_ref().and_then(Val::as_str);
+        let whole = cx.policy.technical_exception(ty, module);
+        let mode = cx.policy.config.exception_messages;
+        let local = match (&self.value, mode) {
+            (Some(Val::Str(_)), MessageMode::Template) if !whole => self.code_words(),
+            _ => Vec::new(),
+        };
+        cx.key("value", |cx| match &mut self.value {
+            Some(Val::Str(s)) => match mode {
+                MessageMode::Template if whole => cx.text(s),
+                MessageMode::Template => cx.template_message(s, ty, &local),
+                MessageMode::Detect => cx.text(s),
+                MessageMode::Drop => cx.filter_message(s),
+            },
+            Some(Val::Num(_) | Val::Bool(_)) | None => {}
+            Some(Val::Other) => self.value = None,
+        });
+    }
+
+    /// The words of the code this exception went through (its frames' functions and
+    /// modules, its own module): names built of them in the message are names of code.
+    fn code_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        let frames = self.stacktrace.iter().flat_map(|st| st.frames.0.iter());
+        let names = frames
+            .flat_map(|f| [&f.function, &f.module])
+            .chain([&self.module])
+            .filter_map(|v| v.as_ref().and_then(Val::as_str));
+        for name in names {
+            for w in crate::exception_text::split_words(name) {
+                if w.len() >= 3 && w.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    let lower = w.to_ascii_lowercase();
+                    if !words.contains(&lower) {
+                        words.push(lower);
+                    }
+                }
+            }
+        }
+        words
     }
 }
 
@@ -249,12 +274,52 @@ impl Frame<'_> {
         ctx::token(&mut self.instruction_addr);
         ctx::token(&mut self.symbol_addr);
         ctx::token(&mut self.image_addr);
-        lines(cx, "pre_context", &mut self.pre_context);
-        cx.key("context_line", |cx| cx.val_text(&mut self.context_line));
-        lines(cx, "post_context", &mut self.post_context);
+        self.source_lines(cx);
         if self.vars.take().is_some() {
             cx.removed("vars", vars_path);
         }
+    }
+}
+
+impl Frame<'_> {
+    /// Source lines: removed unless the operator turned them on; then the frame's lines are
+    /// read as one window (a string opened above the context line stays masked below it),
+    /// string literals and comments masked, and every line passes the detectors.
+    fn source_lines(&mut self, cx: &mut Ctx<'_>) {
+        let present = !self.pre_context.is_empty()
+            || self.context_line.is_some()
+            || !self.post_context.is_empty();
+        if !present {
+            return;
+        }
+        if !cx.policy.config.source_context {
+            self.pre_context.0.clear();
+            self.context_line = None;
+            self.post_context.0.clear();
+            cx.removed_silently("stacktrace.frames.context");
+            return;
+        }
+        let text = |v: &Val<'_>| match v {
+            Val::Str(s) => s.to_string(),
+            _ => String::new(),
+        };
+        let (pre, post) = (self.pre_context.0.len(), self.post_context.0.len());
+        let mut window: Vec<String> = self.pre_context.0.iter().map(text).collect();
+        window.push(self.context_line.as_ref().map(text).unwrap_or_default());
+        window.extend(self.post_context.0.iter().map(text));
+        if crate::normalize::source::mask_lines(&mut window) > 0 {
+            cx.report.redacted("@source-literal");
+        }
+        let mut it = window.into_iter().map(|l| Val::Str(Cow::Owned(l)));
+        self.pre_context.0 = it.by_ref().take(pre).collect();
+        let line = it.next();
+        if self.context_line.is_some() {
+            self.context_line = line;
+        }
+        self.post_context.0 = it.take(post).collect();
+        lines(cx, "pre_context", &mut self.pre_context);
+        cx.key("context_line", |cx| cx.val_text(&mut self.context_line));
+        lines(cx, "post_context", &mut self.post_context);
     }
 }
 

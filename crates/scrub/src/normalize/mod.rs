@@ -19,6 +19,7 @@
 
 pub mod ident;
 pub mod message;
+pub mod source;
 pub mod sql;
 pub mod url;
 

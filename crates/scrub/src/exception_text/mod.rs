@@ -1,0 +1,304 @@
+//! Exception messages leave only as known templates.
+//!
+//! No exception type is technical by its name alone: a `ConnectionError` names the host it
+//! failed to reach (`zephyrine-laptop.corp-intra.example.net`), an `AttributeError` the
+//! attribute a program built from user input (`no attribute 'field_zephyrine'`), an
+//! `IntegrityError` the row it refused (`Key (email)=(…) already exists`). So a message is
+//! kept only when it matches a format of the standard library or of a common framework
+//! ([`catalog`]), and then only its shape is kept for sure: each variable part is judged
+//! by its kind ([`slots`]): names of code stay when every word is a word of code
+//! ([`vocab`]), hosts when they are addresses, loopback or allowlisted, numbers always,
+//! values never. What may not leave becomes a typed placeholder:
+//!
+//! ```
+//! use scrub::exception_text::{Templates, Verdict};
+//!
+//! let t = Templates::shared().unwrap();
+//! let judge = |ty, msg| t.judge(ty, msg, &[], &[]);
+//! assert_eq!(judge("ZeroDivisionError", "division by zero"), Verdict::Unchanged);
+//! assert_eq!(
+//!     judge("AttributeError", "'Document' object has no attribute 'field_zephyrine'"),
+//!     Verdict::Rewritten {
+//!         text: "'Document' object has no attribute '[identifier]'".into(),
+//!         placeholders: 1,
+//!     },
+//! );
+//! assert_eq!(judge("SearchError", "search failed for merger plans"), Verdict::Unknown);
+//! ```
+//!
+//! A message with several lines (PostgreSQL's `DETAIL:`, pydantic's error list) is judged
+//! as a whole first, then line by line: an unknown line becomes `[filtered]`.
+
+mod catalog;
+mod pattern;
+mod slots;
+mod vocab;
+
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+pub use pattern::PatternError;
+pub use slots::{Judge, Slot, ERROR_TEXTS, HOST, IDENTIFIER, REASONS, TYPE, VALUE};
+pub use vocab::{split_words, Vocabulary};
+
+/// What an unknown line of a known message becomes.
+pub const FILTERED_LINE: &str = "[filtered]";
+
+/// How deep causes nest (`ConnectionError(MaxRetryError(NewConnectionError(…)))`).
+const MAX_DEPTH: usize = 4;
+
+/// Longest message judged; longer ones are not read (they are not a library's format).
+const MAX_LEN: usize = 8 * 1024;
+
+/// What the catalog says of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A known format whose every part may leave: the message stays as it is.
+    Unchanged,
+    /// A known format with parts replaced by placeholders.
+    Rewritten {
+        /// The message with its placeholders.
+        text: String,
+        /// How many parts were replaced.
+        placeholders: usize,
+    },
+    /// No known format: the message must not leave.
+    Unknown,
+}
+
+/// The compiled catalog and the code vocabulary, built once per process.
+#[derive(Debug)]
+pub struct Templates {
+    set: RegexSet,
+    entries: Vec<Entry>,
+    vocab: Vocabulary,
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Short type names the entry is limited to; empty for any type.
+    types: &'static [&'static str],
+    regex: Regex,
+    slots: Vec<Slot>,
+}
+
+impl Templates {
+    /// Compiles the catalog.
+    pub fn new() -> Result<Templates, PatternError> {
+        let mut sources = Vec::with_capacity(catalog::CATALOG.len());
+        let mut entries = Vec::with_capacity(catalog::CATALOG.len());
+        for &(types, pattern) in catalog::CATALOG {
+            let c = pattern::compile(pattern)?;
+            let regex = Regex::new(&c.regex).map_err(|e| PatternError {
+                pattern: pattern.to_owned(),
+                what: e.to_string(),
+            })?;
+            sources.push(c.regex);
+            entries.push(Entry {
+                types,
+                regex,
+                slots: c.slots,
+            });
+        }
+        let set = RegexSetBuilder::new(&sources)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| PatternError {
+                pattern: "(the whole catalog)".to_owned(),
+                what: e.to_string(),
+            })?;
+        Ok(Templates {
+            set,
+            entries,
+            vocab: Vocabulary::default(),
+        })
+    }
+
+    /// The process-wide catalog, compiled on first use (every policy shares it).
+    pub fn shared() -> Result<&'static Templates, PatternError> {
+        static SHARED: OnceLock<Result<Templates, PatternError>> = OnceLock::new();
+        SHARED
+            .get_or_init(Templates::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// How many formats the catalog knows.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the catalog is empty (never, as shipped).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The code vocabulary.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocab
+    }
+
+    /// Judges the message of an exception of type `ty` (bare or dotted). `local` are the
+    /// lower-case words of the event's own functions and modules; `hosts` the operator's
+    /// allowlist.
+    pub fn judge(&self, ty: &str, msg: &str, local: &[String], hosts: &[String]) -> Verdict {
+        if msg.len() > MAX_LEN {
+            return Verdict::Unknown;
+        }
+        let judge = Judge {
+            vocab: &self.vocab,
+            local,
+            hosts,
+        };
+        let mut out = String::with_capacity(msg.len());
+        match self.message(short(ty), msg, &judge, 0, &mut out) {
+            None => Verdict::Unknown,
+            Some(0) if out == msg => Verdict::Unchanged,
+            Some(n) => Verdict::Rewritten {
+                text: out,
+                placeholders: n,
+            },
+        }
+    }
+
+    /// A whole message, then line by line; `None` when nothing of it is known.
+    fn message(
+        &self,
+        ty: &str,
+        msg: &str,
+        j: &Judge<'_>,
+        depth: usize,
+        out: &mut String,
+    ) -> Option<usize> {
+        if msg.is_empty() {
+            return Some(0);
+        }
+        let mark = out.len();
+        if let Some(n) = self.line(ty, msg, j, depth, out) {
+            return Some(n);
+        }
+        out.truncate(mark);
+        if !msg.contains('\n') {
+            return None;
+        }
+        let mut placeholders = 0;
+        let mut known = false;
+        for (i, line) in msg.split('\n').enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            if line.trim().is_empty() {
+                out.push_str(line);
+                continue;
+            }
+            let at = out.len();
+            match self.line(ty, line, j, depth, out) {
+                Some(n) => {
+                    placeholders += n;
+                    known = true;
+                }
+                None => {
+                    out.truncate(at);
+                    out.push_str(FILTERED_LINE);
+                    placeholders += 1;
+                }
+            }
+        }
+        known.then_some(placeholders)
+    }
+
+    /// One line (or a whole message), judged by every catalog entry that matches it and
+    /// applies to the type; the reading with the fewest placeholders wins (the first one
+    /// on a tie), so a specific format beats a generic wrapper. `None` when none matches.
+    fn line(
+        &self,
+        ty: &str,
+        text: &str,
+        j: &Judge<'_>,
+        depth: usize,
+        out: &mut String,
+    ) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        // (unknown causes, placeholders): a reading that understood the cause wins over a
+        // generic wrapper that filtered it, whatever their placeholder counts.
+        let mut best: Option<((usize, usize), String)> = None;
+        for i in self.set.matches(text).iter() {
+            let e = &self.entries[i];
+            if !e.types.is_empty() && !e.types.contains(&ty) {
+                continue;
+            }
+            let Some(caps) = e.regex.captures(text) else {
+                continue;
+            };
+            let mut buf = String::with_capacity(text.len());
+            let score = self.fill(e, &caps, ty, text, j, depth, &mut buf);
+            if best.as_ref().is_none_or(|(b, _)| score < *b) {
+                let perfect = score == (0, 0);
+                best = Some((score, buf));
+                if perfect {
+                    break;
+                }
+            }
+        }
+        let ((filtered, placeholders), buf) = best?;
+        out.push_str(&buf);
+        Some(filtered + placeholders)
+    }
+
+    /// Writes `text` read through entry `e`: literal parts copied, slots judged, causes
+    /// judged against the catalog again. Returns (causes filtered, other placeholders).
+    #[allow(clippy::too_many_arguments)]
+    fn fill(
+        &self,
+        e: &Entry,
+        caps: &regex::Captures<'_>,
+        ty: &str,
+        text: &str,
+        j: &Judge<'_>,
+        depth: usize,
+        out: &mut String,
+    ) -> (usize, usize) {
+        let mut copied = 0;
+        let mut placeholders = 0;
+        let mut filtered = 0;
+        let mut cause_type = ty;
+        for (k, slot) in e.slots.iter().enumerate() {
+            let Some(m) = caps.get(k + 1) else {
+                continue;
+            };
+            out.push_str(&text[copied..m.start()]);
+            copied = m.end();
+            if *slot == Slot::Msg {
+                let at = out.len();
+                match self.message(cause_type, m.as_str(), j, depth + 1, out) {
+                    Some(n) => placeholders += n,
+                    None => {
+                        out.truncate(at);
+                        out.push_str(FILTERED_LINE);
+                        filtered += 1;
+                    }
+                }
+                continue;
+            }
+            if *slot == Slot::Type {
+                cause_type = short(m.as_str());
+            }
+            if j.slot(*slot, m.as_str(), out) {
+                placeholders += 1;
+            }
+        }
+        out.push_str(&text[copied..]);
+        (filtered, placeholders)
+    }
+}
+
+/// `django.db.utils.IntegrityError` → `IntegrityError`.
+fn short(ty: &str) -> &str {
+    ty.rsplit('.').next().unwrap_or(ty)
+}
+
+#[cfg(test)]
+mod tests;
