@@ -109,12 +109,16 @@ impl<'p> Ctx<'p> {
             *s = Cow::Owned(clean);
         }
         let mut changed = false;
+        let mut routed = false;
         if let Some(r) = route.and_then(|r| crate::normalize::ident::apply_route(s, r)) {
-            self.report.redacted("@urlpath");
-            *s = Cow::Owned(r);
-            changed = true;
+            routed = true;
+            if r != **s {
+                self.report.redacted("@urlpath");
+                *s = Cow::Owned(r);
+                changed = true;
+            }
         }
-        let mask = mask && !changed;
+        let mask = mask && !routed;
         let detectors = &self.policy.detectors;
         let report = &mut *self.report;
         let mapped = crate::normalize::url::map_segments(s, |seg| {

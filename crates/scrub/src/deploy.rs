@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use crate::ctx::{is_package_name, Ctx};
+use crate::exception_text::{split_words, Vocabulary};
 use crate::values::Val;
 
 /// What a release that is not a version becomes.
@@ -54,22 +55,61 @@ const ENVIRONMENT_WORDS: &[&str] = &[
     "west",
 ];
 
-/// A version (`1.4.2`, `v2.0.0-rc.1`, `2026.11.23`) or a hash (`8c21e0f3…`).
+/// Words of version strings besides numbers and hashes (`1.0.0-rc.1`, `2.3.0+build.7`,
+/// `0.9.1-dirty`, `1.2.post3`), compared lower-case.
+const VERSION_WORDS: &[&str] = &[
+    "a", "alpha", "b", "beta", "build", "c", "canary", "d", "dev", "dirty", "final", "g", "hotfix",
+    "lts", "next", "nightly", "patch", "post", "pre", "preview", "r", "rc", "release", "snapshot",
+    "stable", "v",
+];
+
+/// A version (`1.4.2`, `v2.0.0-rc.1`, `2026.11.23`, `1.0.0+g8c21e0f`) or a hash (`8c21e0f3…`).
+/// Each part between `.-+_` is a number, a hash, or a version word, optionally followed by
+/// digits (`rc1`, `post3`): a build tag that names a machine (`2.3.0+alice-laptop`) is not
+/// a version.
 fn is_version_or_hash(s: &str) -> bool {
     let b = s.as_bytes();
+    let starts = b.first().is_some_and(u8::is_ascii_digit)
+        || (b.first() == Some(&b'v') && b.get(1).is_some_and(u8::is_ascii_digit));
     let version = s.len() <= 64
-        && (b.first().is_some_and(u8::is_ascii_digit)
-            || (b.first() == Some(&b'v') && b.get(1).is_some_and(u8::is_ascii_digit)))
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'+' | b'_'));
-    let hash = (7..=64).contains(&s.len()) && b.iter().all(u8::is_ascii_hexdigit);
+        && starts
+        && s.split(['.', '-', '+', '_']).all(|part| {
+            let word = part.trim_end_matches(|c: char| c.is_ascii_digit());
+            word.is_empty()
+                || is_hex(part)
+                || VERSION_WORDS.contains(&word.to_ascii_lowercase().as_str())
+                || word
+                    .strip_prefix('g')
+                    .is_some_and(|h| is_hex(&part[1..]) && !h.is_empty())
+        });
+    let hash = (7..=64).contains(&s.len()) && is_hex(s);
     version || hash
 }
 
-/// `package@version`, `package-version`'s version alone, or a bare version or hash.
-pub fn is_release_shaped(s: &str) -> bool {
+/// Hex digits, at least one of them a digit (a git hash, not a word such as `cafe`).
+fn is_hex(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|c| c.is_ascii_hexdigit())
+        && s.bytes().any(|c| c.is_ascii_digit())
+}
+
+/// `package@version` (the package's name made of words of code), or a bare version or
+/// hash.
+pub fn is_release_shaped(s: &str, vocab: &Vocabulary) -> bool {
     match s.rsplit_once('@') {
-        Some((name, version)) => is_package_name(name) && is_version_or_hash(version),
+        Some((name, version)) => {
+            is_package_name(name)
+                && name
+                    .trim_start_matches('@')
+                    .split(['.', '-', '_', '/', ':'])
+                    .flat_map(split_words)
+                    .all(|w| {
+                        w.len() <= 2
+                            || w.bytes().any(|c| c.is_ascii_digit())
+                            || vocab.knows(&w.to_ascii_lowercase())
+                    })
+                && is_version_or_hash(version)
+        }
         None => is_version_or_hash(s),
     }
 }
@@ -89,7 +129,14 @@ pub fn is_environment_shaped(s: &str) -> bool {
 /// Decides a `release` value.
 pub fn release(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
     let allowed = |s: &str| cx.policy.config.allowed_releases.iter().any(|a| a == s);
-    decide(cx, v, is_release_shaped, allowed, RELEASE_PLACEHOLDER);
+    let vocab = cx.policy.templates.vocabulary();
+    decide(
+        cx,
+        v,
+        |s| is_release_shaped(s, vocab),
+        allowed,
+        RELEASE_PLACEHOLDER,
+    );
 }
 
 /// Decides an `environment` value.
@@ -107,7 +154,7 @@ pub fn environment(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
 fn decide(
     cx: &mut Ctx<'_>,
     v: &mut Option<Val<'_>>,
-    shaped: fn(&str) -> bool,
+    shaped: impl Fn(&str) -> bool + Copy,
     allowed: impl Fn(&str) -> bool,
     placeholder: &str,
 ) {

@@ -213,8 +213,9 @@ pub fn mask_path(url: &str) -> Option<String> {
 
 /// The URL with its path replaced by the route template's, when the template matches it
 /// segment by segment (a literal segment equals the URL's, a parameter stands for one
-/// segment); `None` when it does not match or nothing would change, so the caller falls
-/// back to [`mask_path`].
+/// segment); the URL as it is when the template is its very path (`/letters` for
+/// `/letters`: every segment is the code's own); `None` when it does not match, so the
+/// caller falls back to [`mask_path`].
 ///
 /// ```
 /// use scrub::normalize::ident::apply_route;
@@ -256,7 +257,12 @@ pub fn apply_route(url: &str, template: &str) -> Option<String> {
             _ => return None,
         }
     }
-    (path != template).then(|| format!("{}{}{}", &url[..path_start], template, &url[path_end..]))
+    Some(format!(
+        "{}{}{}",
+        &url[..path_start],
+        template,
+        &url[path_end..]
+    ))
 }
 
 /// Characters of an identifier token: letters, digits and the punctuation of code paths,
