@@ -90,7 +90,8 @@ impl<'p> Ctx<'p> {
     }
 
     /// A URL or path: query, fragment and credentials go, then each path segment passes the
-    /// detectors *decoded* (`alice%40example.com` is an email), then the whole string does.
+    /// detectors *decoded* (`alice%40example.com` is an email), a host that is not technical
+    /// becomes `[host]` ([`crate::hosts`]), then the whole string passes the detectors.
     /// For URLs of code (frames' files); URLs of requests use [`Ctx::request_url`].
     pub fn url(&mut self, s: &mut Cow<'_, str>) {
         self.url_with(s, false, None);
@@ -138,6 +139,17 @@ impl<'p> Ctx<'p> {
         if let Some(m) = mapped {
             *s = Cow::Owned(m);
             changed = true;
+        }
+        if let Some(r) = crate::hosts::host_range(s) {
+            let vocab = self.policy.templates.vocabulary();
+            if !crate::hosts::is_technical(&s[r.clone()], vocab, &self.policy.config.allowed_hosts)
+            {
+                self.report.redacted("@host");
+                let mut owned = s.to_string();
+                owned.replace_range(r, crate::hosts::HOST);
+                *s = Cow::Owned(owned);
+                changed = true;
+            }
         }
         if changed {
             let new_len = s.len();

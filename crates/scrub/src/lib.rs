@@ -33,6 +33,7 @@ pub mod detect;
 mod event;
 pub mod exception_text;
 mod header;
+pub mod hosts;
 mod meta;
 mod names;
 pub mod normalize;

@@ -38,6 +38,7 @@ mod keyvalue;
 mod national;
 mod network;
 mod paths;
+pub use paths::mask_nested_home;
 mod phone;
 mod prefilter;
 mod secrets;

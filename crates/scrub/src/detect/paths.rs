@@ -70,3 +70,36 @@ pub(crate) fn home_user_at(b: &[u8], p: usize, len: usize) -> Option<(usize, usi
     }
     (e > s).then_some((s, e))
 }
+
+/// A file path with the user folder of a home directory that does not start the path
+/// masked: `/var/home/alice/…` (Fedora Silverblue), `/usr/home/alice/…` (FreeBSD),
+/// `/mnt/c/Users/alice/…` (WSL), `/tmp/home/alice/…`. The detectors only take a home
+/// prefix that starts a path, since in a URL `example.com/home/index` is a page; a frame's
+/// file is not a URL, so here any `home` or `Users` folder counts. The folder after it is
+/// masked only when more follows (a directory, not the file itself). `None` when unchanged.
+///
+/// ```
+/// use scrub::detect::mask_nested_home;
+///
+/// assert_eq!(
+///     mask_nested_home("/var/home/alice/app/x.py").as_deref(),
+///     Some("/var/home/[user]/app/x.py")
+/// );
+/// assert_eq!(mask_nested_home("/srv/app/home/views.py"), None);
+/// ```
+pub fn mask_nested_home(path: &str) -> Option<String> {
+    let sep = if path.contains('/') { '/' } else { '\\' };
+    let segments: Vec<&str> = path.split(sep).collect();
+    let mut out: Option<Vec<&str>> = None;
+    for i in 1..segments.len().saturating_sub(2) {
+        let user = segments[i + 1];
+        let home = matches!(segments[i], "home" | "Users" | "users");
+        if home && !user.is_empty() && user != PLACEHOLDER && i + 2 < segments.len() {
+            out.get_or_insert_with(|| segments.clone())[i + 1] = PLACEHOLDER;
+        }
+    }
+    out.map(|s| s.join(&sep.to_string()))
+}
+
+/// What a home folder's user becomes (the detectors' own placeholder for it).
+const PLACEHOLDER: &str = "[user]";

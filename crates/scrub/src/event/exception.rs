@@ -324,12 +324,18 @@ impl Frame<'_> {
 }
 
 /// A frame's file: a URL gets the URL treatment (no query, decoded path segments), a path
-/// the detectors (home-directory users).
+/// the detectors (home-directory users), including a home folder deeper in the path.
 fn path_or_url(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
-    if matches!(v, Some(Val::Str(s)) if s.contains("://")) {
-        cx.val_url(v);
-    } else {
-        cx.val_text(v);
+    match v {
+        Some(Val::Str(s)) if s.contains("://") => cx.val_url(v),
+        Some(Val::Str(s)) => {
+            if let Some(masked) = crate::detect::mask_nested_home(s) {
+                cx.report.redacted("@userpath");
+                cx.replace_with_remark(s, masked, "@userpath:replace");
+            }
+            cx.text(s);
+        }
+        _ => cx.val_text(v),
     }
 }
 

@@ -16,8 +16,7 @@ use super::vocab::{split_words, Vocabulary};
 pub const IDENTIFIER: &str = "[identifier]";
 /// Placeholder for a type name that is not made of code words.
 pub const TYPE: &str = "[type]";
-/// Placeholder for a host outside the allowlist.
-pub const HOST: &str = "[host]";
+pub use crate::hosts::HOST;
 /// Placeholder for a value (user input, a row, a literal).
 pub const VALUE: &str = "[value]";
 
@@ -209,27 +208,9 @@ impl Judge<'_> {
             })
     }
 
-    /// Is this host technical: an IP literal (the detectors judge it next), loopback, a
-    /// single-label service name made of code words (`db`, `redis`), or allowlisted?
+    /// Is this host technical? See [`crate::hosts`].
     pub fn host(&self, h: &str) -> bool {
-        let lower = h.to_ascii_lowercase();
-        let bare = lower.trim_start_matches('[').trim_end_matches(']');
-        if bare.parse::<std::net::IpAddr>().is_ok() {
-            return true;
-        }
-        if lower == "localhost" || lower.ends_with(".localhost") {
-            return true;
-        }
-        if self.hosts.iter().any(|a| {
-            let a = a.to_ascii_lowercase();
-            match a.strip_prefix('*').unwrap_or(&a).strip_prefix('.') {
-                Some(suffix) => lower == suffix || lower.ends_with(&format!(".{suffix}")),
-                None => lower == a,
-            }
-        }) {
-            return true;
-        }
-        !lower.contains('.') && self.code_name(&lower)
+        crate::hosts::is_technical(h, self.vocab, self.hosts)
     }
 
     /// Writes the judged text of one slot to `out`; returns whether something was replaced.
@@ -507,7 +488,7 @@ mod tests {
         for h in [
             "zephyrine-laptop.corp-intra.example.net",
             "zephyrine-laptop",
-            "files.example.org",
+            "quillfeather.example.org",
         ] {
             assert_eq!(one(Slot::Host, h), HOST, "{h}");
         }
