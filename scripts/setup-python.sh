@@ -6,6 +6,8 @@
 #   .venv-sdk1  sentry-sdk 1.45.1 (last 1.x) for the legacy /store/ endpoint test
 #   .venv-bugsink  Bugsink (scripts/requirements-bugsink.txt), a real Sentry-compatible
 #               upstream for tests/bugsink; its own venv, since it pins its own Django stack
+#   .venv-trials   FastAPI, aiohttp and friends (scripts/requirements-trials.txt) for the
+#               trial apps of tests/trials
 #
 # Idempotent: pip runs only when the requirements changed (hash stamp kept in
 # the venv). Usage:
@@ -23,6 +25,8 @@ VENV_SDK1="$ROOT/.venv-sdk1"
 SDK1_REQ="sentry-sdk==1.45.1"
 BUGSINK_REQ="$ROOT/scripts/requirements-bugsink.txt"
 VENV_BUGSINK="$ROOT/.venv-bugsink"
+TRIALS_REQ="$ROOT/scripts/requirements-trials.txt"
+VENV_TRIALS="$ROOT/.venv-trials"
 WITH_SDK1=1
 
 for arg in "$@"; do
@@ -80,5 +84,8 @@ fi
 
 BUGSINK_HASH="$( { cat "$BUGSINK_REQ"; echo "python=$PYVER"; } | hash_of)"
 ensure_venv "$VENV_BUGSINK" "$BUGSINK_HASH" -r "$BUGSINK_REQ"
+
+TRIALS_HASH="$( { cat "$TRIALS_REQ"; echo "python=$PYVER"; } | hash_of)"
+ensure_venv "$VENV_TRIALS" "$TRIALS_HASH" -r "$TRIALS_REQ"
 
 echo "$VENV"

@@ -181,7 +181,7 @@ pub(crate) const CATALOG: &[(&[&str], &str)] = &[
     // --- OS errors -------------------------------------------------------------------
     (ANY, "[Errno {num}] {errtext}"),
     (ANY, "[Errno {num}] {errtext}: '{path}'{opt: -> '{path}'}"),
-    (ANY, "[Errno {num}] Connect call failed ('{host}', {num}{opt:, {num}, {num}})"),
+    (ANY, "{opt:[Errno {num}] }Connect call failed ('{host}', {num}{opt:, {num}, {num}})"),
     (ANY, "Multiple exceptions: {msg}"),
     (ANY, "[Errno {num}] Could not contact DNS servers"),
     (ANY, "[Errno {num}] Error connecting to {host}:{num}"),
@@ -392,6 +392,7 @@ pub(crate) const CATALOG: &[(&[&str], &str)] = &[
     (ANY, "{type}(host='{host}', port={num}): Failed to establish a new connection: {msg}"),
     (ANY, "<{type} object at {hex}>: Failed to resolve '{host}' ({msg})"),
     (ANY, "Failed to resolve '{host}' ({msg})"),
+    (ANY, "{type}(host='{host}', port={num}): Failed to resolve '{host}' ({msg})"),
     (ANY, "Connection to {host} timed out. (connect timeout={num})"),
     (ANY, "<{type} object at {hex}>: Connection to {host} timed out. (connect timeout={num})"),
     (ANY, "Read timed out.{opt: (read timeout={num})}"),
@@ -423,6 +424,7 @@ pub(crate) const CATALOG: &[(&[&str], &str)] = &[
     // --- Redis, Celery, kombu -------------------------------------------------------
     (ANY, "Error {num} connecting to {host}:{num}. {errtext}."),
     (ANY, "Error {num} connecting to {host}:{num}. {num}."),
+    (ANY, "Error {num} connecting to {host}:{num}. {msg}."),
     (ANY, "Error {value} connecting to {host}:{num}. {msg}"),
     (ANY, "Error while reading from {host}:{num} : ({num}, '{errtext}')"),
     (ANY, "Error {num} while writing to socket. {errtext}."),
