@@ -230,6 +230,10 @@ async fn an_append_the_disk_refuses_is_never_acknowledged_and_nothing_acknowledg
         log.contains("refused=1") && log.contains("refused=4"),
         "{log}"
     );
+    assert!(
+        !log.contains("request refused"),
+        "no warning per refused request:\n{log}"
+    );
     assert_no_canary(log.as_bytes(), "the proxy's log");
     for id in acked.iter().chain(&refused) {
         assert!(!log.contains(id.as_str()), "an event id in the log");

@@ -118,8 +118,27 @@ pub struct Egress {
     unattributed: Unattributed,
     /// Jobs held by senders right now.
     in_flight: AtomicUsize,
-    /// Durable spool appends failed since the last one that worked: one warning per burst.
-    spool_failures: AtomicU64,
+    /// Durable appends refused for lack of room since the last one that worked.
+    spool_full: Burst,
+    /// Durable appends that failed on the disk since the last one that worked.
+    spool_io: Burst,
+}
+
+/// Failures since the last success: the first one of a burst is logged, the end of the
+/// burst reports how many there were, and nothing in between floods the log.
+#[derive(Debug, Default)]
+struct Burst(AtomicU64);
+
+impl Burst {
+    /// One more failure; true for the first of a burst.
+    fn fail(&self) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed) == 0
+    }
+
+    /// A success: how many failures the burst it ends had (0: none was open).
+    fn end(&self) -> u64 {
+        self.0.swap(0, Ordering::Relaxed)
+    }
 }
 
 /// Where there was no room.
@@ -193,7 +212,8 @@ impl Egress {
             consent,
             unattributed,
             in_flight: AtomicUsize::new(0),
-            spool_failures: AtomicU64::new(0),
+            spool_full: Burst::default(),
+            spool_io: Burst::default(),
         })
     }
 
@@ -207,7 +227,15 @@ impl Egress {
                     job.wal_id = Some(id);
                     self.spool_recovered();
                 }
-                Err(WalError::Full) => return Err((job, Full::Spool)),
+                Err(WalError::Full) => {
+                    if self.spool_full.fail() {
+                        tracing::warn!(
+                            max_bytes = wal.max_bytes(),
+                            "spool full: envelopes are refused with 503 spool_full until the upstream takes some"
+                        );
+                    }
+                    return Err((job, Full::Spool));
+                }
                 Err(e) => {
                     self.spool_failed(&e);
                     return Err((job, Full::SpoolIo));
@@ -276,7 +304,7 @@ impl Egress {
     /// A durable append failed: warn at the first failure of a burst only, with the
     /// error's kind (never content), so a failing disk does not flood the logs.
     fn spool_failed(&self, e: &WalError) {
-        if self.spool_failures.fetch_add(1, Ordering::Relaxed) == 0 {
+        if self.spool_io.fail() {
             let kind = match e {
                 WalError::Io(io) => io.kind(),
                 _ => std::io::ErrorKind::Other,
@@ -289,11 +317,15 @@ impl Egress {
         }
     }
 
-    /// A durable append worked: closes a burst of failures, if one was open.
+    /// A durable append worked: closes the bursts of refusals that were open.
     fn spool_recovered(&self) {
-        let failed = self.spool_failures.swap(0, Ordering::Relaxed);
+        let failed = self.spool_io.end();
         if failed > 0 {
             tracing::info!(refused = failed, "spool writes succeed again");
+        }
+        let full = self.spool_full.end();
+        if full > 0 {
+            tracing::info!(refused = full, "spool has room again");
         }
     }
 

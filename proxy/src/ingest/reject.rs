@@ -130,6 +130,12 @@ impl Reject {
         }
     }
 
+    /// Refusals whose cause is logged once per burst where it happens (the spool's), so
+    /// that a failing disk does not log one warning per request.
+    pub fn logged_per_burst(&self) -> bool {
+        matches!(self, Reject::SpoolFull | Reject::SpoolIo)
+    }
+
     /// Human-readable detail for the `{"detail": …}` body.
     pub fn detail(&self) -> String {
         use Reject::*;

@@ -354,6 +354,11 @@ impl Wal {
         Ok(job)
     }
 
+    /// The cap, `--spool-max-bytes`.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
     /// Bytes on disk.
     pub fn bytes(&self) -> u64 {
         self.lock().bytes

@@ -48,14 +48,30 @@ fn copy(e: &std::io::Error) -> std::io::Error {
 }
 
 impl Writer {
-    /// Serves the channel until every sender is gone.
+    /// Serves the channel until every sender is gone. A group is everything waiting; with
+    /// `--spool-fsync always` at most one put, so each put has its own sync, while the
+    /// tombstones and erasures waiting ride along (nobody waits for a tombstone's sync: a
+    /// sync of its own would only halve the throughput).
     pub fn run(mut self, rx: mpsc::Receiver<Op>) {
-        while let Ok(first) = rx.recv() {
+        let mut next: Option<Op> = None;
+        loop {
+            let first = match next.take() {
+                Some(op) => op,
+                None => match rx.recv() {
+                    Ok(op) => op,
+                    Err(_) => break,
+                },
+            };
+            let mut puts = usize::from(matches!(first, Op::Put { .. }));
             let mut batch = vec![first];
-            if self.mode != FsyncMode::Always {
-                while let Ok(op) = rx.try_recv() {
-                    batch.push(op);
+            while let Ok(op) = rx.try_recv() {
+                let put = matches!(op, Op::Put { .. });
+                if put && puts > 0 && self.mode == FsyncMode::Always {
+                    next = Some(op);
+                    break;
                 }
+                puts += usize::from(put);
+                batch.push(op);
             }
             self.group(batch);
         }
