@@ -86,6 +86,7 @@ pub fn variants(args: &RunArgs) -> anyhow::Result<Vec<Variant>> {
     Ok(out)
 }
 
+/// A loopback port free right now, for a target to listen on.
 pub fn free_addr() -> anyhow::Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?)
