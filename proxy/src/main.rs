@@ -75,6 +75,7 @@ fn serve(args: proxy::config::cli::ServeArgs) -> ExitCode {
         }
     };
     rt.block_on(async move {
+        survive_file_size_limit();
         let (listener, admin) = match proxy::bind(&config).await {
             Ok(l) => l,
             Err(e) => {
@@ -132,6 +133,22 @@ fn init_tracing(config: &Config) {
     match config.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// A write past the process's file size limit (`ulimit -f`, `RLIMIT_FSIZE`) raises
+/// `SIGXFSZ`, whose default action kills the process. With a handler installed the write
+/// fails with `EFBIG` instead, and the spool refuses that envelope (`503 spool_io`) and goes
+/// on; the signal itself needs no action.
+fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        let kind = tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ);
+        match tokio::signal::unix::signal(kind) {
+            // The handler stays installed for the life of the process; the stream is not read.
+            Ok(stream) => drop(stream),
+            Err(e) => tracing::debug!(error = %e, "SIGXFSZ handler not installed"),
+        }
     }
 }
 

@@ -1054,8 +1054,9 @@ async fn envelopes_spooled_before_a_revocation_are_dropped_after_a_restart() {
     revoked_while_spooled("overflow").await;
 }
 
-/// The durable spool: the revoked envelopes are tombstoned, not sent, and the log segment
-/// that held them is deleted, so none of their bytes stay on disk.
+/// The durable spool: consent withdrawn while the proxy was down; the sweep at the next
+/// start erases the revoked envelopes from the log before any is sent, so none of their
+/// bytes stay on disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn durable_spool_deletes_envelopes_of_a_revoked_company() {
     revoked_while_spooled("durable").await;

@@ -46,7 +46,8 @@ families! {
     QUEUE_DEPTH = "scrubproxy_queue_depth", "gauge", [], "Envelopes waiting in the outbound queue.";
     QUEUE_BYTES = "scrubproxy_queue_bytes", "gauge", [], "Bytes waiting in the outbound queue.";
     SPOOL_BYTES = "scrubproxy_spool_bytes", "gauge", [], "Bytes in the disk spool.";
-    SPOOL_WRITES = "scrubproxy_spool_writes_total", "counter", ["reason"], "Envelopes written to the spool (queue_full, shutdown).";
+    SPOOL_ENVELOPES = "scrubproxy_spool_envelopes", "gauge", [], "Envelopes held in the durable spool's log (live records), in memory or not.";
+    SPOOL_WRITES = "scrubproxy_spool_writes_total", "counter", ["reason"], "Envelopes written to the spool (durable, queue_full, shutdown).";
     CONSENT_VERSION = "scrubproxy_consent_version", "gauge", [], "Number of consent documents loaded since start.";
     CONSENT_AGE = "scrubproxy_consent_age_seconds", "gauge", [], "Seconds since the consent in force was last confirmed by its source.";
     CONSENT_ERRORS = "scrubproxy_consent_errors_total", "counter", ["source"], "Consent sources that failed or gave an invalid document.";

@@ -387,12 +387,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SENTRY_PROXY_RETRY_BACKOFF_MAX", default_value = "60s")]
     pub retry_backoff_max: String,
 
-    /// Folder for the disk spool (scrubbed envelopes only): used when the queue is full and at
-    /// shutdown, replayed at start.
+    /// Folder for the disk spool (scrubbed envelopes only), replayed at start: every envelope
+    /// before its 200 (durable mode), or the queue's overflow and shutdown's leftovers.
     #[arg(long, env = "SENTRY_PROXY_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
 
-    /// Most bytes in the spool; the oldest envelopes are dropped (and counted) past it.
+    /// Most bytes in the spool. Durable mode: past it new envelopes get 503 spool_full;
+    /// overflow mode: the oldest envelopes are dropped (and counted).
     #[arg(long, env = "SENTRY_PROXY_SPOOL_MAX_BYTES", default_value = "1GiB")]
     pub spool_max_bytes: String,
 

@@ -20,10 +20,10 @@
 //! | File | What |
 //! |---|---|
 //! | `mod.rs` | [`Egress`]: enqueue, park at shutdown, gauges; its settings |
-//! | `sender.rs` | the senders, the spool replayer, the consent re-check, retries |
+//! | `sender.rs` | the senders, the spool replayer and sweeper, the consent re-check, retries |
 //! | `queue.rs` | the bounded memory queue and [`Job`] |
 //! | `spool.rs` | the overflow spool (one file per job) and the stored job format |
-//! | `wal.rs` | the durable spool: a checksummed write-ahead log with group commit |
+//! | `wal/` | the durable spool: a checksummed write-ahead log with group commit, erasure on revocation |
 //! | `client.rs` | the HTTPS client: compression, `X-Sentry-Auth`, error classes |
 //! | `connector.rs` | the one-host connector and the CONNECT tunnel |
 //! | `tls.rs` | rustls, TLS 1.2+, roots, private CA |
@@ -43,7 +43,7 @@ pub mod tls;
 pub mod wal;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +118,27 @@ pub struct Egress {
     unattributed: Unattributed,
     /// Jobs held by senders right now.
     in_flight: AtomicUsize,
+    /// Durable appends refused for lack of room since the last one that worked.
+    spool_full: Burst,
+    /// Durable appends that failed on the disk since the last one that worked.
+    spool_io: Burst,
+}
+
+/// Failures since the last success: the first one of a burst is logged, the end of the
+/// burst reports how many there were, and nothing in between floods the log.
+#[derive(Debug, Default)]
+struct Burst(AtomicU64);
+
+impl Burst {
+    /// One more failure; true for the first of a burst.
+    fn fail(&self) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed) == 0
+    }
+
+    /// A success: how many failures the burst it ends had (0: none was open).
+    fn end(&self) -> u64 {
+        self.0.swap(0, Ordering::Relaxed)
+    }
 }
 
 /// Where there was no room.
@@ -125,8 +146,11 @@ pub struct Egress {
 pub enum Full {
     /// The memory queue (and the overflow spool, if any).
     Queue,
-    /// The durable spool: at `--spool-max-bytes`, or its write failed.
+    /// The durable spool is at `--spool-max-bytes`.
     Spool,
+    /// The durable spool's write or sync failed (disk full, `EIO`, a file size limit …):
+    /// the envelope is not on disk, so it is not acknowledged.
+    SpoolIo,
 }
 
 /// What enqueueing did.
@@ -161,6 +185,13 @@ impl Egress {
                         recovered.torn as u64,
                     );
                 }
+                if recovered.corrupt > 0 {
+                    metrics.add(
+                        &metrics::ITEMS_DROPPED,
+                        &["envelope", "spool_corrupt"],
+                        recovered.corrupt as u64,
+                    );
+                }
                 if recovered.live > 0 {
                     tracing::info!(envelopes = recovered.live, "spool: replaying");
                 }
@@ -181,6 +212,8 @@ impl Egress {
             consent,
             unattributed,
             in_flight: AtomicUsize::new(0),
+            spool_full: Burst::default(),
+            spool_io: Burst::default(),
         })
     }
 
@@ -190,12 +223,22 @@ impl Egress {
     pub async fn enqueue(&self, mut job: Job) -> Result<Enqueued, (Job, Full)> {
         if let Some(wal) = &self.wal {
             match wal.append(&job).await {
-                Ok(id) => job.wal_id = Some(id),
-                Err(e) => {
-                    if !matches!(e, WalError::Full) {
-                        tracing::warn!(error = %e, "spool write failed");
+                Ok(id) => {
+                    job.wal_id = Some(id);
+                    self.spool_recovered();
+                }
+                Err(WalError::Full) => {
+                    if self.spool_full.fail() {
+                        tracing::warn!(
+                            max_bytes = wal.max_bytes(),
+                            "spool full: envelopes are refused with 503 spool_full until the upstream takes some"
+                        );
                     }
                     return Err((job, Full::Spool));
+                }
+                Err(e) => {
+                    self.spool_failed(&e);
+                    return Err((job, Full::SpoolIo));
                 }
             }
             self.metrics.inc(&metrics::SPOOL_WRITES, &["durable"]);
@@ -254,6 +297,75 @@ impl Egress {
         }
         if let Some(w) = &self.wal {
             metrics.set(&metrics::SPOOL_BYTES, &[], w.bytes());
+            metrics.set(&metrics::SPOOL_ENVELOPES, &[], w.live() as u64);
+        }
+    }
+
+    /// A durable append failed: warn at the first failure of a burst only, with the
+    /// error's kind (never content), so a failing disk does not flood the logs.
+    fn spool_failed(&self, e: &WalError) {
+        if self.spool_io.fail() {
+            let kind = match e {
+                WalError::Io(io) => io.kind(),
+                _ => std::io::ErrorKind::Other,
+            };
+            tracing::warn!(
+                kind = %kind,
+                error = %e,
+                "spool write failed: envelopes are refused with 503 spool_io until a write succeeds"
+            );
+        }
+    }
+
+    /// A durable append worked: closes the bursts of refusals that were open.
+    fn spool_recovered(&self) {
+        let failed = self.spool_io.end();
+        if failed > 0 {
+            tracing::info!(refused = failed, "spool writes succeed again");
+        }
+        let full = self.spool_full.end();
+        if full > 0 {
+            tracing::info!(refused = full, "spool has room again");
+        }
+    }
+
+    /// Whether an item of `company`, scrubbed with IDs kept or not, may leave under `view`:
+    /// the consent re-check before a send, and the revocation sweep of the spool.
+    fn allowed(&self, view: &ConsentView, company: Option<&str>, ids: bool) -> bool {
+        match view.verdict(company, self.unattributed) {
+            consent::Verdict::Forward { ids_allowed } => ids_allowed || !ids,
+            consent::Verdict::Drop(_) => false,
+        }
+    }
+
+    /// Consent changed: erases from the durable spool the envelopes of companies whose
+    /// consent was withdrawn (or all of them, if telemetry was switched off), so that their
+    /// bytes leave the disk now rather than when a sender reaches them. Only a document
+    /// withdraws consent: a closed gate (no document yet, or one too old) holds the spool.
+    pub async fn sweep(&self) {
+        let Some(wal) = &self.wal else { return };
+        let view = self.consent.borrow().clone();
+        if !matches!(*view, ConsentView::Document(_)) {
+            return;
+        }
+        let revoked = wal
+            .revoke(None, |company, ids| self.allowed(&view, company, ids))
+            .await;
+        if revoked.jobs > 0 {
+            tracing::info!(
+                envelopes = revoked.jobs,
+                items = revoked.items.values().sum::<u64>(),
+                "consent withdrawn: spooled envelopes erased from disk"
+            );
+        }
+        self.count_revoked(&revoked);
+        self.gauges();
+    }
+
+    fn count_revoked(&self, revoked: &wal::Revoked) {
+        for (ty, n) in &revoked.items {
+            self.metrics
+                .add(&metrics::ITEMS_DROPPED, &[ty, "consent_revoked"], *n);
         }
     }
 

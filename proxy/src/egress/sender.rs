@@ -1,7 +1,8 @@
-//! The senders and the spool replayer. A sender pops a job, re-checks consent and rate
-//! limits, sends it, and on a retryable failure waits a jittered backoff and tries again,
-//! until it is delivered, dropped or too old; at shutdown it hands the job back to be
-//! spooled.
+//! The senders, the spool replayer and the spool sweeper. A sender pops a job, re-checks
+//! consent and rate limits, sends it, and on a retryable failure waits a jittered backoff
+//! and tries again, until it is delivered, dropped or too old; at shutdown it hands the job
+//! back to be spooled. The replayer moves spooled jobs into the queue while it has room;
+//! the sweeper erases the spooled jobs a consent change withdrew.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -11,14 +12,19 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
+use super::wal::Resolved;
 use super::{count_items, ratelimit, retain_by, Egress, Job};
 use crate::admin::metrics;
 
-/// Starts the senders and the spool replayer; they stop when `stop` turns true.
+/// Starts the senders, and with a spool its replayer (and with a durable one its sweeper);
+/// they stop when `stop` turns true.
 pub fn spawn(egress: Arc<Egress>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for _ in 0..egress.settings.senders.max(1) {
         tasks.push(tokio::spawn(sender(egress.clone(), stop.clone())));
+    }
+    if egress.wal.is_some() {
+        tasks.push(tokio::spawn(sweeper(egress.clone(), stop.clone())));
     }
     if egress.spool.is_some() || egress.wal.is_some() {
         tasks.push(tokio::spawn(replayer(egress, stop)));
@@ -42,25 +48,82 @@ async fn sender(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Moves spooled jobs into the queue while it has room.
-async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
-    if let Some(wal) = &egress.wal {
-        return replay_log(&egress, wal, stop).await;
+/// Sweeps the durable spool at start (consent may have been withdrawn while the proxy was
+/// down) and after every consent change.
+async fn sweeper(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+    let mut consent = egress.consent.clone();
+    loop {
+        consent.borrow_and_update();
+        egress.sweep().await;
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            changed = consent.changed() => if changed.is_err() { return },
+        }
     }
-    let Some(spool) = &egress.spool else { return };
+}
+
+/// The two spools seen by the replayer: where the next job on disk only comes from, how a
+/// job that found no room goes back, and how often to look.
+trait Replay {
+    /// The oldest job on disk only, loaded (marked in memory until done or given back).
+    fn next(&self) -> Option<Result<Job, String>>;
+    /// The queue had no room after all: back to disk only, replayed later.
+    fn give_back(&self, job: &Job);
+}
+
+impl Replay for super::Spool {
+    fn next(&self) -> Option<Result<Job, String>> {
+        super::Spool::next(self).map(|r| r.map_err(|e| e.to_string()))
+    }
+
+    fn give_back(&self, job: &Job) {
+        if let Some(p) = &job.spool_file {
+            self.release(p);
+        }
+    }
+}
+
+impl Replay for super::Wal {
+    fn next(&self) -> Option<Result<Job, String>> {
+        self.next_deferred().map(|r| r.map_err(|e| e.to_string()))
+    }
+
+    fn give_back(&self, job: &Job) {
+        if let Some(id) = job.wal_id {
+            self.defer(id);
+        }
+    }
+}
+
+/// Moves spooled jobs into the queue while it is under half full. A job that does not load
+/// is dropped (deleted or tombstoned) and counted `spool_corrupt`.
+async fn replayer(egress: Arc<Egress>, stop: watch::Receiver<bool>) {
+    // The log is polled more often: in durable mode it is where a full queue's overflow
+    // waits, so it is the SDKs' latency to the upstream, not a rare leftover.
+    match (&egress.wal, &egress.spool) {
+        (Some(wal), _) => replay(&egress, wal, Duration::from_millis(50), stop).await,
+        (None, Some(spool)) => replay(&egress, spool, Duration::from_millis(250), stop).await,
+        (None, None) => {}
+    }
+}
+
+async fn replay(
+    egress: &Egress,
+    spool: &impl Replay,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         while !egress.queue.fill_above(0.5) && !*stop.borrow() {
             match spool.next() {
                 Some(Ok(job)) => {
                     if let Err(job) = egress.queue.try_push(job) {
-                        if let Some(p) = &job.spool_file {
-                            spool.release(p);
-                        }
+                        spool.give_back(&job);
                         break;
                     }
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "spool file dropped");
+                    tracing::warn!(error = %e, "spooled envelope dropped");
                     egress
                         .metrics
                         .inc(&metrics::ITEMS_DROPPED, &["envelope", "spool_corrupt"]);
@@ -71,38 +134,7 @@ async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
         egress.gauges();
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
-        }
-    }
-}
-
-/// Durable spool: moves jobs that are on disk only into the queue while it has room. A
-/// record that no longer decodes is tombstoned and counted.
-async fn replay_log(egress: &Egress, wal: &super::Wal, mut stop: watch::Receiver<bool>) {
-    loop {
-        while !egress.queue.fill_above(0.5) && !*stop.borrow() {
-            match wal.next_deferred() {
-                Some(Ok(job)) => {
-                    if let Err(job) = egress.queue.try_push(job) {
-                        if let Some(id) = job.wal_id {
-                            wal.defer(id);
-                        }
-                        break;
-                    }
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "spool record dropped");
-                    egress
-                        .metrics
-                        .inc(&metrics::ITEMS_DROPPED, &["envelope", "spool_corrupt"]);
-                }
-                None => break,
-            }
-        }
-        egress.gauges();
-        tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            () = tokio::time::sleep(every) => {}
         }
     }
 }
@@ -112,7 +144,7 @@ async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>
     let metrics = &*egress.metrics;
     let mut attempt: u32 = 0;
     loop {
-        recheck(egress, &mut job);
+        recheck(egress, &mut job).await;
         if job.envelope.items().is_empty() {
             egress.finish(&job);
             return None;
@@ -227,32 +259,65 @@ async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>
 /// Consent and rate limits, checked again just before each send: items whose consent was
 /// withdrawn (or narrowed from IDs to no IDs) since they were accepted are dropped as
 /// `consent_revoked`; items of a rate-limited category as `rate_limited`.
-fn recheck(egress: &Egress, job: &mut Job) {
+async fn recheck(egress: &Egress, job: &mut Job) {
     let view = egress.consent.borrow().clone();
-    let unattributed = egress.unattributed;
-    let now = Instant::now();
-    let metrics = &egress.metrics;
-    let mut keep = Vec::with_capacity(job.consent.len());
-    for (item, c) in job.envelope.items().iter().zip(&job.consent) {
-        let ok = match view.verdict(c.company.as_deref(), unattributed) {
-            consent::Verdict::Forward { ids_allowed } => ids_allowed || !c.ids_allowed,
-            consent::Verdict::Drop(_) => false,
-        };
-        let limited = ratelimit::category(item.ty())
-            .is_some_and(|cat| egress.limits.is_limited(cat, &job.upstream, now));
-        if !ok {
-            metrics.inc(
-                &metrics::ITEMS_DROPPED,
-                &[item.ty().label(), "consent_revoked"],
-            );
-        } else if limited {
-            metrics.inc(
-                &metrics::ITEMS_DROPPED,
-                &[item.ty().label(), "rate_limited"],
-            );
+    match (&egress.wal, job.wal_id) {
+        (Some(wal), Some(id)) => {
+            // A durable job: the log erases and counts (a sweep may have done it already),
+            // and this copy follows what became of its record.
+            let revoked = wal
+                .revoke(Some(id), |c, ids| egress.allowed(&view, c, ids))
+                .await;
+            egress.count_revoked(&revoked);
+            match wal.resolve(id) {
+                Resolved::Same => {}
+                Resolved::Gone => {
+                    job.envelope.items_mut().clear();
+                    job.consent.clear();
+                    return;
+                }
+                Resolved::Moved(new) => match wal.load(new) {
+                    Ok(rewritten) => *job = rewritten,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "spooled envelope dropped");
+                        count_items(&egress.metrics, job, "spool_corrupt");
+                        wal.done(new);
+                        job.envelope.items_mut().clear();
+                        job.consent.clear();
+                        return;
+                    }
+                },
+            }
         }
-        keep.push(ok && !limited);
+        _ => {
+            let keep: Vec<bool> = (job.envelope.items().iter().zip(&job.consent))
+                .map(|(item, c)| {
+                    let ok = egress.allowed(&view, c.company.as_deref(), c.ids_allowed);
+                    if !ok {
+                        let labels = [item.ty().label(), "consent_revoked"];
+                        egress.metrics.inc(&metrics::ITEMS_DROPPED, &labels);
+                    }
+                    ok
+                })
+                .collect();
+            if !keep.iter().all(|k| *k) {
+                retain_by(job.envelope.items_mut(), &keep);
+                retain_by(&mut job.consent, &keep);
+            }
+        }
     }
+    let now = Instant::now();
+    let keep: Vec<bool> = (job.envelope.items().iter())
+        .map(|item| {
+            let limited = ratelimit::category(item.ty())
+                .is_some_and(|cat| egress.limits.is_limited(cat, &job.upstream, now));
+            if limited {
+                let labels = [item.ty().label(), "rate_limited"];
+                egress.metrics.inc(&metrics::ITEMS_DROPPED, &labels);
+            }
+            !limited
+        })
+        .collect();
     if keep.iter().all(|k| *k) {
         return;
     }

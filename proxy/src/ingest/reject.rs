@@ -57,9 +57,12 @@ pub enum Reject {
     OutputFailed,
     /// The outbound queue is full (and there is no spool, or it failed): the SDK backs off.
     QueueFull,
-    /// The durable spool is full (or cannot be written): the envelope could not be made
-    /// durable, so it is not acknowledged; the SDK keeps it if it can.
+    /// The durable spool is at `--spool-max-bytes`: the envelope could not be made durable,
+    /// so it is not acknowledged; the SDK keeps it if it can.
     SpoolFull,
+    /// The durable spool's write failed (disk full, `EIO`, a file size limit …): not
+    /// acknowledged either, and the operator has a disk to look at.
+    SpoolIo,
     /// Every item of the envelope is in a category the upstream rate-limits now.
     RateLimited {
         /// `X-Sentry-Rate-Limits` value for the SDK.
@@ -90,7 +93,7 @@ impl Reject {
             BadEnvelopeDsn | CorruptBody | BodyRead | Malformed { .. } | InvalidStoreJson => {
                 StatusCode::BAD_REQUEST
             }
-            Unavailable | OutputFailed | SpoolFull => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | OutputFailed | SpoolFull | SpoolIo => StatusCode::SERVICE_UNAVAILABLE,
             QueueFull | RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -122,8 +125,15 @@ impl Reject {
             OutputFailed => "output_failed",
             QueueFull => "queue_full",
             SpoolFull => "spool_full",
+            SpoolIo => "spool_io",
             RateLimited { .. } => "rate_limited",
         }
+    }
+
+    /// Refusals whose cause is logged once per burst where it happens (the spool's), so
+    /// that a failing disk does not log one warning per request.
+    pub fn logged_per_burst(&self) -> bool {
+        matches!(self, Reject::SpoolFull | Reject::SpoolIo)
     }
 
     /// Human-readable detail for the `{"detail": …}` body.
@@ -153,6 +163,7 @@ impl Reject {
             OutputFailed => "the envelope could not be written; retry later".into(),
             QueueFull => "the proxy's outbound queue is full; retry later".into(),
             SpoolFull => "the proxy's disk spool is full; retry later".into(),
+            SpoolIo => "the proxy's disk spool cannot be written; retry later".into(),
             RateLimited { .. } => "rate limited by the upstream".into(),
         }
     }
@@ -163,7 +174,7 @@ impl Reject {
         let mut resp = crate::respond::json(self.status(), body);
         let h = resp.headers_mut();
         let limits = match self {
-            Reject::SpoolFull => {
+            Reject::SpoolFull | Reject::SpoolIo => {
                 h.insert(
                     header::RETRY_AFTER,
                     header::HeaderValue::from(QUEUE_FULL_RETRY_AFTER),
@@ -196,6 +207,7 @@ impl From<crate::pipeline::Refused> for Reject {
             crate::pipeline::Refused::QueueFull => Reject::QueueFull,
             crate::pipeline::Refused::OutputFailed => Reject::OutputFailed,
             crate::pipeline::Refused::SpoolFull => Reject::SpoolFull,
+            crate::pipeline::Refused::SpoolIo => Reject::SpoolIo,
         }
     }
 }

@@ -194,7 +194,8 @@ async fn accept(
 
 fn refuse(state: &Ingest, reject: Reject) -> Response<Full<Bytes>> {
     state.metrics.inc(&metrics::REJECTED, &[reject.reason()]);
-    if reject.status().is_server_error() {
+    // The spool's refusals come in bursts that egress logs once per burst, with the cause.
+    if reject.status().is_server_error() && !reject.logged_per_burst() {
         tracing::warn!(
             reason = reject.reason(),
             status = reject.status().as_u16(),

@@ -79,8 +79,10 @@ pub enum Refused {
     QueueFull,
     /// The dry-run output could not be written.
     OutputFailed,
-    /// The durable spool is at `--spool-max-bytes` (or its write failed).
+    /// The durable spool is at `--spool-max-bytes`.
     SpoolFull,
+    /// The durable spool could not be written (disk full, `EIO`, a file size limit …).
+    SpoolIo,
 }
 
 impl Pipeline {
@@ -199,6 +201,7 @@ async fn enqueue(
             let (reason, refused) = match full {
                 Full::Queue => ("queue_full", Refused::QueueFull),
                 Full::Spool => ("spool_full", Refused::SpoolFull),
+                Full::SpoolIo => ("spool_io", Refused::SpoolIo),
             };
             for item in job.envelope.items() {
                 p.metrics

@@ -525,6 +525,23 @@ impl BinProxy {
     /// then `args`; `env` is added to an environment cleared of `SENTRY_PROXY_*` and proxy
     /// variables. Waits until the ready file appears.
     pub fn start(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> BinProxy {
+        BinProxy::launch(dir, name, args, env, false)
+    }
+
+    /// Like [`BinProxy::start`], but stderr goes through a pipe that a thread of the test
+    /// copies to the log file: for a proxy whose own file writes are made to fail (a file
+    /// size limit would cut its log file too).
+    pub fn start_piped(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> BinProxy {
+        BinProxy::launch(dir, name, args, env, true)
+    }
+
+    fn launch(
+        dir: &Path,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        piped: bool,
+    ) -> BinProxy {
         let ready = dir.join(format!("{name}.ready.json"));
         let _ = std::fs::remove_file(&ready);
         let log_path = dir.join(format!("{name}.stderr.log"));
@@ -540,8 +557,12 @@ impl BinProxy {
         .arg(&ready)
         .args(args)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log);
+        .stdout(std::process::Stdio::null());
+        if piped {
+            cmd.stderr(std::process::Stdio::piped());
+        } else {
+            cmd.stderr(log.try_clone().expect("log file handle"));
+        }
         for (k, _) in std::env::vars() {
             let upper = k.to_ascii_uppercase();
             if upper.starts_with("SENTRY_PROXY_")
@@ -557,6 +578,13 @@ impl BinProxy {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn the proxy binary");
+        if let Some(mut err) = child.stderr.take() {
+            let mut log = log;
+            // Ends when the child's stderr closes (it exits or is killed).
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut err, &mut log);
+            });
+        }
         let deadline = std::time::Instant::now() + WAIT_TIMEOUT;
         let addrs = loop {
             if let Ok(text) = std::fs::read_to_string(&ready) {

@@ -6,7 +6,10 @@
 //! - `forwarder`: a plain hyper forwarder passing bytes through untouched;
 //! - `rewriter`: the same forwarder doing the least any JSON-rewriting proxy must do
 //!   (decompress, a bare `serde_json` round trip of every item, gzip level 3), no policy;
-//! - `proxy`: the real `sentry-scrub-proxy` binary, sending to the same sink.
+//! - `proxy`: the real `sentry-scrub-proxy` binary, sending to the same sink;
+//! - `proxy:<variant>`: the proxy again with other flags (`--durable`: the durable spool with
+//!   fsync `batch` and `always`; `--proxy-variant NAME=FLAGS`), so the cost of a mode is
+//!   measured in the same run as the in-memory proxy.
 //!
 //! For each: saturated throughput (closed loop), latency at a fixed rate (open loop), CPU
 //! seconds per 1,000 envelopes (at saturation and at the fixed rate) and peak RSS of the
@@ -17,11 +20,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod procstat;
+mod report;
 mod servers;
+mod targets;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,6 +42,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
 use servers::Sink;
+use targets::{start_forwarder, start_proxy, Target};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -104,6 +109,19 @@ struct RunArgs {
     /// Targets to measure (comma-separated): direct, forwarder, rewriter, proxy.
     #[arg(long, value_delimiter = ',', default_values_t = ["direct".to_string(), "forwarder".to_string(), "rewriter".to_string(), "proxy".to_string()])]
     targets: Vec<String>,
+    /// Also measure the proxy with its durable spool, `--spool-fsync=batch` and `always`
+    /// (targets `proxy:durable-batch`, `proxy:durable-always`), each on a fresh spool folder.
+    #[arg(long)]
+    durable: bool,
+    /// Also measure the proxy with these flags, as target `proxy:NAME` (repeatable), e.g.
+    /// `--proxy-variant 'fsync-off=--spool-dir={spool} --spool-fsync=off'`; `{spool}` is a
+    /// fresh folder per start.
+    #[arg(long = "proxy-variant")]
+    proxy_variants: Vec<String>,
+    /// Where the variants' spool folders go (default: the system's temporary folder). Put
+    /// it on the disk the spool would use in production: on tmpfs an fsync costs nothing.
+    #[arg(long)]
+    spool_root: Option<PathBuf>,
 }
 
 /// One request of the mix.
@@ -288,132 +306,6 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?)
-}
-
-async fn wait_listening(addr: SocketAddr) -> anyhow::Result<()> {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("{addr} never listened")
-}
-
-/// A target process that is killed when dropped.
-struct Target {
-    name: &'static str,
-    addr: SocketAddr,
-    child: Option<Child>,
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Target {
-    fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-}
-
-async fn start_proxy(args: &RunArgs, sink: SocketAddr, dir: &Path) -> anyhow::Result<Target> {
-    let consent = dir.join("consent.json");
-    // The fixtures' companies are 1, 2 and 3; all consented, with IDs.
-    std::fs::write(
-        &consent,
-        r#"{"telemetry_enabled": true, "companies": {"1": {"telemetry_enabled": true, "telemetry_ids_allowed": true}, "2": {"telemetry_enabled": true, "telemetry_ids_allowed": true}, "3": {"telemetry_enabled": true, "telemetry_ids_allowed": true}}}"#,
-    )?;
-    let addr = free_addr()?;
-    let admin = free_addr()?;
-    let child = target_command(&args.proxy_bin, args.pin, args.cpus)
-        .args([
-            "--listen",
-            &addr.to_string(),
-            "--admin-listen",
-            &admin.to_string(),
-        ])
-        .args([
-            "--upstream-dsn",
-            &format!("http://{KEY}@{sink}/42"),
-            "--insecure-upstream",
-        ])
-        .args(["--consent-file", consent.to_str().unwrap_or_default()])
-        .args(["--unattributed", "forward", "--log", "warn"])
-        .args(&args.proxy_args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it: cargo build --release)",
-                args.proxy_bin.display()
-            )
-        })?;
-    wait_listening(addr).await?;
-    Ok(Target {
-        name: "proxy",
-        addr,
-        child: Some(child),
-    })
-}
-
-/// The command starting a target: under `taskset -c 1-N` when pinned.
-fn target_command(program: &Path, pin: bool, cpus: usize) -> Command {
-    if !pin || cpus < 2 {
-        return Command::new(program);
-    }
-    let mut cmd = Command::new("taskset");
-    cmd.arg("-c").arg(format!("1-{}", cpus - 1)).arg(program);
-    cmd
-}
-
-/// Pins every thread of this process (load generator and sink) to CPU 0.
-fn pin_self() -> anyhow::Result<()> {
-    let status = Command::new("taskset")
-        .args(["-a", "-p", "-c", "0", &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .context("running taskset (util-linux) for --pin")?;
-    if !status.success() {
-        bail!("taskset failed: {status}");
-    }
-    Ok(())
-}
-
-async fn start_forwarder(
-    sink: SocketAddr,
-    rewrite: bool,
-    args: &RunArgs,
-) -> anyhow::Result<Target> {
-    let addr = free_addr()?;
-    let child = target_command(&std::env::current_exe()?, args.pin, args.cpus)
-        .args([
-            "forwarder",
-            "--listen",
-            &addr.to_string(),
-            "--upstream",
-            &sink.to_string(),
-        ])
-        .args(rewrite.then_some("--rewrite"))
-        .stdout(Stdio::null())
-        .spawn()?;
-    wait_listening(addr).await?;
-    Ok(Target {
-        name: if rewrite { "rewriter" } else { "forwarder" },
-        addr,
-        child: Some(child),
-    })
-}
-
 /// Waits until the sink stops receiving (the proxy acknowledges before it forwards).
 async fn settle(sink: &Sink) {
     settle_for(sink, Duration::from_millis(300), Duration::from_secs(30)).await;
@@ -436,9 +328,11 @@ async fn settle_for(sink: &Sink, quiet: Duration, max: Duration) {
     }
 }
 
+/// One target's figures in one run.
 #[derive(Default, Clone)]
 struct Figures {
     rps: f64,
+    /// Requests refused or failed at saturation.
     errors: u64,
     cpu_ms_per_envelope: f64,
     cpu_ms_at_rate: f64,
@@ -446,6 +340,7 @@ struct Figures {
     p50: f64,
     p99: f64,
     p999: f64,
+    /// Requests refused or failed at the fixed rate.
     rate_errors: u64,
 }
 
@@ -483,22 +378,13 @@ async fn measure(t: &Target, sink: &Sink, mix: &[Req], args: &RunArgs) -> Figure
     }
 }
 
-fn stats(v: &[f64]) -> (f64, f64, f64) {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return (f64::NAN, f64::NAN, f64::NAN);
-    }
-    s.sort_by(|a, b| a.total_cmp(b));
-    (s[0], s[s.len() / 2], s[s.len() - 1])
-}
-
 async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     args.cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if args.pin && args.cpus < 2 {
         bail!("--pin needs at least 2 CPUs");
     }
     if args.pin {
-        pin_self()?;
+        targets::pin_self()?;
     }
     let (mix, avg_raw) = load_mix(&args.fixtures)?;
     let avg_compressed = mix.iter().map(|r| r.body.len()).sum::<usize>() / mix.len();
@@ -521,20 +407,47 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
-    let mut results: Vec<(&'static str, Vec<Figures>)> = vec![
-        ("direct", vec![]),
-        ("forwarder", vec![]),
-        ("rewriter", vec![]),
-        ("proxy", vec![]),
-    ];
+    let variants = targets::variants(&args)?;
+    if !variants.is_empty() {
+        let root = args.spool_root.clone().unwrap_or_else(|| dir.clone());
+        println!(
+            "proxy variants: {}; spool folders under {} ({})",
+            (variants.iter().map(|v| v.name.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            root.display(),
+            targets::fs_type(&root)
+        );
+    }
+    let wanted = |name: &str| args.targets.iter().any(|n| n == name);
+    // The proxy (if asked) and its variants.
+    let mut proxies: Vec<Option<&targets::Variant>> = Vec::new();
+    if wanted("proxy") {
+        proxies.push(None);
+    }
+    proxies.extend(variants.iter().map(Some));
+    let mut results: Vec<(String, Vec<Figures>)> = ["direct", "forwarder", "rewriter"]
+        .into_iter()
+        .filter(|n| wanted(n))
+        .map(|n| (n.to_owned(), vec![]))
+        .chain(proxies.iter().map(|v| {
+            let name = v.map_or("proxy".to_owned(), |v| format!("proxy:{}", v.name));
+            (name, vec![])
+        }))
+        .collect();
+    let record = |results: &mut Vec<(String, Vec<Figures>)>, name: &str, f: Figures| {
+        if let Some((_, v)) = results.iter_mut().find(|(n, _)| n == name) {
+            v.push(f);
+        }
+    };
     for run in 0..args.runs {
         eprintln!("run {} of {}", run + 1, args.runs);
         let direct = Target {
-            name: "direct",
+            name: "direct".into(),
             addr: sink_addr,
             child: None,
+            spool: None,
         };
-        let wanted = |name: &str| args.targets.iter().any(|n| n == name);
         let forwarder = match wanted("forwarder") {
             true => Some(start_forwarder(sink_addr, false, &args).await?),
             false => None,
@@ -543,24 +456,25 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
             true => Some(start_forwarder(sink_addr, true, &args).await?),
             false => None,
         };
-        let proxy = match wanted("proxy") {
-            true => Some(start_proxy(&args, sink_addr, &dir).await?),
-            false => None,
-        };
-        let targets = [
-            Some(&direct),
+        let baselines = [
+            wanted("direct").then_some(&direct),
             forwarder.as_ref(),
             rewriter.as_ref(),
-            proxy.as_ref(),
         ];
-        for (i, t) in targets.into_iter().enumerate() {
-            let Some(t) = t else { continue };
-            if !args.targets.iter().any(|n| n == t.name) {
-                continue;
-            }
+        for t in baselines.into_iter().flatten() {
             eprintln!("  {}", t.name);
             let f = measure(t, &sink_state, &mix, &args).await;
-            results[i].1.push(f);
+            record(&mut results, &t.name, f);
+        }
+        drop((forwarder, rewriter));
+        // The proxies one at a time, each fresh (a new process, an empty spool), in an order
+        // that turns from run to run, so that none is always first on a machine that drifts.
+        for k in 0..proxies.len() {
+            let variant = proxies[(k + run) % proxies.len()];
+            let t = start_proxy(&args, sink_addr, &dir, variant, run).await?;
+            eprintln!("  {}", t.name);
+            let f = measure(&t, &sink_state, &mix, &args).await;
+            record(&mut results, &t.name, f);
         }
     }
 
@@ -570,7 +484,7 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
             "outage: upstream down for {} s at {} envelopes/s",
             args.outage_seconds, args.rate
         );
-        let proxy = start_proxy(&args, sink_addr, &dir).await?;
+        let proxy = start_proxy(&args, sink_addr, &dir, None, 0).await?;
         let pid = proxy.pid().unwrap_or(0);
         sink_state.mode.store(servers::SINK_DOWN, Ordering::Relaxed);
         let peak = Arc::new(AtomicU64::new(0));
@@ -607,109 +521,5 @@ async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    report(&args, &results, outage)
-}
-
-fn report(
-    args: &RunArgs,
-    results: &[(&'static str, Vec<Figures>)],
-    outage: Option<(usize, u64, f64, u64)>,
-) -> anyhow::Result<()> {
-    println!(
-        "\n{} runs; saturation with {} connections for {} s; fixed rate {} envelopes/s for {} s",
-        args.runs, args.concurrency, args.seconds, args.rate, args.seconds
-    );
-    println!(
-        "{:<10} {:>26} {:>22} {:>22} {:>18} {:>20} {:>20}",
-        "target",
-        "envelopes/s (min/med/max)",
-        "CPU ms/env saturated",
-        "CPU ms/env at rate",
-        "peak RSS MiB",
-        "p50 ms at rate",
-        "p99 ms at rate"
-    );
-    let mut json = serde_json::Map::new();
-    for (name, figs) in results {
-        if figs.is_empty() {
-            continue;
-        }
-        let col = |f: fn(&Figures) -> f64| stats(&figs.iter().map(f).collect::<Vec<_>>());
-        let (rps, cpu, cpu_rate, rss, p50, p99, p999) = (
-            col(|f| f.rps),
-            col(|f| f.cpu_ms_per_envelope),
-            col(|f| f.cpu_ms_at_rate),
-            col(|f| f.peak_rss_mib),
-            col(|f| f.p50),
-            col(|f| f.p99),
-            col(|f| f.p999),
-        );
-        let fmt = |t: (f64, f64, f64), d: usize| format!("{:.d$} / {:.d$} / {:.d$}", t.0, t.1, t.2);
-        println!(
-            "{:<10} {:>26} {:>22} {:>22} {:>18} {:>20} {:>20}",
-            name,
-            fmt(rps, 0),
-            fmt(cpu, 3),
-            fmt(cpu_rate, 3),
-            fmt(rss, 1),
-            fmt(p50, 2),
-            fmt(p99, 2)
-        );
-        json.insert(
-            name.to_string(),
-            serde_json::json!({
-                "rps": [rps.0, rps.1, rps.2], "cpu_ms_per_envelope": [cpu.0, cpu.1, cpu.2],
-                "cpu_ms_per_envelope_at_rate": [cpu_rate.0, cpu_rate.1, cpu_rate.2],
-                "peak_rss_mib": [rss.0, rss.1, rss.2], "p50_ms": [p50.0, p50.1, p50.2],
-                "p99_ms": [p99.0, p99.1, p99.2], "p999_ms": [p999.0, p999.1, p999.2],
-                "errors": figs.iter().map(|f| f.errors + f.rate_errors).sum::<u64>(),
-            }),
-        );
-    }
-    let med = |name: &str, f: fn(&Figures) -> f64| {
-        results
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(f64::NAN, |(_, v)| {
-                stats(&v.iter().map(f).collect::<Vec<_>>()).1
-            })
-    };
-    let ratio = med("proxy", |f| f.rps) / med("forwarder", |f| f.rps);
-    let ratio_floor = med("proxy", |f| f.rps) / med("rewriter", |f| f.rps);
-    let floor_over_forwarder = med("rewriter", |f| f.rps) / med("forwarder", |f| f.rps);
-    let added = (
-        med("proxy", |f| f.p50) - med("direct", |f| f.p50),
-        med("proxy", |f| f.p99) - med("direct", |f| f.p99),
-        med("proxy", |f| f.p999) - med("direct", |f| f.p999),
-    );
-    println!("\nproxy / forwarder saturated throughput (medians): {ratio:.2}");
-    println!("rewriter / forwarder (the ceiling of any JSON-rewriting proxy): {floor_over_forwarder:.2}; proxy / rewriter: {ratio_floor:.2}");
-    println!("added latency at {} envelopes/s, proxy minus direct (medians): p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms", args.rate, added.0, added.1, added.2);
-    println!(
-        "proxy CPU seconds per 1,000 envelopes (medians): {:.3} saturated, {:.3} at {} envelopes/s",
-        med("proxy", |f| f.cpu_ms_per_envelope),
-        med("proxy", |f| f.cpu_ms_at_rate),
-        args.rate
-    );
-    json.insert("proxy_over_forwarder_rps".into(), ratio.into());
-    json.insert("proxy_over_rewriter_rps".into(), ratio_floor.into());
-    json.insert(
-        "rewriter_over_forwarder_rps".into(),
-        floor_over_forwarder.into(),
-    );
-    json.insert(
-        "added_latency_ms".into(),
-        serde_json::json!({"p50": added.0, "p99": added.1, "p999": added.2}),
-    );
-    if let Some((sent, errors, peak, delivered)) = outage {
-        println!("outage: {sent} acknowledged, {errors} refused, peak RSS {peak:.1} MiB, {delivered} delivered after recovery");
-        json.insert("outage".into(), serde_json::json!({"acknowledged": sent, "refused": errors, "peak_rss_mib": peak, "delivered_after": delivered}));
-    }
-    if let Some(path) = &args.json {
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(&serde_json::Value::Object(json))?,
-        )?;
-    }
-    Ok(())
+    report::report(&args, &results, outage)
 }
