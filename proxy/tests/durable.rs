@@ -345,3 +345,75 @@ async fn a_withdrawn_company_leaves_the_disk_before_the_upstream_is_back() {
     assert_eq!(proxy.terminate(), Some(0));
     assert_no_canary(proxy.log().as_bytes(), "the proxy's log");
 }
+
+/// Unknown consent is not withdrawn consent: envelopes acknowledged before a crash, replayed
+/// at a start where no consent document is in force yet (a `--consent-url` that has not
+/// answered, here a consent file not written yet), wait for one instead of being dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_envelopes_wait_for_unknown_consent_instead_of_being_dropped() {
+    let ca = TestCa::new();
+    let files = CaFiles::new(&ca, "durable-unknown");
+    let consented = r#"{"telemetry_enabled": true, "companies": {"7": {"telemetry_enabled": true, "telemetry_ids_allowed": false}}}"#;
+    std::fs::write(&files.consent, consented).expect("consent");
+    let spool = files.dir.join("spool");
+    let spool_arg = spool.to_str().expect("utf-8").to_owned();
+    let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)).mode(Mode::Fail(503)));
+    let dsn = upstream.dsn(KEY, PROJECT);
+    let mut proxy = BinProxy::start(
+        &files.dir,
+        "unknown-1",
+        &args(&files, &dsn, &spool_arg),
+        &[],
+    );
+    let mut ids = BTreeSet::new();
+    for n in 0..5 {
+        let (id, resp) = send(&proxy, n, "7").await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        ids.insert(id);
+    }
+    wait_exact(&proxy, LIVE, 5).await;
+    proxy.kill9();
+
+    // The restart finds no consent document, and the upstream is up.
+    std::fs::remove_file(&files.consent).expect("remove consent");
+    upstream.set_mode(Mode::Ok);
+    let mut proxy = BinProxy::start(
+        &files.dir,
+        "unknown-2",
+        &args(&files, &dsn, &spool_arg),
+        &[],
+    );
+    wait_log(&proxy, "consent unknown: accepted envelopes wait", 1).await;
+    let text = proxy.metrics().await;
+    assert_eq!(
+        metric_value(&text, REVOKED),
+        0,
+        "nothing dropped as revoked"
+    );
+    assert_eq!(
+        metric_value(
+            &text,
+            "scrubproxy_items_dropped_total{type=\"event\",reason=\"no_consent\"}"
+        ),
+        0
+    );
+    assert_eq!(metric_value(&text, LIVE), 5, "all five still on disk");
+    assert!(
+        delivered(&upstream).is_empty(),
+        "nothing left without consent"
+    );
+
+    // A document arrives: every acknowledged envelope goes, none dropped.
+    std::fs::write(&files.consent, consented).expect("consent");
+    wait_delivered(&upstream, ids.len()).await;
+    wait_exact(&proxy, LIVE, 0).await;
+    let got: BTreeSet<String> = delivered(&upstream)
+        .iter()
+        .filter_map(|c| c.event_id())
+        .collect();
+    assert_eq!(got, ids);
+    assert_eq!(metric_value(&proxy.metrics().await, REVOKED), 0);
+    wait_log(&proxy, "consent known again: held envelopes go on", 1).await;
+    assert_eq!(proxy.terminate(), Some(0));
+    assert_no_canary(proxy.log().as_bytes(), "the proxy's log");
+}

@@ -122,6 +122,8 @@ pub struct Egress {
     spool_full: Burst,
     /// Durable appends that failed on the disk since the last one that worked.
     spool_io: Burst,
+    /// Attempts held back while consent is unknown, since the gate last opened.
+    held: Burst,
 }
 
 /// Failures since the last success: the first one of a burst is logged, the end of the
@@ -214,6 +216,7 @@ impl Egress {
             in_flight: AtomicUsize::new(0),
             spool_full: Burst::default(),
             spool_io: Burst::default(),
+            held: Burst::default(),
         })
     }
 

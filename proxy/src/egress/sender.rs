@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::wal::Resolved;
 use super::{count_items, ratelimit, retain_by, Egress, Job};
 use crate::admin::metrics;
+use crate::consent_source::ConsentView;
 
 /// Starts the senders, and with a spool its replayer (and with a durable one its sweeper);
 /// they stop when `stop` turns true.
@@ -144,13 +145,16 @@ async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>
     let metrics = &*egress.metrics;
     let mut attempt: u32 = 0;
     loop {
-        recheck(egress, &mut job).await;
-        if job.envelope.items().is_empty() {
+        if job.age(SystemTime::now()) > egress.settings.retry_max_age {
+            count_items(metrics, &job, "retry_expired");
             egress.finish(&job);
             return None;
         }
-        if job.age(SystemTime::now()) > egress.settings.retry_max_age {
-            count_items(metrics, &job, "retry_expired");
+        if !hold_while_consent_unknown(egress, &job, stop).await {
+            return Some(job);
+        }
+        recheck(egress, &mut job).await;
+        if job.envelope.items().is_empty() {
             egress.finish(&job);
             return None;
         }
@@ -254,6 +258,38 @@ async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>
             () = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// Unknown consent is not withdrawn consent. While the gate is closed (no document yet, as
+/// at a start with `--consent-url` before it first answers, or the last one older than
+/// `--consent-max-age`) nothing leaves, and nothing acknowledged is dropped either: the job
+/// waits (on disk, when the spool is durable) until a document arrives, the job is older
+/// than `--retry-max-age`, or the proxy stops. Returns `false` when it stops.
+async fn hold_while_consent_unknown(
+    egress: &Egress,
+    job: &Job,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let closed = |v: &Arc<ConsentView>| matches!(**v, ConsentView::Closed(_));
+    if !closed(&egress.consent.borrow()) {
+        return true;
+    }
+    if egress.held.fail() {
+        tracing::warn!("consent unknown: accepted envelopes wait for a consent document");
+    }
+    let left = (egress.settings.retry_max_age).saturating_sub(job.age(SystemTime::now()));
+    let mut consent = egress.consent.clone();
+    let stopped = tokio::select! {
+        biased;
+        _ = stop.wait_for(|s| *s) => true,
+        _ = consent.wait_for(|v| !closed(v)) => false,
+        () = tokio::time::sleep(left) => false,
+    };
+    let held = egress.held.end();
+    if held > 0 && !stopped {
+        tracing::info!(attempts = held, "consent known again: held envelopes go on");
+    }
+    !stopped
 }
 
 /// Consent and rate limits, checked again just before each send: items whose consent was
