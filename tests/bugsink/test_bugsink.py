@@ -155,6 +155,10 @@ def test_bugsink_stores_the_stack_traces_and_no_planted_value(bugsink_stack):
     }
     assert tx["forwarded_total"] + sum(tx_dropped.values()) == tx["received_total"] > 0, (tx, tx_dropped)
     assert stack.metric('scrubproxy_items_dropped_total{type="event",reason="rate_limited"}', metrics) == 0
+    # The proxy sent zstd (its default), Bugsink answered 400, the same envelope went again as
+    # gzip and was taken; gzip since, said once in the log, and no envelope lost to it.
+    assert stack.dropped("event", "upstream_rejected", metrics) == 0
+    assert stack.proxy_log.read_text().count("sending gzip from now on") == 1
 
     # No planted value in anything Bugsink answered or wrote, nor in the proxy's log.
     leaks = []
