@@ -7,8 +7,10 @@ test reads back what Bugsink stored, through its REST API and from its own files
   trace (file, function, line, source context of the app's frames), modules, runtime, release;
 - Acme's events carry the company tag and the user id, Globex's do not, Initech's and the
   anonymous user's are not there at all;
-- Bugsink answered 200 to every envelope; the transactions it declines (by a rate limit
-  header) are counted by the proxy as rate limited, no error event is;
+- Bugsink answered 200 to every envelope, once the proxy had switched to gzip (Bugsink
+  answers 400 to its default zstd: the first envelope went again as gzip, nothing was lost);
+  the transactions it declines (by a rate limit header) are counted by the proxy as rate
+  limited, no error event is;
 - no planted value in anything Bugsink answered or wrote (databases, ingest store, log), nor
   in the proxy's log.
 
