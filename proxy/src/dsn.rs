@@ -1,7 +1,16 @@
 //! Sentry DSNs: `{scheme}://{public_key}@{host}[:{port}]/{path/}{project_id}`.
+//!
+//! The URL grammar is `sentry_types::Dsn`'s (the `url` crate underneath: userinfo up to the
+//! last `@`, bracketed IPv6, ports, IDNA and case of host names). On top of it the proxy is
+//! stricter, because a DSN here is either the upstream it will send to or a claim it checks
+//! a request's key against: the key must be ASCII alphanumeric, the project id a number,
+//! and nothing may hide in a query, a fragment or a control character (the URL parser drops
+//! those without a word).
 
 use std::fmt;
 use std::str::FromStr;
+
+use sentry_types::ParseDsnError;
 
 /// A parsed Sentry DSN. The secret part of old DSNs (`key:secret@`) is accepted and dropped:
 /// modern ingest only needs the public key.
@@ -11,9 +20,9 @@ pub struct Dsn {
     pub scheme: Scheme,
     /// The project's public key (`sentry_key`).
     pub public_key: String,
-    /// Host name or IP literal, without port.
+    /// Host name (lower case, IDNA) or IP literal, without brackets or port.
     pub host: String,
-    /// Explicit port, if any.
+    /// Explicit port, if any other than the scheme's default.
     pub port: Option<u16>,
     /// Path prefix before the project id, with leading and trailing `/` (usually `/`).
     pub path: String,
@@ -36,7 +45,7 @@ pub enum DsnError {
     /// Not `http://` or `https://`.
     #[error("the scheme must be http or https")]
     Scheme,
-    /// No `key@` before the host.
+    /// No `key@` before the host, or a key that is not ASCII alphanumeric.
     #[error("the public key (the part before '@') is missing")]
     MissingKey,
     /// Empty host or a bad port.
@@ -48,6 +57,9 @@ pub enum DsnError {
     /// A query or fragment, which DSNs never have.
     #[error("a DSN has no query or fragment")]
     Query,
+    /// A space or control character inside (the URL parser would drop tabs and newlines).
+    #[error("a DSN has no spaces or control characters")]
+    Whitespace,
 }
 
 impl FromStr for Dsn {
@@ -55,61 +67,60 @@ impl FromStr for Dsn {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let (scheme, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (Scheme::Https, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (Scheme::Http, r)
+        // Checked before the URL parser: its `InvalidUrl` would not say the scheme was wrong,
+        // and it silently drops what these checks refuse.
+        let scheme = if starts_with_ci(s, "https://") {
+            Scheme::Https
+        } else if starts_with_ci(s, "http://") {
+            Scheme::Http
         } else {
             return Err(DsnError::Scheme);
         };
-        if rest.contains(['?', '#']) {
+        if s.contains(['?', '#']) {
             return Err(DsnError::Query);
         }
-        let (userinfo, rest) = rest.split_once('@').ok_or(DsnError::MissingKey)?;
-        let public_key = userinfo.split(':').next().unwrap_or_default();
-        if public_key.is_empty() || !public_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if s.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(DsnError::Whitespace);
+        }
+        let dsn: sentry_types::Dsn = s.parse().map_err(|e| match e {
+            // The scheme is known good here, so what the URL parser refuses is the authority.
+            ParseDsnError::InvalidUrl => DsnError::Host,
+            ParseDsnError::InvalidScheme => DsnError::Scheme,
+            ParseDsnError::NoUsername => DsnError::MissingKey,
+            ParseDsnError::NoProjectId | ParseDsnError::InvalidProjectId(_) => DsnError::ProjectId,
+        })?;
+        // The URL parser percent-encodes what it does not allow in a user name, so a key
+        // with `@`, `:` or spaces shows up here as non-alphanumeric.
+        let public_key = dsn.public_key();
+        if !public_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(DsnError::MissingKey);
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => return Err(DsnError::ProjectId),
-        };
-        let (host, port) = split_host_port(authority)?;
-        let path = path.trim_end_matches('/');
-        let (prefix, project_id) = path.rsplit_once('/').ok_or(DsnError::ProjectId)?;
+        let project_id = dsn.project_id().value();
         if project_id.is_empty() || !project_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(DsnError::ProjectId);
         }
+        let host = dsn.host();
+        // `url` writes IPv6 literals bracketed; `origin` puts the brackets back.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = dsn.port();
         Ok(Dsn {
             scheme,
             public_key: public_key.to_owned(),
             host: host.to_owned(),
-            port,
-            path: format!("{prefix}/"),
+            // `url` already forgets a port equal to the scheme's default.
+            port: (port != dsn.scheme().default_port()).then_some(port),
+            path: dsn.path().to_owned(),
             project_id: project_id.to_owned(),
         })
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), DsnError> {
-    // IPv6 literals come bracketed: `[::1]:9000`.
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (h, after) = rest.split_once(']').ok_or(DsnError::Host)?;
-        (h, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(DsnError::Host);
-    }
-    let port = match port {
-        Some(p) => Some(p.parse::<u16>().map_err(|_| DsnError::Host)?),
-        None => None,
-    };
-    Ok((host, port))
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 impl Dsn {
@@ -199,6 +210,18 @@ mod tests {
         assert_eq!(d.path, "/sentry/");
         assert_eq!(d.envelope_url(), "http://[::1]:9000/sentry/api/7/envelope/");
         assert_eq!(d.masked(), "http://…@[::1]:9000/sentry/7");
+
+        // Host names compare as DNS does; a default port is no port.
+        let d: Dsn = "HTTPS://abc123@O1.Ingest.DE.sentry.io:443/42"
+            .parse()
+            .unwrap();
+        assert_eq!(d.scheme, Scheme::Https);
+        assert_eq!((d.host.as_str(), d.port), ("o1.ingest.de.sentry.io", None));
+        assert_eq!(d.to_string(), "https://abc123@o1.ingest.de.sentry.io/42");
+        let d: Dsn = "http://k@127.0.0.1:80/1".parse().unwrap();
+        assert_eq!(d.origin(), "http://127.0.0.1");
+        let d: Dsn = "http://k@127.0.0.1:8080/1".parse().unwrap();
+        assert_eq!(d.origin(), "http://127.0.0.1:8080");
     }
 
     #[test]
@@ -212,6 +235,13 @@ mod tests {
             ("https://k@h", DsnError::ProjectId),
             ("https://k@h/abc", DsnError::ProjectId),
             ("https://k@h/1?x=1", DsnError::Query),
+            ("https://k@h/4\t2", DsnError::Whitespace),
+            ("https://k@h/4 2", DsnError::Whitespace),
+            // Userinfo ends at the last `@`: the host is `evil.example`, the key `k@h` is no key.
+            ("https://k@h@evil.example/1", DsnError::MissingKey),
+            ("https://k@[zz]/1", DsnError::Host),
+            ("https://k@h:x/1", DsnError::Host),
+            ("https://k@h/", DsnError::ProjectId),
         ] {
             assert_eq!(s.parse::<Dsn>(), Err(e), "{s}");
         }

@@ -200,15 +200,23 @@ async fn tls_upstream_gets_zstd_when_configured() {
     delivers_over_tls("zstd", "zstd").await;
 }
 
-/// zstd is the default. An upstream without a zstd decoder answers 415: that envelope is
-/// sent again at once as gzip, and every later one goes as gzip only; every envelope is
-/// accepted exactly once and nothing is lost.
-#[tokio::test]
-async fn an_upstream_refusing_zstd_gets_gzip_from_then_on() {
+/// The `Content-Encoding` and answer of every request the upstream got, in order.
+fn encodings(upstream: &CaptureUpstream) -> Vec<(Option<String>, Option<u16>)> {
+    upstream
+        .requests()
+        .iter()
+        .map(|c| (c.header("content-encoding").map(str::to_owned), c.status))
+        .collect()
+}
+
+/// zstd is the default. An upstream without a zstd decoder refuses it with `status`: that
+/// envelope is sent again at once as gzip, and every later one goes as gzip only; every
+/// envelope is accepted exactly once and nothing is lost or counted as dropped.
+async fn falls_back_to_gzip(status: u16) {
     let ca = TestCa::new();
     let files = CaFiles::new(&ca, "egress");
     let upstream = CaptureUpstream::start(Options {
-        mode: Mode::RefuseEncoding("zstd".into()),
+        mode: Mode::RefuseEncodingWith("zstd".into(), status),
         ..Options::new(Tls::Trusted(&ca))
     });
     let proxy = start(&upstream, &files, &["--senders", "1"]).await;
@@ -223,29 +231,64 @@ async fn an_upstream_refusing_zstd_gets_gzip_from_then_on() {
     proxy
         .wait_metric("scrubproxy_upstream_responses_total{status=\"200\"}", 4)
         .await;
+    let m = proxy.metrics().await;
+    assert_eq!(
+        common::metric_value(
+            &m,
+            "scrubproxy_items_dropped_total{type=\"event\",reason=\"upstream_rejected\"}"
+        ),
+        0
+    );
     proxy.stop().await;
-    let encodings: Vec<(Option<String>, Option<u16>)> = upstream
-        .requests()
-        .iter()
-        .map(|c| {
-            let enc = c.headers.get("content-encoding");
-            (
-                enc.and_then(|v| v.to_str().ok()).map(str::to_owned),
-                c.status,
-            )
-        })
-        .collect();
     let zstd = Some("zstd".to_owned());
     let gzip = Some("gzip".to_owned());
     assert_eq!(
-        encodings,
+        encodings(&upstream),
         vec![
-            (zstd, Some(415)),
+            (zstd, Some(status)),
             (gzip.clone(), Some(200)),
             (gzip.clone(), Some(200)),
             (gzip.clone(), Some(200)),
             (gzip, Some(200)),
         ]
+    );
+}
+
+/// Relay without a zstd decoder answers `415`.
+#[tokio::test]
+async fn an_upstream_refusing_zstd_gets_gzip_from_then_on() {
+    falls_back_to_gzip(415).await;
+}
+
+/// Bugsink answers `400` to a body it cannot decode.
+#[tokio::test]
+async fn an_upstream_answering_400_to_zstd_gets_gzip_from_then_on() {
+    falls_back_to_gzip(400).await;
+}
+
+/// Once the upstream has taken a zstd body, a `400` is about the envelope: it is dropped
+/// after one request, not tried again as gzip.
+#[tokio::test]
+async fn a_400_after_zstd_was_accepted_is_not_resent_as_gzip() {
+    let ca = TestCa::new();
+    let files = CaFiles::new(&ca, "egress");
+    let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
+    let proxy = start(&upstream, &files, &["--senders", "1"]).await;
+    send_events(&proxy, 0..1).await;
+    wait_delivered(&upstream, 1).await;
+    upstream.set_mode(Mode::Fail(400));
+    send_events(&proxy, 1..2).await;
+    proxy
+        .wait_metric(
+            "scrubproxy_items_dropped_total{type=\"event\",reason=\"upstream_rejected\"}",
+            1,
+        )
+        .await;
+    proxy.stop().await;
+    let zstd = Some("zstd".to_owned());
+    assert_eq!(
+        encodings(&upstream),
+        vec![(zstd.clone(), Some(200)), (zstd, Some(400))]
     );
 }
 
@@ -539,7 +582,10 @@ async fn rate_limit_without_header_limits_every_category() {
     assert_eq!(upstream.requests().len(), 1);
 }
 
-/// The upstream refuses with `status`: dropped with `reason`, counted, never retried.
+/// The upstream refuses with `status`: dropped with `reason`, counted once, never retried.
+/// A `400` to the first zstd body may mean "no zstd decoder" (Bugsink): that envelope is
+/// sent once more as gzip, and a second `400` is the envelope's own, so it is not sent a
+/// third time. A `413` is the envelope's at once.
 async fn refused_not_retried(status: u16, reason: &str) {
     let ca = TestCa::new();
     let files = CaFiles::new(&ca, "egress");
@@ -556,19 +602,33 @@ async fn refused_not_retried(status: u16, reason: &str) {
     upstream.set_mode(Mode::Ok);
     assert_eq!(send_event(&proxy, 1).await.status, 200);
     wait_delivered(&upstream, 1).await;
+    let m = proxy.metrics().await;
+    assert_eq!(
+        common::metric_value(
+            &m,
+            &format!("scrubproxy_items_dropped_total{{type=\"event\",reason=\"{reason}\"}}")
+        ),
+        1
+    );
     proxy.stop().await;
-    let seen: Vec<(Option<String>, Option<u16>)> = upstream
+    let seen: Vec<(Option<String>, Option<String>, Option<u16>)> = upstream
         .requests()
         .iter()
-        .map(|c| (c.event_id(), c.status))
+        .map(|c| {
+            let enc = c.header("content-encoding").map(str::to_owned);
+            (c.event_id(), enc, c.status)
+        })
         .collect();
+    let refused = (Some(event_id(0)), Some("zstd".to_owned()), Some(status));
+    let mut want = vec![refused];
+    if status == 400 {
+        want.push((Some(event_id(0)), Some("gzip".to_owned()), Some(400)));
+    }
+    // Not switched to gzip: the upstream took neither coding, so zstd stays.
+    want.push((Some(event_id(1)), Some("zstd".to_owned()), Some(200)));
     assert_eq!(
-        seen,
-        vec![
-            (Some(event_id(0)), Some(status)),
-            (Some(event_id(1)), Some(200))
-        ],
-        "exactly one request for the refused envelope"
+        seen, want,
+        "the refused envelope's requests, then the next one"
     );
 }
 
@@ -611,7 +671,8 @@ async fn upstream_400_and_413_metrics_exact() {
     assert_eq!(v("scrubproxy_envelopes_forwarded_total"), 0);
     assert_no_canary(m.as_bytes(), "/metrics");
     proxy.stop().await;
-    assert_eq!(upstream.requests().len(), 2);
+    // The 413 once; the 400 to zstd once more as gzip (see `refused_not_retried`).
+    assert_eq!(upstream.requests().len(), 3);
 }
 
 #[tokio::test]

@@ -7,8 +7,10 @@ test reads back what Bugsink stored, through its REST API and from its own files
   trace (file, function, line, source context of the app's frames), modules, runtime, release;
 - Acme's events carry the company tag and the user id, Globex's do not, Initech's and the
   anonymous user's are not there at all;
-- Bugsink answered 200 to every envelope; the transactions it declines (by a rate limit
-  header) are counted by the proxy as rate limited, no error event is;
+- Bugsink answered 200 to every envelope, once the proxy had switched to gzip (Bugsink
+  answers 400 to its default zstd: the first envelope went again as gzip, nothing was lost);
+  the transactions it declines (by a rate limit header) are counted by the proxy as rate
+  limited, no error event is;
 - no planted value in anything Bugsink answered or wrote (databases, ingest store, log), nor
   in the proxy's log.
 
@@ -155,6 +157,10 @@ def test_bugsink_stores_the_stack_traces_and_no_planted_value(bugsink_stack):
     }
     assert tx["forwarded_total"] + sum(tx_dropped.values()) == tx["received_total"] > 0, (tx, tx_dropped)
     assert stack.metric('scrubproxy_items_dropped_total{type="event",reason="rate_limited"}', metrics) == 0
+    # The proxy sent zstd (its default), Bugsink answered 400, the same envelope went again as
+    # gzip and was taken; gzip since, said once in the log, and no envelope lost to it.
+    assert stack.dropped("event", "upstream_rejected", metrics) == 0
+    assert stack.proxy_log.read_text().count("sending gzip from now on") == 1
 
     # No planted value in anything Bugsink answered or wrote, nor in the proxy's log.
     leaks = []

@@ -22,8 +22,8 @@ pub enum Compression {
     /// gzip (what every Sentry ingest accepts).
     Gzip,
     /// zstd: a third of gzip's CPU for the same size. Sentry's ingest (Relay) decodes it;
-    /// an upstream that answers `415` to a zstd body where gzip passes gets gzip from then
-    /// on.
+    /// an upstream that answers `415` (or, before it ever took zstd, `400`) to a zstd body
+    /// where gzip passes gets gzip from then on.
     Zstd,
     /// No compression.
     None,
@@ -98,6 +98,9 @@ pub struct Upstream {
     attempts: Arc<std::sync::atomic::AtomicU64>,
     /// Set once the upstream refused a zstd body that it took as gzip.
     zstd_refused: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once the upstream took a zstd body: from then on a `400` is about the envelope,
+    /// not the coding, and is not tried again as gzip.
+    zstd_accepted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const USER_AGENT: &str = concat!("sentry-scrub-proxy/", env!("CARGO_PKG_VERSION"));
@@ -131,6 +134,7 @@ impl Upstream {
             config,
             attempts,
             zstd_refused: Arc::default(),
+            zstd_accepted: Arc::default(),
         }
     }
 
@@ -163,8 +167,12 @@ impl Upstream {
         }
     }
 
-    /// Sends one envelope body (uncompressed) to `dsn`'s project. A zstd body answered `415`
-    /// is sent again at once as gzip; if that passes, zstd is not used again.
+    /// Sends one envelope body (uncompressed) to `dsn`'s project.
+    ///
+    /// A zstd body answered `415`, or `400` while no zstd body has been accepted yet, is sent
+    /// again at once as gzip. If gzip passes, zstd is not used again (one warning); if gzip
+    /// gets the same refusal, that answer is the envelope's: the caller counts it and the
+    /// envelope is not sent a third time.
     pub async fn send(
         &self,
         dsn: &Dsn,
@@ -173,9 +181,20 @@ impl Upstream {
     ) -> Result<Answer, SendError> {
         let (payload, encoding) = self.encode(body);
         let answer = self.exchange(dsn, client_name, payload, encoding).await?;
-        // Relay's decompression layer answers 415 to a coding it lacks (400 is corrupt data).
-        let refused = answer.status == StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        if !(refused && encoding == Some(ContentEncoding::Zstd.as_str())) {
+        if encoding != Some(ContentEncoding::Zstd.as_str()) {
+            return Ok(answer);
+        }
+        if answer.status.is_success() {
+            self.zstd_accepted.store(true, Ordering::Relaxed);
+            return Ok(answer);
+        }
+        // Relay's decompression layer answers 415 to a coding it lacks (its 400 means corrupt
+        // data), but other ingests answer 400 to a coding they lack (Bugsink does). Until the
+        // upstream has taken zstd once, a 400 may mean either; gzip tells them apart.
+        let suspect = answer.status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            || (answer.status == StatusCode::BAD_REQUEST
+                && !self.zstd_accepted.load(Ordering::Relaxed));
+        if !suspect {
             return Ok(answer);
         }
         let (payload, encoding) = self.encode_as(ContentEncoding::Gzip, body);

@@ -70,6 +70,9 @@ pub enum Mode {
     /// `415` to bodies with this `Content-Encoding` (what an ingest without that decoder
     /// answers), [`Mode::Ok`] to the others.
     RefuseEncoding(String),
+    /// This status to bodies with this `Content-Encoding`, [`Mode::Ok`] to the others: `400`
+    /// is what Bugsink answers to zstd, which it cannot decode.
+    RefuseEncodingWith(String, u16),
 }
 
 /// The certificate the upstream presents, or none.

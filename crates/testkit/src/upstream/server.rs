@@ -99,6 +99,10 @@ impl State {
                 Answer::Status(415)
             }
             Mode::RefuseEncoding(_) => Answer::Ok,
+            Mode::RefuseEncodingWith(refused, status) if encoding == Some(refused.as_str()) => {
+                Answer::Status(*status)
+            }
+            Mode::RefuseEncodingWith(..) => Answer::Ok,
         }
     }
 }
