@@ -225,12 +225,12 @@ impl Judge<'_> {
             | Slot::Code => true,
             Slot::Words => self.words(text),
             Slot::Sql => return self.sql(text, out),
-            Slot::Loc => return self.parts(text, '.', out),
+            Slot::Loc => return self.parts(text, ".", out),
             Slot::Qidents => return self.qidents(text, out),
             Slot::Ident => self.code_name(text),
-            Slot::Type => self.code_name(text.trim_start_matches('<').trim_end_matches('>')),
-            Slot::Dotted => return self.parts(text, '.', out),
-            Slot::Idents => return self.idents(text, out),
+            Slot::Type => text.split('.').all(|p| self.code_part(p)),
+            Slot::Dotted => return self.parts(text, ".", out),
+            Slot::Idents => return self.parts(text, ", ", out),
             Slot::Host => self.host(text),
             Slot::Url => return self.url(text, out),
             Slot::Path => return self.path(text, out),
@@ -281,14 +281,14 @@ impl Judge<'_> {
         normalized.is_some() || !code
     }
 
-    /// Parts separated by `sep`, each a code name or a number.
-    fn parts(&self, text: &str, sep: char, out: &mut String) -> bool {
+    /// Parts separated by `sep` (`.` of a dotted name, `, ` of a list), each judged alone.
+    fn parts(&self, text: &str, sep: &str, out: &mut String) -> bool {
         let mut replaced = false;
         for (i, part) in text.split(sep).enumerate() {
             if i > 0 {
-                out.push(sep);
+                out.push_str(sep);
             }
-            if part.starts_with('<') || self.code_name(part) {
+            if self.code_part(part) {
                 out.push_str(part);
             } else {
                 out.push_str(IDENTIFIER);
@@ -298,20 +298,19 @@ impl Judge<'_> {
         replaced
     }
 
-    fn idents(&self, text: &str, out: &mut String) -> bool {
-        let mut replaced = false;
-        for (i, part) in text.split(", ").enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            if self.code_name(part) {
-                out.push_str(part);
-            } else {
-                out.push_str(IDENTIFIER);
-                replaced = true;
-            }
-        }
-        replaced
+    /// One part of a dotted name: a code name, or one of the names Python gives to code
+    /// that has none (`app.views.<locals>.inner`).
+    fn code_part(&self, part: &str) -> bool {
+        matches!(
+            part,
+            "<locals>"
+                | "<module>"
+                | "<lambda>"
+                | "<genexpr>"
+                | "<listcomp>"
+                | "<dictcomp>"
+                | "<setcomp>"
+        ) || self.code_name(part)
     }
 
     /// `'a', 'b', and 'c'`: each quoted name judged.
@@ -470,6 +469,11 @@ mod tests {
             one(Slot::Idents, "id, title, zephyrine"),
             "id, title, [identifier]"
         );
+        assert_eq!(
+            one(Slot::Type, "app.views.<locals>.Inner"),
+            "app.views.<locals>.Inner"
+        );
+        assert_eq!(one(Slot::Dotted, "app.<zephyrine>.x"), "app.[identifier].x");
     }
 
     #[test]
