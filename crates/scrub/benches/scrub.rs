@@ -11,6 +11,10 @@
 //!   a gate that forwards everything without IDs (what the proxy does per request);
 //! - `parse_scrub_write`: codec and scrubber end to end, bytes in, bytes out.
 //!
+//! And the exception-message rule alone (`exception_messages`): the catalog judging the
+//! messages of `tests/exception_corpus/corpus.jsonl` (a message per iteration, in turn), and
+//! compiling the catalog (once per process in the proxy).
+//!
 //! Run: `cargo bench -p scrub --bench scrub -- --warm-up-time 1 --measurement-time 3`.
 
 // `criterion_group!` generates an undocumented public function.
@@ -102,5 +106,48 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn messages(c: &mut Criterion) {
+    use scrub::exception_text::Templates;
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/exception_corpus/corpus.jsonl");
+    let corpus: Vec<(String, String)> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["type"].as_str().unwrap_or_default().to_owned(),
+                v["value"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let bytes: usize = corpus.iter().map(|(_, m)| m.len()).sum();
+    let t = Templates::shared().unwrap();
+    let mut g = c.benchmark_group("exception_messages");
+    g.throughput(Throughput::Elements(corpus.len() as u64));
+    g.bench_function("judge_corpus", |b| {
+        b.iter(|| {
+            for (ty, msg) in &corpus {
+                black_box(t.judge(ty, msg, &[], &[]));
+            }
+        })
+    });
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("judge_corpus_bytes", |b| {
+        b.iter(|| {
+            for (ty, msg) in &corpus {
+                black_box(t.judge(ty, msg, &[], &[]));
+            }
+        })
+    });
+    g.finish();
+    let mut g = c.benchmark_group("exception_catalog");
+    g.sample_size(10);
+    g.bench_function("compile", |b| {
+        b.iter(|| black_box(Templates::new().unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, messages);
 criterion_main!(benches);

@@ -27,6 +27,42 @@ pub struct PatternError {
 pub(crate) struct Compiled {
     pub(crate) regex: String,
     pub(crate) slots: Vec<Slot>,
+    /// The literal texts a message must start with to match (one per alternative of a
+    /// leading `{alt:…}`); empty when the pattern starts with a slot or an optional part.
+    pub(crate) prefixes: Vec<String>,
+}
+
+/// The literal start of a pattern: the text before its first `{` (with `{{` read as `{`),
+/// or the alternatives of a leading `{alt:…}`.
+fn prefixes(pattern: &str) -> Vec<String> {
+    if let Some(r) = pattern.strip_prefix("{alt:") {
+        let end = r.find('}').unwrap_or(r.len());
+        return r[..end].split('|').map(str::to_owned).collect();
+    }
+    let mut prefix = String::new();
+    let mut rest = pattern;
+    loop {
+        if let Some(r) = rest.strip_prefix("{{") {
+            prefix.push('{');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            prefix.push('}');
+            rest = r;
+        } else {
+            match rest.chars().next() {
+                None | Some('{') => break,
+                Some(c) => {
+                    prefix.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+    }
+    if prefix.is_empty() {
+        Vec::new()
+    } else {
+        vec![prefix]
+    }
 }
 
 /// Compiles one pattern.
@@ -97,7 +133,11 @@ pub(crate) fn compile(pattern: &str) -> Result<Compiled, PatternError> {
     }
     flush(&mut regex, &mut literal);
     regex.push('$');
-    Ok(Compiled { regex, slots })
+    Ok(Compiled {
+        regex,
+        slots,
+        prefixes: prefixes(pattern),
+    })
 }
 
 fn flush(regex: &mut String, literal: &mut String) {
@@ -127,6 +167,16 @@ mod tests {
         assert!(re.is_match("a {x} z."));
         assert!(!re.is_match("a {x} za"));
         assert!(!re.is_match("a b {x}"));
+    }
+
+    #[test]
+    fn literal_starts_are_found() {
+        let p = |s: &str| compile(s).unwrap().prefixes;
+        assert_eq!(p("no such table: {dotted}"), ["no such table: "]);
+        assert_eq!(p("{{'{ident}': x"), ["{'"]);
+        assert_eq!(p("{alt:a b|c} {num}"), ["a b", "c"]);
+        assert!(p("{type}('{msg}')").is_empty());
+        assert!(p("{opt:x }y").is_empty());
     }
 
     #[test]
