@@ -5,9 +5,9 @@
 //! attribute a program built from user input (`no attribute 'field_zephyrine'`), an
 //! `IntegrityError` the row it refused (`Key (email)=(…) already exists`). So a message is
 //! kept only when it matches a format of the standard library or of a common framework
-//! ([`catalog`]), and then only its shape is kept for sure: each variable part is judged
-//! by its kind ([`slots`]): names of code stay when every word is a word of code
-//! ([`vocab`]), hosts when they are addresses, loopback or allowlisted, numbers always,
+//! (`catalog.rs`), and then only its shape is kept for sure: each variable part is judged
+//! by its kind (`slots.rs`): names of code stay when every word is a word of code
+//! ([`Vocabulary`]), hosts when they are addresses, loopback or allowlisted, numbers always,
 //! values never. What may not leave becomes a typed placeholder:
 //!
 //! ```
