@@ -89,8 +89,21 @@ pub struct Templates {
 struct Entry {
     /// Short type names the entry is limited to; empty for any type.
     types: &'static [&'static str],
-    regex: Regex,
+    /// The anchored regex of the pattern, compiled the first time a message needs it: a
+    /// compiled regex weighs tens of kilobytes, and a process meets few of the formats.
+    source: String,
+    regex: OnceLock<Option<Regex>>,
     slots: Vec<Slot>,
+}
+
+impl Entry {
+    /// The compiled regex; `None` only if it does not compile, which [`Templates::new`]
+    /// rules out by parsing every pattern (then the entry never matches: fail closed).
+    fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| Regex::new(&self.source).ok())
+            .as_ref()
+    }
 }
 
 impl Templates {
@@ -101,18 +114,22 @@ impl Templates {
         let (mut generic_sources, mut generic_index) = (Vec::new(), Vec::new());
         for (i, &(types, pattern)) in catalog::CATALOG.iter().enumerate() {
             let c = pattern::compile(pattern)?;
-            let regex = Regex::new(&c.regex).map_err(|e| PatternError {
-                pattern: pattern.to_owned(),
-                what: e.to_string(),
-            })?;
+            // Parsed now, so a broken pattern is a start-up error; compiled when first used.
+            regex_syntax::Parser::new()
+                .parse(&c.regex)
+                .map_err(|e| PatternError {
+                    pattern: pattern.to_owned(),
+                    what: e.to_string(),
+                })?;
             if c.prefixes.is_empty() {
-                generic_sources.push(c.regex);
+                generic_sources.push(c.regex.clone());
                 generic_index.push(i);
             }
             by_prefix.extend(c.prefixes.into_iter().map(|p| (p, i)));
             entries.push(Entry {
                 types,
-                regex,
+                source: c.regex,
+                regex: OnceLock::new(),
                 slots: c.slots,
             });
         }
@@ -272,7 +289,7 @@ impl Templates {
             if !e.types.is_empty() && !e.types.contains(&ty) {
                 continue;
             }
-            let Some(caps) = e.regex.captures(text) else {
+            let Some(caps) = e.regex().and_then(|r| r.captures(text)) else {
                 continue;
             };
             let mut buf = String::with_capacity(text.len());
