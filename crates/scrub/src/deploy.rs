@@ -106,7 +106,7 @@ pub fn is_release_shaped(s: &str, vocab: &Vocabulary) -> bool {
                     .all(|w| {
                         w.len() <= 2
                             || w.bytes().any(|c| c.is_ascii_digit())
-                            || vocab.knows(&w.to_ascii_lowercase())
+                            || vocab.knows(&crate::exception_text::lower(w))
                     })
                 && is_version_or_hash(version)
         }

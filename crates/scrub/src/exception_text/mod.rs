@@ -40,7 +40,7 @@ use regex::{Regex, RegexSet, RegexSetBuilder};
 
 pub use pattern::PatternError;
 pub use slots::{Judge, Slot, ERROR_TEXTS, HOST, IDENTIFIER, REASONS, TYPE, VALUE};
-pub use vocab::{split_words, Vocabulary};
+pub use vocab::{lower, split_words, Vocabulary};
 
 /// What an unknown line of a known message becomes.
 pub const FILTERED_LINE: &str = "[filtered]";

@@ -202,8 +202,8 @@ impl Judge<'_> {
             && s.len() <= 100
             && split_words(s).all(|w| {
                 w.len() <= 2 || w.bytes().any(|b| b.is_ascii_digit()) || {
-                    let lower = w.to_ascii_lowercase();
-                    self.vocab.knows(&lower) || self.local.contains(&lower)
+                    let lower = super::vocab::lower(w);
+                    self.vocab.knows(&lower) || self.local.iter().any(|l| *l == *lower)
                 }
             })
     }

@@ -4,23 +4,28 @@
 //! Python standard library and of common packages (see that script for the rule): `field`,
 //! `queryset`, `timeout` are there; `zephyrine`, `quillfeather`, `memoirs` are not.
 
-use crate::normalize::ident::is_api_word;
+use std::collections::HashSet;
+
+use crate::normalize::ident::{API_WORDS, FILE_EXTENSIONS};
 
 /// The generated word list: sorted, lower-case, one word per line.
 const CODE_WORDS: &str = include_str!("code_words.txt");
 
-/// The code vocabulary, built once per policy.
+/// The code vocabulary (the generated list, the API words of URL paths and file
+/// extensions), built once per process and looked up for every word of every name judged.
 #[derive(Debug)]
 pub struct Vocabulary {
-    words: Vec<&'static str>,
+    words: HashSet<&'static str>,
 }
 
 impl Default for Vocabulary {
     fn default() -> Self {
-        let mut words: Vec<&'static str> = CODE_WORDS.lines().filter(|w| !w.is_empty()).collect();
-        // The file is sorted by the generator; sorting again costs little and makes the
-        // binary search correct whatever edits the file went through.
-        words.sort_unstable();
+        let words = CODE_WORDS
+            .lines()
+            .filter(|w| !w.is_empty())
+            .chain(API_WORDS.iter().copied())
+            .chain(FILE_EXTENSIONS.iter().copied())
+            .collect();
         Vocabulary { words }
     }
 }
@@ -28,11 +33,13 @@ impl Default for Vocabulary {
 impl Vocabulary {
     /// Is this (lower-case, ASCII) word a word of code, itself or as a plural?
     pub fn knows(&self, lower: &str) -> bool {
-        let has = |w: &str| self.words.binary_search(&w).is_ok();
+        let has = |w: &str| self.words.contains(w);
         has(lower)
-            || is_api_word(lower)
             || lower.strip_suffix('s').is_some_and(has)
             || lower.strip_suffix("es").is_some_and(has)
+            || lower
+                .strip_suffix("ies")
+                .is_some_and(|stem| has(&format!("{stem}y")))
     }
 
     /// How many words it holds.
@@ -47,29 +54,55 @@ impl Vocabulary {
 }
 
 /// The words of an identifier: split at `_`, `-`, `.`, camel humps (`getUserProfile`),
-/// acronym ends (`WSGIRequest` → `WSGI`, `Request`) and letter/digit boundaries.
+/// acronym ends (`WSGIRequest` → `WSGI`, `Request`) and letter/digit boundaries. Borrows
+/// slices of `s`; allocates nothing.
 pub fn split_words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(['_', '-', '.', '$']).flat_map(humps)
+    s.split(['_', '-', '.', '$'])
+        .flat_map(|part| Humps { s: part, start: 0 })
 }
 
-fn humps(s: &str) -> impl Iterator<Item = &str> {
-    let b = s.as_bytes();
-    let mut cuts = vec![0];
-    for i in 1..b.len() {
-        let (p, c) = (b[i - 1], b[i]);
-        let next_lower = b.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-        let cut = (p.is_ascii_lowercase() && c.is_ascii_uppercase())
-            || (p.is_ascii_uppercase() && c.is_ascii_uppercase() && next_lower)
-            || (p.is_ascii_digit() != c.is_ascii_digit()
-                && p.is_ascii_alphanumeric()
-                && c.is_ascii_alphanumeric());
-        if cut {
-            cuts.push(i);
-        }
+/// The lower-case form of a word, borrowed when it already is.
+pub fn lower(w: &str) -> std::borrow::Cow<'_, str> {
+    if w.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(w.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(w)
     }
-    cuts.push(b.len());
-    let parts: Vec<&str> = cuts.windows(2).map(|w| &s[w[0]..w[1]]).collect();
-    parts.into_iter().filter(|p| !p.is_empty())
+}
+
+/// The camel humps of one part, as an iterator of slices.
+struct Humps<'a> {
+    s: &'a str,
+    start: usize,
+}
+
+impl<'a> Iterator for Humps<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.s.as_bytes();
+        if self.start >= b.len() {
+            return None;
+        }
+        let mut i = self.start + 1;
+        while i < b.len() {
+            let (p, c) = (b[i - 1], b[i]);
+            let next_lower = b.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+            let cut = (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (p.is_ascii_uppercase() && c.is_ascii_uppercase() && next_lower)
+                || (p.is_ascii_digit() != c.is_ascii_digit()
+                    && p.is_ascii_alphanumeric()
+                    && c.is_ascii_alphanumeric());
+            if cut {
+                break;
+            }
+            i += 1;
+        }
+        // Cuts fall between ASCII bytes, or at the end: `char` boundaries.
+        let word = self.s.get(self.start..i);
+        self.start = i;
+        word
+    }
 }
 
 #[cfg(test)]

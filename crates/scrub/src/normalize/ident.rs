@@ -86,7 +86,7 @@ pub const API_WORDS: &[&str] = &[
 
 /// File extensions whose stem is judged alone (`main.js`, `report.pdf`).
 #[rustfmt::skip]
-const FILE_EXTENSIONS: &[&str] = &[
+pub(crate) const FILE_EXTENSIONS: &[&str] = &[
     "js", "mjs", "cjs", "css", "map", "html", "htm", "json", "xml", "txt", "csv", "pdf",
     "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "woff", "woff2", "ttf", "php", "asp",
     "aspx", "jsp", "py", "rb", "ts", "tsx", "jsx", "wasm", "zip", "gz",
@@ -100,7 +100,7 @@ const METHODS: &[&str] = &[
 
 /// Is `word` (letters only) a known API word or file extension, itself or as a plural?
 pub fn is_api_word(word: &str) -> bool {
-    let lower = word.to_ascii_lowercase();
+    let lower = crate::exception_text::lower(word);
     let known = |w: &str| API_WORDS.binary_search(&w).is_ok() || FILE_EXTENSIONS.contains(&w);
     if known(&lower) {
         return true;
