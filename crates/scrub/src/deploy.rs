@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use crate::ctx::{is_package_name, Ctx};
-use crate::exception_text::{split_words, Vocabulary};
+use crate::exception_text::Vocabulary;
 use crate::values::Val;
 
 /// What a release that is not a version becomes.
@@ -98,17 +98,7 @@ fn is_hex(s: &str) -> bool {
 pub fn is_release_shaped(s: &str, vocab: &Vocabulary) -> bool {
     match s.rsplit_once('@') {
         Some((name, version)) => {
-            is_package_name(name)
-                && name
-                    .trim_start_matches('@')
-                    .split(['.', '-', '_', '/', ':'])
-                    .flat_map(split_words)
-                    .all(|w| {
-                        w.len() <= 2
-                            || w.bytes().any(|c| c.is_ascii_digit())
-                            || vocab.knows(&crate::exception_text::lower(w))
-                    })
-                && is_version_or_hash(version)
+            is_package_name(name) && vocab.is_code(name, &[]) && is_version_or_hash(version)
         }
         None => is_version_or_hash(s),
     }
@@ -136,6 +126,24 @@ pub fn release(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
         |s| is_release_shaped(s, vocab),
         allowed,
         RELEASE_PLACEHOLDER,
+    );
+}
+
+/// What a `dist` that is neither a version, a hash nor made of words of code becomes.
+pub const DIST_PLACEHOLDER: &str = "[dist]";
+
+/// Decides a `dist` (the build or distribution of a release): kept when it is a version or
+/// a hash (`42`, `1.4.2`, `8c21e0f`) or made of words of code (`web`, `android-arm64`);
+/// a build named after a machine (`alice-thinkpad-build`) is free text.
+pub fn dist(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
+    let vocab = cx.policy.templates.vocabulary();
+    let allowed = |s: &str| cx.policy.config.allowed_releases.iter().any(|a| a == s);
+    decide(
+        cx,
+        v,
+        |s| is_version_or_hash(s) || vocab.is_code(s, &[]),
+        allowed,
+        DIST_PLACEHOLDER,
     );
 }
 

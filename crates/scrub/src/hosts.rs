@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::exception_text::{split_words, Vocabulary};
+use crate::exception_text::Vocabulary;
 
 /// What a host that is not technical becomes.
 pub const HOST: &str = "[host]";
@@ -38,12 +38,7 @@ pub fn is_technical(host: &str, vocab: &Vocabulary, allowed: &[String]) -> bool 
             && lower
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-            && lower.split('.').all(|label| {
-                !label.is_empty()
-                    && split_words(label).all(|w| {
-                        w.len() <= 2 || w.bytes().any(|b| b.is_ascii_digit()) || vocab.knows(w)
-                    })
-            }))
+            && lower.split('.').all(|label| vocab.is_code(label, &[])))
 }
 
 /// Where the host of an absolute URL (`scheme://[user@]host[:port]/…`) is, as a byte range.

@@ -476,3 +476,46 @@ fn releases_and_environments_are_versions_and_known_words() {
         serde_json::json!({"release": release, "environment": env})
     );
 }
+
+/// Issue 17's third trial (DRF + PostgreSQL): a `dist` naming the developer's machine and a
+/// custom fingerprint holding the host an app failed to reach left as plain text.
+#[test]
+fn dist_and_fingerprint_parts_leave_only_when_shaped_like_code() {
+    let event = |dist: &str, fingerprint: Value| serde_json::json!({"event_id": "9ec79c33ec9942ab8353589fcb2e04dc", "dist": dist, "fingerprint": fingerprint});
+    let (_, items, text) = run(
+        serde_json::json!({}),
+        &[(
+            "event",
+            event(
+                "zephyrine-thinkpad-build",
+                serde_json::json!([
+                    "registry-sync",
+                    "zephyrine-laptop.corp-intra.example.net",
+                    "{{ default }}"
+                ]),
+            ),
+        )],
+    );
+    assert_gone(&text);
+    assert_eq!(items[0]["dist"], "[dist]");
+    assert_eq!(
+        items[0]["fingerprint"],
+        serde_json::json!(["registry-sync", "[fingerprint]", "{{ default }}"])
+    );
+    assert_eq!(
+        items[0]["_meta"]["fingerprint"]["1"][""]["rem"][0][0],
+        "@freetext:replace"
+    );
+    for (dist, fp) in [
+        ("42", "db-timeout"),
+        ("1.4.2", "{{ transaction }}"),
+        ("android-arm64", "8c21e0f3"),
+    ] {
+        let (_, items, _) = run(
+            serde_json::json!({}),
+            &[("event", event(dist, serde_json::json!([fp])))],
+        );
+        assert_eq!(items[0]["dist"], dist);
+        assert_eq!(items[0]["fingerprint"], serde_json::json!([fp]));
+    }
+}

@@ -29,6 +29,26 @@ fn sql_brief_example() {
     );
 }
 
+/// Issue 17's third trial (DRF + PostgreSQL): SQL built with an f-string from a search box
+/// holding an apostrophe. The quote after `Quarrington` is followed by `s`, so it closes
+/// nothing: the literal runs to the next quote, and no word of it is left outside.
+#[test]
+fn sql_apostrophes_inside_pasted_text_stay_inside_the_literal() {
+    sql(
+        "SELECT d.id FROM survey d WHERE d.title ILIKE '%Isolde Fennimore-Quarrington's Wrenfield Tithe Survey%' ORDER BY d.year",
+        "SELECT d.id FROM survey d WHERE d.title ILIKE %s ORDER BY d.year",
+    );
+    sql(
+        "SELECT 1 FROM t WHERE a = 'don't' AND b = 'it''s'",
+        "SELECT %s FROM t WHERE a = %s AND b = %s",
+    );
+    // A quote followed by an operator, a cast or a space still closes the string.
+    sql(
+        "SELECT 'a'||'b', '2024-01-01'::date, 'x' AS y",
+        "SELECT %s||%s, %s::date, %s AS y",
+    );
+}
+
 #[test]
 fn sql_psycopg_mogrified_values() {
     sql(
@@ -136,8 +156,13 @@ fn sql_unterminated_fails_closed() {
 #[test]
 fn sql_placeholder_never_glues_to_next_identifier() {
     // Found by proptest: `%sLIMIT` would read as identifier `sLIMIT` next time.
-    sql("''LIMIT 1''", "%s LIMIT 1%s");
-    sql("WHERE a = 'x'AND b = 1", "WHERE a = %s AND b = %s");
+    sql("'x' LIMIT 1''", "%s LIMIT 1%s");
+    sql("WHERE a = 'x' AND b = 1", "WHERE a = %s AND b = %s");
+    // A quote glued to a word is read as an apostrophe inside the string (see
+    // `sql_apostrophes_inside_pasted_text_stay_inside_the_literal`): the rest is taken for
+    // the literal's, over-redaction but never a leak.
+    sql("WHERE a = 'x'AND b = 1", "WHERE a = %s");
+    sql("''LIMIT 1''", "%s");
 }
 
 #[test]

@@ -272,7 +272,7 @@ impl<'a> Event<'a> {
         cx.key("environment", |cx| {
             crate::deploy::environment(cx, &mut self.environment)
         });
-        cx.key("dist", |cx| cx.val_text(&mut self.dist));
+        cx.key("dist", |cx| crate::deploy::dist(cx, &mut self.dist));
         if let Some(ti) = &mut self.transaction_info {
             ctx::token(&mut ti.source);
             if ti.source.is_none() {
@@ -302,7 +302,7 @@ impl<'a> Event<'a> {
         }
         cx.key("fingerprint", |cx| {
             for (i, f) in self.fingerprint.0.iter_mut().enumerate() {
-                cx.at(Seg::Index(i), |cx| text_in_place(cx, f));
+                cx.at(Seg::Index(i), |cx| fingerprint_part(cx, f));
             }
         });
         self.scrub_messages(cx);
@@ -432,6 +432,25 @@ fn log_message(cx: &mut Ctx<'_>, mode: LogMode, had_params: bool, msg: &mut Opti
         Some(Val::Other) => *msg = None,
         Some(Val::Num(_) | Val::Bool(_)) | None => {}
     }
+}
+
+/// What a fingerprint part that is not made of words of code becomes.
+pub const FINGERPRINT_PLACEHOLDER: &str = "[fingerprint]";
+
+/// One part of a custom fingerprint: apps write them (`["registry-sync", host]`) and they
+/// group issues, so a part leaves only when it is a Sentry variable (`{{ default }}`), a
+/// number or hash, or made of words of code; any other part (a host, a person) becomes
+/// [`FINGERPRINT_PLACEHOLDER`], which groups those events together.
+fn fingerprint_part(cx: &mut Ctx<'_>, v: &mut Val<'_>) {
+    if let Val::Str(s) = v {
+        let variable = s.starts_with("{{") && s.ends_with("}}") && s.len() <= 64;
+        let vocab = cx.policy.templates.vocabulary();
+        if !variable && !vocab.is_code(s, &[]) && s != FINGERPRINT_PLACEHOLDER {
+            cx.replace_freetext(s, FINGERPRINT_PLACEHOLDER);
+            return;
+        }
+    }
+    text_in_place(cx, v);
 }
 
 fn text_in_place(cx: &mut Ctx<'_>, v: &mut Val<'_>) {

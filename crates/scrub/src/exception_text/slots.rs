@@ -10,7 +10,7 @@
 use crate::normalize::ident::{is_technical_segment, MASKED_SEGMENT};
 use crate::normalize::url::{map_segments, percent_decode, scrub_url};
 
-use super::vocab::{split_words, Vocabulary};
+use super::vocab::Vocabulary;
 
 /// Placeholder for a name that is not made of code words.
 pub const IDENTIFIER: &str = "[identifier]";
@@ -198,14 +198,7 @@ pub struct Judge<'a> {
 impl Judge<'_> {
     /// Is every word of this name a word of code (or a number, or one or two letters)?
     pub fn code_name(&self, s: &str) -> bool {
-        !s.is_empty()
-            && s.len() <= 100
-            && split_words(s).all(|w| {
-                w.len() <= 2 || w.bytes().any(|b| b.is_ascii_digit()) || {
-                    let lower = super::vocab::lower(w);
-                    self.vocab.knows(&lower) || self.local.iter().any(|l| *l == *lower)
-                }
-            })
+        s.len() <= 100 && self.vocab.is_code(s, self.local)
     }
 
     /// Is this host technical? See [`crate::hosts`].

@@ -42,6 +42,24 @@ impl Vocabulary {
                 .is_some_and(|stem| has(&format!("{stem}y")))
     }
 
+    /// Is `s` made only of words of code? It is split at every character that is not a
+    /// letter or digit and at camel humps; each word must be a word of code, one of
+    /// `local` (lower-case words of the event's own code), carry a digit (ids, versions,
+    /// hashes) or have at most two letters. Empty text is not.
+    pub fn is_code(&self, s: &str, local: &[String]) -> bool {
+        !s.is_empty()
+            && s.len() <= 200
+            && s.split(|c: char| !c.is_ascii_alphanumeric())
+                .flat_map(|part| Humps { s: part, start: 0 })
+                .all(|w| {
+                    w.len() <= 2 || w.bytes().any(|b| b.is_ascii_digit()) || {
+                        let lower = lower(w);
+                        self.knows(&lower) || local.iter().any(|l| *l == *lower)
+                    }
+                })
+            && s.bytes().any(|b| b.is_ascii_alphanumeric())
+    }
+
     /// How many words it holds.
     pub fn len(&self) -> usize {
         self.words.len()

@@ -317,8 +317,22 @@ fn is_escape_clause_backslash(b: &[u8], quote: usize) -> bool {
 
 /// End (exclusive) of the single-quoted string opening at `start`; the end of
 /// input when unterminated.
+///
+/// A quote followed at once by a letter or digit is read as an apostrophe inside the
+/// string, as in SQL an application built by pasting user text into it (`ILIKE '%Alice
+/// Smith's notes%'`): taking it for the end would leave the rest of the text outside the
+/// literal, as SQL words. Lexers accept `'x'AND`, but neither ORMs nor people write it; read
+/// this way it costs at most the rest of the statement (replaced), never a leak.
 fn single_quoted_end(b: &[u8], start: usize) -> usize {
-    quoted_end(b, start, b'\'', true).0
+    let mut from = start;
+    loop {
+        let (end, closed) = quoted_end(b, from, b'\'', true);
+        if closed && b.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            from = end - 1;
+            continue;
+        }
+        return end;
+    }
 }
 
 /// End (exclusive) of a token quoted with `q` opening at `start`, where a doubled
