@@ -179,6 +179,27 @@ fn hosts_tokens_and_names_from_users_become_placeholders() {
 }
 
 #[test]
+fn drf_details_and_psycopg3_hosts_are_known() {
+    check(&[
+        (
+            "ValidationError",
+            "{'email': [ErrorDetail(string='Enter a valid email address.', code='invalid')], 'kind': [ErrorDetail(string='\"Zephyrine's tithe map\" is not a valid choice.', code='invalid_choice')]}",
+            Some("{'email': [ErrorDetail(string='Enter a valid email address.', code='invalid')], 'kind': [ErrorDetail(string='\"[value]\" is not a valid choice.', code='invalid_choice')]}"),
+        ),
+        (
+            "ValidationError",
+            "[ErrorDetail(string='This field is required.', code='required')]",
+            None,
+        ),
+        (
+            "OperationalError",
+            "failed to resolve host 'zephyrine-thinkpad.branch-office.example.org': [Errno -2] Name or service not known",
+            Some("failed to resolve host '[host]': [Errno -2] Name or service not known"),
+        ),
+    ]);
+}
+
+#[test]
 fn free_text_is_unknown() {
     for (ty, msg) in [
         ("SearchError", "search failed for merger plans of Globex"),
