@@ -366,16 +366,9 @@ impl Judge<'_> {
             url = m;
             changed = true;
         }
-        if let Some(start) = url.find("://").map(|p| p + 3) {
-            let end = url[start..].find('/').map_or(url.len(), |k| start + k);
-            let authority = &url[start..end];
-            let host = match authority.rsplit_once(':') {
-                Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-                _ => authority,
-            };
-            if !host.is_empty() && !self.host(host) {
-                let host_end = start + host.len();
-                url.replace_range(start..host_end, HOST);
+        if let Some(r) = crate::hosts::host_range(&url) {
+            if !self.host(&url[r.clone()]) {
+                url.replace_range(r, HOST);
                 changed = true;
             }
         }
