@@ -4,6 +4,7 @@ capture app (tests/spans/app, Django 5.2 under a WSGI server), every request bod
 to Sentry saved as received.
 
     scripts/setup-python.sh --only main,sdk3,sdk2
+    (cd tests/spans/node && npm ci)               # for the "node" run
     .venv/bin/python tests/spans/capture_spans.py [--runs sdk3,sdk2-static] [--out tests/spans/fixtures]
 
 Each run gets a folder under --out with one file per envelope (decompressed body, byte for
@@ -25,11 +26,12 @@ import requests
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 APP_DIR = os.path.join(HERE, "app")
+NODE_DIR = os.path.join(HERE, "node")
 sys.path.insert(0, os.path.join(REPO, "tests", "sdk"))  # capture_server, envelope
 sys.path.insert(0, HERE)
 
 import span_facts  # noqa: E402
-from span_canaries import CANARIES, COMPANY_ID, forms, value  # noqa: E402
+from span_canaries import CANARIES, COMPANY_ID, USER_ID, forms, value  # noqa: E402
 from capture_server import CaptureServer  # noqa: E402
 from envelope import item_json, parse_envelope  # noqa: E402
 from fake_services import FakeServices  # noqa: E402
@@ -60,6 +62,13 @@ RUNS = {
         "about": "sentry-sdk 2.7x with stream_gen_ai_spans=False: the transaction-era baseline, every span in its transaction",
         "expect": {"transaction", "event_error", "log", "trace_metric"},
     },
+    "node": {
+        "node": True,
+        "mode": "default",
+        "pii": True,
+        "about": "@sentry/node 11.x defaults (spans streamed), enableLogs and sendDefaultPii, Express 5 and openai 6 (tests/spans/node)",
+        "expect": {"span", "event_error", "log", "trace_metric"},
+    },
     "sdk2-trace-stream": {
         "venv": ".venv-sdk2",
         "mode": "stream",
@@ -72,7 +81,8 @@ RUNS = {
 
 # --------------------------------------------------------------------------- app
 class App:
-    """tests/spans/app/serve.py under one venv's interpreter, in a subprocess."""
+    """tests/spans/app/serve.py under one venv's interpreter (or tests/spans/node/app.js
+    under node), in a subprocess."""
 
     def __init__(self, python, workdir, dsn, run, services):
         self.log_path = os.path.join(workdir, "app.log")
@@ -88,16 +98,20 @@ class App:
                 "PYTHONWARNINGS": "ignore::DeprecationWarning",
             }
         )
-        manage = [python, os.path.join(APP_DIR, "manage.py")]
-        subprocess.run(manage + ["migrate", "-v0"], cwd=APP_DIR, env=env, check=True)
-        subprocess.run(manage + ["seed"], cwd=APP_DIR, env=env, check=True)
-        env.update({"SENTRY_DSN": dsn, "DMS_SDK_MODE": run["mode"]})
-        if run["pii"] is not None:
-            env["SENTRY_SEND_DEFAULT_PII"] = "true" if run["pii"] else "false"
+        if run.get("node"):
+            planted = {"canaries": {k: v[0] for k, v in CANARIES.items()}, "COMPANY_ID": COMPANY_ID, "USER_ID": USER_ID}
+            env.update({"SENTRY_DSN": dsn, "DMS_PLANTED": json.dumps(planted)})
+            cmd, cwd = ["node", os.path.join(NODE_DIR, "app.js")], NODE_DIR
+        else:
+            manage = [python, os.path.join(APP_DIR, "manage.py")]
+            subprocess.run(manage + ["migrate", "-v0"], cwd=APP_DIR, env=env, check=True)
+            subprocess.run(manage + ["seed"], cwd=APP_DIR, env=env, check=True)
+            env.update({"SENTRY_DSN": dsn, "DMS_SDK_MODE": run["mode"]})
+            if run["pii"] is not None:
+                env["SENTRY_SEND_DEFAULT_PII"] = "true" if run["pii"] else "false"
+            cmd, cwd = [python, os.path.join(APP_DIR, "serve.py")], APP_DIR
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [python, os.path.join(APP_DIR, "serve.py")], cwd=APP_DIR, env=env, stdout=subprocess.PIPE, stderr=self._log, text=True
-        )
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=self._log, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("LISTENING "):
             self.proc.kill()
@@ -197,11 +211,21 @@ def describe(body):
     return names
 
 
-def run_app(name, run, capture, services):
+def sdk_version(run):
+    if run.get("node"):
+        package = os.path.join(NODE_DIR, "node_modules", "@sentry", "node", "package.json")
+        if not os.path.exists(package):
+            raise SystemExit("tests/spans/node/node_modules missing: (cd tests/spans/node && npm ci)")
+        return None, "@sentry/node " + json.load(open(package))["version"]
     python = os.path.join(REPO, run["venv"], "bin", "python")
     if not os.path.exists(python):
         raise SystemExit(f"{run['venv']} missing: scripts/setup-python.sh --only {run['venv'].split('-')[-1]}")
     version = subprocess.run([python, "-c", "import sentry_sdk; print(sentry_sdk.VERSION)"], capture_output=True, text=True, check=True)
+    return python, version.stdout.strip()
+
+
+def run_app(name, run, capture, services):
+    python, version = sdk_version(run)
     workdir = tempfile.mkdtemp(prefix=f"spans-{name}-")
     app = App(python, workdir, f"http://{PUBLIC_KEY}@127.0.0.1:{capture.port}/{PROJECT_ID}", run, services)
     out = []
@@ -223,7 +247,7 @@ def run_app(name, run, capture, services):
     # What the SDK sends at exit (sessions, client reports) belongs to no scenario.
     out.extend(("shutdown", c) for c in capture.snapshot()[start:] if c.kind in ("envelope", "store"))
     shutil.rmtree(workdir, ignore_errors=True)
-    return version.stdout.strip(), out
+    return version, out
 
 
 def write_run(name, run, sdk_version, captured, out_dir):
@@ -250,13 +274,16 @@ def write_run(name, run, sdk_version, captured, out_dir):
         with open(os.path.join(out_dir, fname), "wb") as fh:
             fh.write(c.body)
         header, items = parse_envelope(c.body)
+        headers = {k.lower(): v for k, v in c.headers.items()}  # @sentry/node sends them lower-case
         index[fname] = {
             "scenario": scenario,
             "endpoint": c.path.split("?")[0],
+            "query": c.path.partition("?")[2] or None,  # @sentry/node authenticates here
             "content_encoding": c.content_encoding or "identity",
-            "content_type": c.headers.get("Content-Type"),
-            "user_agent": c.headers.get("User-Agent"),
-            "x_sentry_auth": c.headers.get("X-Sentry-Auth"),
+            "content_type": headers.get("content-type"),
+            "transfer_encoding": headers.get("transfer-encoding"),
+            "user_agent": headers.get("user-agent"),
+            "x_sentry_auth": headers.get("x-sentry-auth"),
             "envelope_header_keys": sorted(header),
             "items": [
                 {"type": t, "item_header": {k: v for k, v in h.items() if k != "length"}, "bytes": len(p)}

@@ -104,7 +104,9 @@ EXACT = {
     "user.name": "remove",
     "user.email": "remove",
     "user.ip_address": "remove",
-    "server.address": "remove",  # the host name (the event's server_name), removed by default
+    # sentry-python: the host name (the event's server_name), removed by default; @sentry/node:
+    # the peer's host on outbound calls (a fact through url.full anyway)
+    "server.address": "remove",
     # transaction span tags (2.x)
     "status": "optional",  # the span's status again (its `status` field is the fact)
     "http.status_code": "keep",
@@ -112,6 +114,44 @@ EXACT = {
     # metric attributes the capture app sets itself
     "source": "optional",
     "topic": "remove",
+    # @sentry/node (OpenTelemetry) on top of the keys above
+    "express.name": "keep",  # the middleware's function name, or the handler's route
+    "express.type": "keep",
+    "error.type": "keep",
+    "gen_ai.input.messages": "remove",
+    "http.request.body.data": "remove",
+    "http.request.body.size": "optional",
+    "http.request.method_original": "optional",
+    "http.response.status_text": "optional",
+    "network.protocol.version": "keep",
+    "network.transport": "optional",
+    "network.local.address": "optional",
+    "network.local.port": "optional",
+    "network.peer.address": "remove",  # on the server span: the client's address
+    "network.peer.port": "optional",
+    "url.domain": "optional",  # the host is a fact through url.full
+    "url.scheme": "optional",
+    "os.name": "keep",
+    "os.version": "keep",
+    "os.kernel_version": "keep",
+    "process.runtime.engine.name": "keep",
+    "process.runtime.engine.version": "keep",
+    "app.start_time": "optional",
+    "app.memory": "optional",
+    "app.free_memory": "optional",
+    "culture.locale": "optional",
+    "culture.timezone": "optional",
+    "device.archs": "optional",
+    "device.boot_time": "optional",
+    "device.cpu_description": "optional",
+    "device.free_memory": "optional",
+    "device.memory_size": "optional",
+    "device.processor_count": "optional",
+    "device.processor_frequency": "optional",
+    "sentry.kind": "optional",
+    "sentry.sample_rate": "keep",
+    "sentry.status.message": "optional",
+    "sentry.timestamp.sequence": "optional",
 }
 
 # Key prefixes: every token count is a fact; request headers never leave.
@@ -135,7 +175,10 @@ LOG = {
     "request": "repr of the request (method and path)",
     "status_code": "technical",
 }
-LOG_PREFIXES = [("sentry.message.parameter.", "message argument (free text)")]
+LOG_PREFIXES = [
+    ("sentry.message.parameter.", "message argument (free text)"),
+    ("sentry.trace.parent_span_id", "technical"),
+]
 
 
 def classify(key):
@@ -172,5 +215,7 @@ def name_match(op, is_segment=False, source=None):
     if op == "http.client":
         return "url_name"
     if op.startswith("gen_ai.") or op in ("function", "event.django", "subprocess.wait", "subprocess.communicate"):
+        return "exact"
+    if op in ("middleware", "handler"):  # @sentry/node's Express spans: function name, route
         return "exact"
     return None

@@ -121,6 +121,8 @@ def _event_facts(facts, ty, doc):
     contexts = doc.get("contexts") or {}
     for key in ("name", "version"):
         facts.add(f"{ty}.contexts.runtime.{key}", at, ["contexts", "runtime", key], (contexts.get("runtime") or {}).get(key))
+    for key in ("name", "version", "kernel_version"):
+        facts.add(f"{ty}.contexts.os.{key}", at, ["contexts", "os", key], (contexts.get("os") or {}).get(key))
     trace = contexts.get("trace") or {}
     for key in ("trace_id", "span_id", "parent_span_id", "op", "status", "origin"):
         facts.add(f"{ty}.contexts.trace.{key}", at, ["contexts", "trace", key], trace.get(key))
