@@ -8,11 +8,15 @@
 #               upstream for tests/bugsink; its own venv, since it pins its own Django stack
 #   .venv-trials   FastAPI, aiohttp and friends (scripts/requirements-trials.txt) for the
 #               trial apps of tests/trials
+#   .venv-sdk3  sentry-sdk 3.x (scripts/requirements-sdk3.txt) for tests/spans' capture app
+#   .venv-sdk2  the latest sentry-sdk 2.x (scripts/requirements-sdk2.txt), same app
 #
 # Idempotent: pip runs only when the requirements changed (hash stamp kept in
 # the venv). Usage:
-#   scripts/setup-python.sh            # both venvs
-#   scripts/setup-python.sh --no-sdk1  # only .venv
+#   scripts/setup-python.sh            # every venv
+#   scripts/setup-python.sh --no-sdk1  # every venv but .venv-sdk1
+#   scripts/setup-python.sh --only sdk3,sdk2   # only the named ones (main, sdk1, bugsink,
+#                                              # trials, sdk3, sdk2)
 #   PYTHON=python3.11 scripts/setup-python.sh
 # Prints the path of .venv on the last line of stdout.
 set -euo pipefail
@@ -27,16 +31,28 @@ BUGSINK_REQ="$ROOT/scripts/requirements-bugsink.txt"
 VENV_BUGSINK="$ROOT/.venv-bugsink"
 TRIALS_REQ="$ROOT/scripts/requirements-trials.txt"
 VENV_TRIALS="$ROOT/.venv-trials"
+SDK3_REQ="$ROOT/scripts/requirements-sdk3.txt"
+VENV_SDK3="$ROOT/.venv-sdk3"
+SDK2_REQ="$ROOT/scripts/requirements-sdk2.txt"
+VENV_SDK2="$ROOT/.venv-sdk2"
 WITH_SDK1=1
+# Comma-separated names of the venvs to set up; empty means all of them.
+ONLY=""
 
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
     --no-sdk1) WITH_SDK1=0 ;;
     --sdk1) WITH_SDK1=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "setup-python.sh: unknown argument: $arg" >&2; exit 2 ;;
+    --only) [ $# -ge 2 ] || { echo "setup-python.sh: --only needs a list" >&2; exit 2; }
+            ONLY="$2"; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "setup-python.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
+  shift
 done
+
+# wanted NAME: whether the venv NAME is part of this run.
+wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 log() { echo "setup-python: $*" >&2; }
 
@@ -74,18 +90,25 @@ ensure_venv() {
 hash_of() { "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
 
 PYVER="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
-MAIN_HASH="$( { cat "$REQ"; echo "python=$PYVER"; } | hash_of)"
-ensure_venv "$VENV" "$MAIN_HASH" -r "$REQ"
+# ensure_req_venv NAME DIR REQUIREMENTS_FILE: a venv installed from one requirements file.
+ensure_req_venv() {
+  local name="$1" dir="$2" req="$3"
+  wanted "$name" || return 0
+  local hash
+  hash="$( { cat "$req"; echo "python=$PYVER"; } | hash_of)"
+  ensure_venv "$dir" "$hash" -r "$req"
+}
 
-if [ "$WITH_SDK1" = 1 ]; then
+ensure_req_venv main "$VENV" "$REQ"
+
+if [ "$WITH_SDK1" = 1 ] && wanted sdk1; then
   SDK1_HASH="$(printf '%s\npython=%s\n' "$SDK1_REQ" "$PYVER" | hash_of)"
   ensure_venv "$VENV_SDK1" "$SDK1_HASH" "$SDK1_REQ"
 fi
 
-BUGSINK_HASH="$( { cat "$BUGSINK_REQ"; echo "python=$PYVER"; } | hash_of)"
-ensure_venv "$VENV_BUGSINK" "$BUGSINK_HASH" -r "$BUGSINK_REQ"
-
-TRIALS_HASH="$( { cat "$TRIALS_REQ"; echo "python=$PYVER"; } | hash_of)"
-ensure_venv "$VENV_TRIALS" "$TRIALS_HASH" -r "$TRIALS_REQ"
+ensure_req_venv bugsink "$VENV_BUGSINK" "$BUGSINK_REQ"
+ensure_req_venv trials "$VENV_TRIALS" "$TRIALS_REQ"
+ensure_req_venv sdk3 "$VENV_SDK3" "$SDK3_REQ"
+ensure_req_venv sdk2 "$VENV_SDK2" "$SDK2_REQ"
 
 echo "$VENV"

@@ -95,9 +95,23 @@ class CaptureServer:
                     return self._reply(200, {"results": []})
                 self._reply(404, {"detail": "not found"})
 
-            def do_POST(self):
+            def _read_body(self):
+                # @sentry/node sends its envelopes chunked, without Content-Length.
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                        if size == 0:
+                            while self.rfile.readline().strip():  # trailers, then the blank line
+                                pass
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()  # the CRLF after each chunk
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
+                return self.rfile.read(length) if length else b""
+
+            def do_POST(self):
+                raw = self._read_body()
                 path = self.path.split("?", 1)[0]
                 match = ENDPOINT_RE.match(path)
                 if not match:
