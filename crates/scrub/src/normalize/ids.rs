@@ -64,22 +64,18 @@ const QUALIFIERS: &[&str] = &["a", "alpha", "b", "beta", "dev", "lts", "post", "
 /// }
 /// ```
 pub fn is_id_segment(seg: &str) -> bool {
-    if !seg.bytes().any(|b| b.is_ascii_digit()) || is_param(seg) {
+    // Runs on every segment of every kept URL: no allocation, and most segments (words of
+    // an API) leave at the first test.
+    if !seg.bytes().any(|b| b.is_ascii_digit()) || is_param(seg) || is_technical_word(seg) {
         return false;
     }
-    let lower = seg.to_ascii_lowercase();
-    if TECHNICAL.binary_search(&lower.as_str()).is_ok() {
-        return false;
-    }
-    let stem = match lower.rsplit_once('.') {
-        Some((_, ext)) if ARTEFACTS.contains(&ext) => return false,
-        Some((stem, ext)) if FILE_EXTENSIONS.contains(&ext) => stem,
-        _ => lower.as_str(),
+    let stem = match seg.rsplit_once('.') {
+        Some((_, ext)) if one_of(ARTEFACTS, ext) => return false,
+        Some((stem, ext)) if one_of(FILE_EXTENSIONS, ext) => stem,
+        _ => seg,
     };
-    if is_dotted_version(stem) {
-        return false;
-    }
-    words(seg.get(..stem.len()).unwrap_or(seg)).any(is_id_word)
+    // The whole stem first (`24H` is a duration before it is `24` and `H`).
+    is_id_word(stem) && !is_dotted_version(stem) && any_word(stem, is_id_word)
 }
 
 /// Masks the id segments of a URL's path (or a bare path); `None` if there is none. Scheme,
@@ -149,44 +145,62 @@ pub fn mask_key_ids(key: &str) -> Option<(String, usize)> {
     (masked > 0).then_some((out, masked))
 }
 
-/// Words of a segment: cut at every byte that is not a letter or a digit, and at humps
-/// (`S3Bucket` → `S3`, `Bucket`; `getUser` → `get`, `User`).
-fn words(s: &str) -> impl Iterator<Item = &str> {
+/// Does `f` hold for a word of `s`? Words are cut at every byte that is not a letter or a
+/// digit, and at humps (`S3Bucket` → `S3`, `Bucket`; `getUser` → `get`, `User`).
+fn any_word(s: &str, f: impl Fn(&str) -> bool) -> bool {
     let b = s.as_bytes();
-    let mut cuts = Vec::new();
-    for i in 1..b.len() {
-        if b[i].is_ascii_uppercase() && (b[i - 1].is_ascii_lowercase() || b[i - 1].is_ascii_digit())
-        {
-            cuts.push(i);
+    let mut start = 0;
+    for i in 0..=b.len() {
+        let cut = match b.get(i) {
+            None => true,
+            Some(c) if !c.is_ascii_alphanumeric() => true,
+            Some(c) => {
+                i > start
+                    && c.is_ascii_uppercase()
+                    && (b[i - 1].is_ascii_lowercase() || b[i - 1].is_ascii_digit())
+            }
+        };
+        if cut {
+            if i > start && f(&s[start..i]) {
+                return true;
+            }
+            // A separator is skipped; a hump starts the next word.
+            start = if b.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+                i
+            } else {
+                i + 1
+            };
         }
     }
-    let mut start = 0;
-    let mut parts = Vec::with_capacity(cuts.len() + 1);
-    for c in cuts.into_iter().chain(std::iter::once(b.len())) {
-        parts.push(&s[start..c]);
-        start = c;
+    false
+}
+
+/// Is `s` (any case) one of `list`?
+fn one_of(list: &[&str], s: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(s))
+}
+
+/// Is `s` (any case) in [`TECHNICAL`]? Lower-cased on the stack: the words are short.
+fn is_technical_word(s: &str) -> bool {
+    let mut buf = [0u8; 16];
+    let Some(dst) = buf.get_mut(..s.len()) else {
+        return false;
+    };
+    for (d, c) in dst.iter_mut().zip(s.bytes()) {
+        *d = c.to_ascii_lowercase();
     }
-    parts
-        .into_iter()
-        .flat_map(|p| p.split(|c: char| !c.is_ascii_alphanumeric()))
-        .filter(|w| !w.is_empty())
+    std::str::from_utf8(dst).is_ok_and(|l| TECHNICAL.binary_search(&l).is_ok())
 }
 
 /// A word that is, or holds, an id: it has a digit and is not a technical word with one.
 fn is_id_word(w: &str) -> bool {
-    if !w.bytes().any(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let lower = w.to_ascii_lowercase();
-    !(TECHNICAL.binary_search(&lower.as_str()).is_ok()
-        || is_version_word(&lower)
-        || is_duration(&lower)
-        || is_size(&lower))
+    w.bytes().any(|b| b.is_ascii_digit())
+        && !(is_technical_word(w) || is_version_word(w) || is_duration(w) || is_size(w))
 }
 
 /// `v1`, `v2`, `v2beta1`, `v1alpha`.
 fn is_version_word(w: &str) -> bool {
-    let Some(rest) = w.strip_prefix('v') else {
+    let Some(rest) = w.strip_prefix(['v', 'V']) else {
         return false;
     };
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -196,7 +210,7 @@ fn is_version_word(w: &str) -> bool {
     let rest = &rest[digits..];
     let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
     let (word, tail) = rest.split_at(letters);
-    (word.is_empty() || QUALIFIERS.contains(&word)) && tail.bytes().all(|b| b.is_ascii_digit())
+    (word.is_empty() || one_of(QUALIFIERS, word)) && tail.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `24h`, `30d`, `5m`: a window of time, as dashboards and rate limits name them.
@@ -204,12 +218,15 @@ fn is_duration(w: &str) -> bool {
     let n = w.len();
     (2..=4).contains(&n)
         && w[..n - 1].bytes().all(|b| b.is_ascii_digit())
-        && matches!(w.as_bytes()[n - 1], b's' | b'm' | b'h' | b'd' | b'w' | b'y')
+        && matches!(
+            w.as_bytes()[n - 1].to_ascii_lowercase(),
+            b's' | b'm' | b'h' | b'd' | b'w' | b'y'
+        )
 }
 
 /// `2x`, `200x200`: an image scale or size.
 fn is_size(w: &str) -> bool {
-    match w.split_once('x') {
+    match w.split_once(['x', 'X']) {
         Some((a, b)) => {
             (1..=4).contains(&a.len())
                 && a.bytes().all(|c| c.is_ascii_digit())
@@ -226,7 +243,7 @@ fn is_dotted_version(s: &str) -> bool {
     if !s.contains('.') {
         return false;
     }
-    let body = s.strip_prefix('v').unwrap_or(s);
+    let body = s.strip_prefix(['v', 'V']).unwrap_or(s);
     let mut parts = body.split(['.', '-']);
     let first = parts.next().unwrap_or_default();
     if first.is_empty() || first.len() > 3 || !first.bytes().all(|b| b.is_ascii_digit()) {
@@ -238,7 +255,7 @@ fn is_dotted_version(s: &str) -> bool {
             (1..=4).contains(&digits)
         } else {
             let letters = p.bytes().take_while(u8::is_ascii_alphabetic).count();
-            QUALIFIERS.contains(&&p[..letters]) && p[letters..].bytes().all(|b| b.is_ascii_digit())
+            one_of(QUALIFIERS, &p[..letters]) && p[letters..].bytes().all(|b| b.is_ascii_digit())
         }
     })
 }
@@ -254,10 +271,39 @@ mod tests {
 
     #[test]
     fn words_cut_at_humps_and_punctuation() {
-        let w: Vec<&str> = words("V1StGXR8_Z5jdHi6B-myT").collect();
-        assert_eq!(w, ["V1", "St", "GXR8", "Z5jd", "Hi6", "B", "my", "T"]);
-        let w: Vec<&str> = words("S3Bucket").collect();
-        assert_eq!(w, ["S3", "Bucket"]);
+        let words = |s: &str| {
+            let seen = std::cell::RefCell::new(Vec::new());
+            any_word(s, |w| {
+                seen.borrow_mut().push(w.to_owned());
+                false
+            });
+            seen.into_inner()
+        };
+        assert_eq!(
+            words("V1StGXR8_Z5jdHi6B-myT"),
+            ["V1", "St", "GXR8", "Z5jd", "Hi6", "B", "my", "T"]
+        );
+        assert_eq!(words("S3Bucket"), ["S3", "Bucket"]);
+        assert_eq!(words("--a..b-"), ["a", "b"]);
+        assert_eq!(words(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn case_does_not_matter() {
+        for s in [
+            "OAuth2",
+            "HTML5",
+            "V2",
+            "V1.2.3",
+            "24H",
+            "Main.8C21E0F3.JS",
+            "UTF-8",
+        ] {
+            assert!(!is_id_segment(s), "{s}");
+        }
+        for s in ["4242.JSON", "U4242"] {
+            assert!(is_id_segment(s), "{s}");
+        }
     }
 
     #[test]
