@@ -442,3 +442,38 @@ fn finding8_a_numeric_company_id_is_the_company_of_its_decimal_string() {
     );
     assert_eq!(asked, [Some("7".to_owned())]);
 }
+
+#[test]
+fn finding5_a_profile_copies_the_name_under_its_own_consent() {
+    // As in the proxy: the transaction is its company's (IDs allowed), the profile names
+    // no company and is forwarded without IDs; it must not take the name kept with them.
+    let profile = json!({"version": "1", "platform": "python",
+                         "transaction": {"name": PATH, "trace_id": TRACE}});
+    let mut t = transaction();
+    t["spans"] = json!([]);
+    let body = format!(
+        "{}\n{{\"type\":\"transaction\"}}\n{t}\n{{\"type\":\"profile\"}}\n{profile}\n",
+        envelope_header(PATH)
+    );
+    let env = Envelope::parse(Bytes::from(body)).unwrap();
+    let policy = Policy::new(PolicyConfig {
+        allow_profiles: true,
+        ..PolicyConfig::default()
+    })
+    .unwrap();
+    let out = scrub_envelope(&env, &policy, Upstream::default(), |ty, _| {
+        Decision::Forward {
+            ids_allowed: *ty == envelope::ItemType::Transaction,
+        }
+    });
+    let payloads: Vec<Value> = out
+        .envelope
+        .items()
+        .iter()
+        .map(|i| serde_json::from_slice(i.payload()).unwrap())
+        .collect();
+    assert_eq!(payloads[0]["transaction"], PATH);
+    assert_eq!(payloads[1]["transaction"]["name"], MASKED);
+    let header = out.envelope.header();
+    assert_eq!(header["trace"]["transaction"], MASKED);
+}
