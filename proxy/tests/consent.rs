@@ -1134,3 +1134,203 @@ async fn revoked_while_spooled(mode: &str) {
         }
     }
 }
+
+// === 9. IDs in paths and keys; items naming two companies (issue 27) ===
+
+/// A user (`4242`) and an invoice (`977`) of company 8, in the path the app served.
+const ID_PATH: &str = "/api/companies/8/users/4242/invoices/977";
+const ID_TRACE: &str = "b20c65740ea54321a81618f4de9e1096";
+
+/// A transaction of `company` named after its raw URL, with an outgoing call to the same
+/// path on another service and a cache read keyed by the user, then the same two calls as
+/// streamed (v2) spans; the header carries the name as the SDK copies it.
+fn id_envelope(n: u32, company: &str) -> (String, Vec<u8>) {
+    let id = event_id(n);
+    let billing = format!("https://billing.internal{ID_PATH}");
+    let header = json!({"event_id": id, "sent_at": "2025-01-15T10:32:07.456789Z",
+                        "trace": {"trace_id": ID_TRACE, "transaction": ID_PATH, "public_key": KEY}});
+    let transaction = json!({
+        "type": "transaction",
+        "event_id": id,
+        "platform": "python",
+        "transaction": ID_PATH,
+        "transaction_info": {"source": "url"},
+        "start_timestamp": 1736937120.0,
+        "timestamp": 1736937121.5,
+        "contexts": {"trace": {"trace_id": ID_TRACE, "span_id": "a81618f4de9e1096", "op": "http.server"}},
+        "request": {"method": "GET", "url": format!("http://127.0.0.1:8000{ID_PATH}?page=2")},
+        "tags": {"company_id": company},
+        "user": {"id": "4242", "email": testkit::canary::EMAIL},
+        "spans": [
+            {"span_id": "b81618f4de9e1001", "parent_span_id": "a81618f4de9e1096", "op": "http.client",
+             "description": format!("GET {billing}"), "start_timestamp": 1736937120.1,
+             "timestamp": 1736937120.2, "data": {"url": billing, "http.method": "GET"}},
+            {"span_id": "b81618f4de9e1002", "parent_span_id": "a81618f4de9e1096", "op": "cache.get",
+             "description": "user:4242:profile", "start_timestamp": 1736937120.3,
+             "timestamp": 1736937120.4},
+        ],
+    });
+    let attr = |v: &str| json!({"type": "string", "value": v});
+    let spans = json!({"items": [
+        {"trace_id": ID_TRACE, "span_id": "c81618f4de9e1001", "name": format!("GET {billing}"),
+         "attributes": {"sentry.op": attr("http.client"), "url.full": attr(&billing)}},
+        {"trace_id": ID_TRACE, "span_id": "c81618f4de9e1002", "name": "user:4242:profile",
+         "attributes": {"sentry.op": attr("cache.get")}},
+    ]});
+    let mut body = format!("{header}\n{{\"type\":\"transaction\"}}\n{transaction}\n").into_bytes();
+    body.extend_from_slice(
+        format!("{{\"type\":\"span\",\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":2}}\n{spans}\n")
+            .as_bytes(),
+    );
+    (id, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, true), ("8", true, false)]));
+    let proxy = world.proxy_file(&["--unattributed", "forward"]).await;
+    wait_ready(&proxy, 200).await;
+
+    let (id8, body8) = id_envelope(1, "8");
+    send_ok(&proxy, &body8).await;
+    let (id7, body7) = id_envelope(2, "7");
+    send_ok(&proxy, &body7).await;
+    let got = world.upstream.wait_for(2, BOUND).await;
+
+    // Company 8, telemetry on and IDs off: the exact text that reached the upstream.
+    let sent = by_id(&got, &id8);
+    let text = sent.body_text();
+    for id in ["4242", "977", "/8/", testkit::canary::EMAIL] {
+        assert!(!text.contains(id), "{id} reached the upstream:\n{text}");
+    }
+    let masked = "/api/companies/*/users/*/invoices/*";
+    let billing = format!("https://billing.internal{masked}");
+    let dsn = world.upstream.dsn(KEY, PROJECT);
+    let want = [
+        format!(
+            r#"{{"dsn":"{dsn}","event_id":"{id8}","sent_at":"2025-01-15T10:32:07.456789Z","trace":{{"public_key":"{KEY}","trace_id":"{ID_TRACE}","transaction":"{masked}"}}}}"#
+        ),
+        r#"{"length":1346,"type":"transaction"}"#.to_owned(),
+        format!(
+            concat!(
+                r#"{{"event_id":"{id}","type":"transaction","timestamp":1736937121.5,"start_timestamp":1736937120.0,"platform":"python","#,
+                r#""transaction":"{m}","transaction_info":{{"source":"url"}},"request":{{"method":"GET","url":"http://127.0.0.1:8000{m}"}},"#,
+                r#""contexts":{{"trace":{{"trace_id":"{t}","span_id":"a81618f4de9e1096","op":"http.server"}}}},"#,
+                r#""spans":[{{"span_id":"b81618f4de9e1001","parent_span_id":"a81618f4de9e1096","op":"http.client","description":"GET {b}","start_timestamp":1736937120.1,"timestamp":1736937120.2,"data":{{"http.method":"GET","url":"{b}"}}}},"#,
+                r#"{{"span_id":"b81618f4de9e1002","parent_span_id":"a81618f4de9e1096","op":"cache.get","description":"user:*:profile","start_timestamp":1736937120.3,"timestamp":1736937120.4}}],"#,
+                r#""_meta":{{"request":{{"url":{{"":{{"len":61,"rem":[["@ids:replace","s",0,56]]}}}}}},"#,
+                r#""spans":{{"0":{{"data":{{"url":{{"":{{"len":64,"rem":[["@ids:replace","s",0,59]]}}}}}},"description":{{"":{{"len":64,"rem":[["@ids:replace","s",0,59]]}}}}}},"#,
+                r#""1":{{"description":{{"":{{"len":17,"rem":[["@ids:replace","s",0,14]]}}}}}}}},"#,
+                r#""transaction":{{"":{{"len":40,"rem":[["@ids:replace","s",0,35]]}}}},"user":{{"":{{"rem":[["@allowlist:remove","x"]]}}}}}}}}"#,
+            ),
+            id = id8,
+            m = masked,
+            t = ID_TRACE,
+            b = billing,
+        ),
+        r#"{"content_type":"application/vnd.sentry.items.span.v2+json","item_count":2,"length":493,"type":"span"}"#.to_owned(),
+        format!(
+            concat!(
+                r#"{{"items":[{{"trace_id":"{t}","span_id":"c81618f4de9e1001","name":"GET {b}","#,
+                r#""attributes":{{"sentry.op":{{"type":"string","value":"http.client"}},"url.full":{{"type":"string","value":"{b}"}}}}}},"#,
+                r#"{{"trace_id":"{t}","span_id":"c81618f4de9e1002","name":"user:*:profile","#,
+                r#""attributes":{{"sentry.op":{{"type":"string","value":"cache.get"}}}}}}]}}"#,
+            ),
+            t = ID_TRACE,
+            b = billing,
+        ),
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, want, "company 8 without IDs:\n{text}");
+
+    // Company 7 allowed IDs: the paths, the key, the user and the company stay. The
+    // envelope header has no consent of its own (and stays if the re-check drops the
+    // transaction after a revocation), so its copy of the name is masked.
+    let with_ids = items(by_id(&got, &id7));
+    assert_eq!(types(&with_ids), ["transaction", "span"]);
+    let tx = item(&with_ids, "transaction");
+    assert_eq!(tx["transaction"], json!(ID_PATH));
+    assert_eq!(
+        tx["request"]["url"],
+        json!(format!("http://127.0.0.1:8000{ID_PATH}"))
+    );
+    assert_eq!(
+        tx["spans"][0]["description"],
+        json!(format!("GET https://billing.internal{ID_PATH}"))
+    );
+    assert_eq!(tx["spans"][1]["description"], json!("user:4242:profile"));
+    assert_eq!(tx["user"], json!({"id": "4242"}));
+    assert_eq!(tag(tx, "company_id"), Some(&json!("7")));
+    assert_eq!(tx.get("_meta").and_then(|m| m.get("transaction")), None);
+    let header = by_id(&got, &id7).envelope_header().expect("a header");
+    assert_eq!(header["trace"]["transaction"], json!(masked));
+    // The streamed spans carry no company: forwarded as unattributed, without IDs.
+    let spans = item(&with_ids, "span");
+    assert_eq!(spans["items"][1]["name"], json!("user:*:profile"));
+
+    let text = wait_metric(
+        &proxy,
+        "scrubproxy_items_forwarded_total{type=\"transaction\"}",
+        2,
+    )
+    .await;
+    // 3 ids in each of the transaction name, request URL, span description, span URL, v2
+    // name and v2 URL, 1 in each cache key (company 8); 3 in the header, 3 in each v2 URL
+    // and name and 1 in the v2 cache key (company 7).
+    assert_line(&text, "scrubproxy_redactions_total{rule=\"@ids\"}", 20 + 10);
+    proxy.stop().await;
+}
+
+/// An error event whose `tags` are the raw JSON `tags` (duplicate keys need raw text) and
+/// whose user is `user`.
+fn tagged_event(n: u32, tags: &str, user: &str) -> (String, Vec<u8>) {
+    let id = event_id(n);
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n\
+         {{\"event_id\":\"{id}\",\"level\":\"error\",\"platform\":\"python\",\"tags\":{tags},\
+         \"user\":{{\"id\":\"{user}\"}},\"exception\":{{\"values\":[{{\"type\":\"ValueError\",\"value\":\"bad\"}}]}}}}\n"
+    );
+    (id, body.into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_naming_two_companies_is_dropped_and_counted() {
+    let world = World::new(Mode::Ok);
+    // Company 7 allowed everything; company 9 turned telemetry off.
+    world.write(&doc(true, &[("7", true, true), ("9", false, false)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+
+    let ambiguous = [
+        r#"{"company_id": "7", "company_id": "9"}"#,
+        r#"[["company_id", "7"], ["company_id", "9"]]"#,
+        r#"{"company_id": "7", "COMPANY_ID": "9"}"#,
+        r#"{"company_id": 7, "company_id": "9"}"#,
+    ];
+    for (n, tags) in ambiguous.iter().enumerate() {
+        let (_, body) = tagged_event(n as u32, tags, "u-9");
+        send_ok(&proxy, &body).await;
+    }
+    // The same company as a number and as a string is one company, and leaves once.
+    let (id, body) = tagged_event(10, r#"{"company_id": 7, "Company_Id": "7"}"#, "u-7");
+    send_ok(&proxy, &body).await;
+
+    let text = wait_metric(&proxy, FORWARDED_EVENTS, 1).await;
+    assert_line(&text, &dropped("event", "ambiguous_company"), 4);
+    assert_line(&text, "scrubproxy_envelopes_empty_total", 4);
+    assert_eq!(
+        metric_value(&text, &dropped("event", "company_not_consented")),
+        0
+    );
+    let got = world.upstream.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event_id(), Some(id));
+    let body = got[0].body_text();
+    assert!(!body.contains("u-9"), "{body}");
+    let ev = item(&items(&got[0]), "event").clone();
+    assert_eq!(ev["tags"], json!({"company_id": "7"}));
+    assert_eq!(body.matches("company_id").count(), 1, "{body}");
+    assert_eq!(ev["user"], json!({"id": "u-7"}));
+    proxy.stop().await;
+}

@@ -20,6 +20,8 @@ pub const FILTERED: &str = "[filtered]";
 pub const RULE_FREETEXT: &str = "@freetext:replace";
 /// Rule id for URL paths rewritten to their route template or with masked segments.
 pub const RULE_URLPATH: &str = "@urlpath:replace";
+/// Rule id for record ids masked in URL paths and keys without ID consent.
+pub const RULE_IDS: &str = "@ids:replace";
 /// Rule id for exception messages kept as a known template with parts replaced.
 pub const RULE_TEMPLATE: &str = "@message:template";
 
@@ -99,7 +101,8 @@ impl<'p> Ctx<'p> {
 
     /// A URL an application was called at or called: as [`Ctx::url`], and then its path is
     /// the route template's when `route` matches it, otherwise every segment that is not
-    /// technical (a name, a slug of words) is masked (`/people/*/cv/`).
+    /// technical (a name, a slug of words) is masked (`/people/*/cv/`), and so is every id
+    /// (`/users/*/`) without ID consent, with an `@ids:replace` remark.
     pub fn request_url(&mut self, s: &mut Cow<'_, str>, route: Option<&str>) {
         self.url_with(s, true, route);
     }
@@ -120,6 +123,9 @@ impl<'p> Ctx<'p> {
             }
         }
         let mask = mask && !routed;
+        // Without ID consent, the ids in the path go too (`crate::normalize::ids`).
+        let mask_ids = mask && !self.ids_allowed;
+        let (mut other, mut ids) = (false, false);
         let detectors = &self.policy.detectors;
         let report = &mut *self.report;
         let mapped = crate::normalize::url::map_segments(s, |seg| {
@@ -127,18 +133,25 @@ impl<'p> Ctx<'p> {
                 for &(kind, ..) in &red.remarks {
                     report.redacted(kind.rule_id());
                 }
+                other = true;
                 return Some(red.text);
             }
             if mask && !crate::normalize::ident::is_technical_segment(seg) {
                 report.redacted("@urlpath");
+                other = true;
                 return Some(crate::normalize::ident::MASKED_SEGMENT.to_owned());
+            }
+            if mask_ids && crate::normalize::ids::is_id_segment(seg) {
+                report.redacted("@ids");
+                ids = true;
+                return Some(crate::normalize::ids::ID_PLACEHOLDER.to_owned());
             }
             None
         });
         let len = s.len();
         if let Some(m) = mapped {
             *s = Cow::Owned(m);
-            changed = true;
+            changed |= other;
         }
         if let Some(r) = crate::hosts::host_range(s) {
             let vocab = self.policy.templates.vocabulary();
@@ -151,11 +164,12 @@ impl<'p> Ctx<'p> {
                 changed = true;
             }
         }
-        if changed {
+        if changed || ids {
             let new_len = s.len();
+            let rules = [(changed, RULE_URLPATH), (ids, RULE_IDS)];
             self.meta.substituted(
                 &self.path,
-                std::iter::once((RULE_URLPATH.to_owned(), 0, new_len)),
+                (rules.into_iter().filter(|(on, _)| *on)).map(|(_, r)| (r.to_owned(), 0, new_len)),
                 len,
             );
         }
@@ -214,10 +228,16 @@ impl<'p> Ctx<'p> {
 
     /// Replaces a value by a rewritten form, with one `rule` remark over the new text.
     pub fn replace_with_remark(&mut self, s: &mut Cow<'_, str>, new: String, rule: &str) {
+        self.replace_with_rules(s, new, &[rule]);
+    }
+
+    /// [`Ctx::replace_with_remark`] for a rewrite made by several rules, one remark each.
+    pub fn replace_with_rules(&mut self, s: &mut Cow<'_, str>, new: String, rules: &[&str]) {
         let len = s.len();
+        let new_len = new.len();
         self.meta.substituted(
             &self.path,
-            std::iter::once((rule.to_owned(), 0, new.len())),
+            rules.iter().map(|r| ((*r).to_owned(), 0, new_len)),
             len,
         );
         *s = Cow::Owned(new);

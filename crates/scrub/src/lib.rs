@@ -102,6 +102,9 @@ pub const DROP_UNKNOWN_TYPE: &str = "unknown_item_type";
 pub const DROP_DISABLED_TYPE: &str = "item_type_disabled";
 /// Item drop reason: the payload does not parse as its type (fail closed).
 pub const DROP_INVALID: &str = "invalid_payload";
+/// Item drop reason: the item names more than one company (two company tags that differ,
+/// in any case or form), so no company's consent can decide it.
+pub const DROP_AMBIGUOUS_COMPANY: &str = "ambiguous_company";
 
 /// Scrubs every item of an envelope. `gate` is asked once per kept-type item, with the
 /// event's attribution when it has one, and decides whether it leaves and with which IDs.
@@ -167,7 +170,8 @@ where
     match ty {
         ItemType::Event | ItemType::Transaction => {
             let mut ev: Event<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, Some(ev.attribution(&policy.config.company_tag))))?;
+            let attribution = ev.attribution(&policy.config.company_tag)?;
+            let ids_allowed = decide(gate(ty, Some(attribution)))?;
             ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
             Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
         }

@@ -9,20 +9,54 @@ use crate::ctx::Ctx;
 use crate::normalize::{self, ident};
 use crate::values::Val;
 
-/// The transaction names decided in one envelope, as `(sent, kept)`. The same name is
-/// copied into the envelope header (`trace.transaction`) and into profiles, which carry no
-/// `transaction_info.source`: they get the decision made where the source was known.
+/// The transaction names decided in one envelope. The same name is copied into the envelope
+/// header (`trace.transaction`) and into profiles, which carry no `transaction_info.source`:
+/// they get the decision made where the source was known, unless that decision kept IDs
+/// the copy may not keep (see [`Names::copy`]).
 #[derive(Debug, Default)]
 pub struct Names {
-    seen: Vec<(String, String)>,
+    seen: Vec<Decided>,
+}
+
+/// One name as sent, how it was judged, and what was kept.
+#[derive(Debug)]
+struct Decided {
+    sent: String,
+    source: Source,
+    ids_allowed: bool,
+    kept: String,
+}
+
+/// What a copy of a name does.
+enum CopyOf<'n> {
+    /// Takes this decision.
+    Same(&'n str),
+    /// Decides again by the item's source, under the copy's own consent.
+    Again(Source),
 }
 
 impl Names {
-    fn get(&self, sent: &str) -> Option<&str> {
-        self.seen
-            .iter()
-            .find(|(s, _)| s == sent)
-            .map(|(_, k)| k.as_str())
+    /// How a copy, under `ids_allowed`, follows the items that carried `sent`: a decision
+    /// made without IDs suits every copy; one made with IDs suits only a copy that may
+    /// keep them. The envelope header and profiles have no ID consent of their own, and the
+    /// header stays when the egress re-check drops the items scrubbed with IDs, so they
+    /// never take a name that kept a company's ids.
+    fn copy(&self, sent: &str, ids_allowed: bool) -> Option<CopyOf<'_>> {
+        let first = self.seen.iter().find(|d| d.sent == sent)?;
+        let fits = |d: &&Decided| d.sent == sent && (!d.ids_allowed || ids_allowed);
+        Some(match self.seen.iter().find(fits) {
+            Some(d) => CopyOf::Same(&d.kept),
+            None => CopyOf::Again(first.source),
+        })
+    }
+
+    fn record(&mut self, sent: String, source: Source, ids_allowed: bool, kept: &str) {
+        self.seen.push(Decided {
+            sent,
+            source,
+            ids_allowed,
+            kept: kept.to_owned(),
+        });
     }
 }
 
@@ -63,31 +97,37 @@ pub fn is_route_source(s: Option<&str>) -> bool {
 
 /// Decides a transaction name given its `transaction_info.source` (`None` for copies that
 /// carry none: the envelope header, profiles). A copy of a name already decided in this
-/// envelope gets the same result.
+/// envelope gets the same result (see [`Names::copy`]).
 pub fn transaction(cx: &mut Ctx<'_>, src: Option<&str>, v: &mut Option<Val<'_>>) {
     let Some(Val::Str(s)) = v else {
         cx.val_text(v);
         return;
     };
+    let mut judged = source(src);
     if src.is_none() {
-        if let Some(kept) = cx.names.get(s) {
-            *s = Cow::Owned(kept.to_owned());
-            return;
+        match cx.names.copy(s, cx.ids_allowed) {
+            Some(CopyOf::Same(kept)) => {
+                *s = Cow::Owned(kept.to_owned());
+                return;
+            }
+            Some(CopyOf::Again(source)) => judged = source,
+            None => {}
         }
     }
     let sent = s.to_string();
     if SDK_NAMES.contains(&s.as_ref()) {
-        cx.names.seen.push((sent, s.to_string()));
+        cx.names.record(sent, judged, cx.ids_allowed, s);
         return;
     }
-    match source(src) {
+    match judged {
         Source::Template if ident::is_identifier_shaped(s) => cx.text(s),
         Source::Url if !s.contains(char::is_whitespace) => cx.request_url(s, None),
         Source::Free(_) if ident::is_identifier_shaped(s) => identifier(cx, s),
         Source::Free(name) => cx.replace_freetext(s, &format!("<{name} transaction>")),
         Source::Template | Source::Url => cx.replace_freetext(s, "<unknown transaction>"),
     }
-    cx.names.seen.push((sent, s.to_string()));
+    let ids_allowed = cx.ids_allowed;
+    cx.names.record(sent, judged, ids_allowed, s);
 }
 
 /// An identifier-shaped name: a path in it (`/export/{id}`, `GET /api/{id}`) loses its
@@ -202,8 +242,9 @@ fn describe(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>, placeholder:
 }
 
 /// A cache key (`user:zephyrine:profile`, `views.cache.page/42`): its parts between `:`
-/// and `/` are masked when not technical; a key that is not identifier-shaped at all is
-/// replaced.
+/// and `/` are masked when not technical, and without ID consent its ids too
+/// (`user:*:profile`, [`normalize::ids::mask_key_ids`]); a key that is not
+/// identifier-shaped at all is replaced.
 fn cache_key(cx: &mut Ctx<'_>, s: &mut Cow<'_, str>) {
     if !ident::is_identifier_shaped(s) || s.contains(' ') {
         cx.replace_freetext(s, SPAN_PLACEHOLDER);
@@ -221,10 +262,24 @@ fn cache_key(cx: &mut Ctx<'_>, s: &mut Cow<'_, str>) {
             }
         })
         .collect();
+    let mut new = None;
+    let mut rules = Vec::new();
     if masked {
         cx.report.redacted("@urlpath");
-        let new = out.join(":");
-        cx.replace_with_remark(s, new, crate::ctx::RULE_URLPATH);
+        new = Some(out.join(":"));
+        rules.push(crate::ctx::RULE_URLPATH);
+    }
+    if !cx.ids_allowed {
+        if let Some((m, n)) = normalize::ids::mask_key_ids(new.as_deref().unwrap_or(s)) {
+            for _ in 0..n {
+                cx.report.redacted("@ids");
+            }
+            new = Some(m);
+            rules.push(crate::ctx::RULE_IDS);
+        }
+    }
+    if let Some(new) = new {
+        cx.replace_with_rules(s, new, &rules);
     }
     cx.text(s);
 }

@@ -147,7 +147,16 @@ fn names_by_source() {
     for (name, source, kept) in cases {
         let (h, items, _) = run(header(name), &[("transaction", transaction(name, *source))]);
         assert_eq!(items[0]["transaction"], *kept, "{name} ({source:?})");
-        assert_eq!(h["trace"]["transaction"], *kept, "header copy of {name}");
+        // The header has no ID consent of its own (issue 27): a name kept with an id
+        // under the item's consent is masked there.
+        let in_header = match *kept {
+            "/api/v2/orders/8c21e0f3" => "/api/v2/orders/*",
+            other => other,
+        };
+        assert_eq!(
+            h["trace"]["transaction"], in_header,
+            "header copy of {name}"
+        );
     }
 }
 

@@ -233,28 +233,17 @@ pub struct Attribution<'e> {
 }
 
 impl<'a> Event<'a> {
-    /// Company and user, as sent. A company id sent as a number (`set_tag("company_id", 7)`
-    /// in SDKs that keep the type) is the same company as its decimal string.
-    pub fn attribution(&mut self, company_tag: &str) -> Attribution<'_> {
-        for (k, v) in &mut self.tags.0 {
-            if k == company_tag {
-                if let Val::Num(n) = v {
-                    *v = Val::Str(std::borrow::Cow::Owned(n.to_string()));
-                }
-            }
-        }
-        let company = self
-            .tags
-            .0
-            .iter()
-            .find(|(k, _)| k == company_tag)
-            .and_then(|(_, v)| v.as_str());
+    /// Company and user, as sent; `Err(`[`crate::DROP_AMBIGUOUS_COMPANY`]`)` when the
+    /// event names more than one company (see [`company_values`]).
+    pub fn attribution(&mut self, company_tag: &str) -> Result<Attribution<'_>, &'static str> {
+        let spans = self.spans.0.iter_mut().map(|s| s.tags_mut());
+        let company = company_values(company_tag, std::iter::once(&mut self.tags).chain(spans))?;
         let user = self
             .user
             .as_ref()
             .and_then(|u| u.id.as_ref())
             .and_then(Val::as_str);
-        Attribution { company, user }
+        Ok(Attribution { company, user })
     }
 
     /// Walks the whole event. After this, every kept string has passed the detectors.
@@ -459,8 +448,47 @@ fn text_in_place(cx: &mut Ctx<'_>, v: &mut Val<'_>) {
     *v = slot.unwrap_or(Val::Str(Cow::Borrowed(FILTERED)));
 }
 
+/// Is `key` the company tag? Compared without case: `Company_ID` is the same tag to the
+/// person who reads it, so it must not name a second company unseen.
+pub(crate) fn is_company_key(key: &str, company_tag: &str) -> bool {
+    key.eq_ignore_ascii_case(company_tag)
+}
+
+/// The one company that tag lists name, if any: every value under the company tag (in
+/// any case) in every list, numbers read as their decimal string (`7` is company `"7"`,
+/// as the SDKs that keep a tag's type send it), must be the same company, or the item is
+/// `Err(`[`crate::DROP_AMBIGUOUS_COMPANY`]`)`: deciding on one value would let the other
+/// company's ID leave without its consent, and a reader that keeps the last duplicate key
+/// would file the event under it. Values that are neither strings nor numbers name no
+/// company. Number values are rewritten as strings in place, so what is kept is the string.
+pub(crate) fn company_values<'t, 'a: 't>(
+    company_tag: &str,
+    lists: impl Iterator<Item = &'t mut Pairs<'a, Val<'a>>>,
+) -> Result<Option<&'t str>, &'static str> {
+    let mut found: Option<&'t str> = None;
+    for tags in lists {
+        for (k, v) in tags.0.iter_mut() {
+            if !is_company_key(k, company_tag) {
+                continue;
+            }
+            if let Val::Num(n) = v {
+                *v = Val::Str(Cow::Owned(n.to_string()));
+            }
+            let Val::Str(value) = &*v else { continue };
+            match found {
+                Some(f) if f != value.as_ref() => return Err(crate::DROP_AMBIGUOUS_COMPANY),
+                Some(_) => {}
+                None => found = Some(value.as_ref()),
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Keeps allowlisted tags (values through the detectors) and the company tag under ID
-/// consent; counts the rest.
+/// consent, once and under its configured name; counts the rest. Events and transactions
+/// whose company tags disagree were refused by their attribution; anywhere else (a
+/// standalone span, never attributed) the first company value is the one kept.
 pub(crate) fn scrub_tags(
     cx: &mut Ctx<'_>,
     tags: &mut Pairs<'_, Val<'_>>,
@@ -468,11 +496,20 @@ pub(crate) fn scrub_tags(
 ) {
     let policy = cx.policy;
     let company_tag = policy.config.company_tag.as_str();
+    let mut company_kept = false;
     tags.0.retain_mut(|(k, v)| {
-        let key: &str = if k == company_tag {
+        let key: &str = if is_company_key(k, company_tag) {
             if !cx.ids_allowed {
                 cx.removed_silently("tags.company");
                 return false;
+            }
+            if company_kept {
+                // The same company again: one tag says it.
+                return false;
+            }
+            company_kept = true;
+            if k != company_tag {
+                *k = Cow::Owned(company_tag.to_owned());
             }
             company_tag
         } else if let Some(key) = policy.kept_tag(k) {

@@ -196,7 +196,13 @@ pub struct Span<'a> {
     data: SpanData<'a>,
 }
 
-impl Span<'_> {
+impl<'a> Span<'a> {
+    /// The span's tags, for the event's attribution (a span naming another company makes
+    /// its transaction ambiguous).
+    pub(crate) fn tags_mut(&mut self) -> &mut Pairs<'a, Val<'a>> {
+        &mut self.tags
+    }
+
     /// Walks one span under `spans.N`.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         ctx::hex_id(&mut self.span_id);

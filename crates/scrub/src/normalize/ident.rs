@@ -114,7 +114,7 @@ pub fn is_api_word(word: &str) -> bool {
 }
 
 /// A template parameter: `{id}`, `<int:pk>`, `:slug`, `*`, `**`, `[id]`, `%s`.
-fn is_param(seg: &str) -> bool {
+pub(crate) fn is_param(seg: &str) -> bool {
     let b = seg.as_bytes();
     let wrapped = |open: u8, close: u8| {
         b.len() >= 2 && b[0] == open && b[b.len() - 1] == close && !seg.contains(' ')

@@ -18,6 +18,7 @@
 //!   replaced up to the end) rather than open.
 
 pub mod ident;
+pub mod ids;
 pub mod message;
 pub mod source;
 pub mod sql;
