@@ -27,6 +27,7 @@
 //! assert_eq!(out.report.removed_fields["user"], 1);
 //! ```
 
+pub mod attribution;
 mod ctx;
 mod deploy;
 pub mod detect;
@@ -34,6 +35,8 @@ mod event;
 pub mod exception_text;
 mod header;
 pub mod hosts;
+pub mod infer;
+mod item;
 mod meta;
 mod names;
 pub mod normalize;
@@ -44,12 +47,10 @@ mod session;
 mod spans_v2;
 mod values;
 
-use bytes::Bytes;
-use envelope::{Envelope, Item, ItemType};
-use serde_json::{Map, Value};
+use envelope::{Envelope, ItemType};
 
+pub use attribution::{AttributedBy, Attribution, Gate, Learned, TraceCompany, TraceId};
 pub use ctx::FILTERED;
-pub use event::Attribution;
 pub use header::Upstream;
 pub use policy::{
     LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
@@ -57,9 +58,6 @@ pub use policy::{
 pub use report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;
 pub use values::MAX_ELEMENTS;
-
-use ctx::Ctx;
-use event::Event;
 
 /// What consent says about one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +83,12 @@ pub struct Scrubbed {
     pub consent: Vec<KeptConsent>,
 }
 
-/// The consent facts of one kept item.
+/// The consent facts of one kept item: everything the re-check before each send and the
+/// spool's erasure on revocation need, so that one item is one company's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptConsent {
-    /// The company tag's value, if the item had one.
+    /// The company the item was attributed to: its own tag or attribute, or its trace's
+    /// (same envelope, or the trace map). A revocation of that company drops the item.
     pub company: Option<String>,
     /// Whether IDs were kept.
     pub ids_allowed: bool,
@@ -103,41 +103,63 @@ pub const DROP_DISABLED_TYPE: &str = "item_type_disabled";
 /// Item drop reason: the payload does not parse as its type (fail closed).
 pub const DROP_INVALID: &str = "invalid_payload";
 /// Item drop reason: the item names more than one company (two company tags that differ,
-/// in any case or form), so no company's consent can decide it.
+/// in any case or form), or names none and belongs to a trace whose items name two, so no
+/// company's consent can decide it.
 pub const DROP_AMBIGUOUS_COMPANY: &str = "ambiguous_company";
 
-/// Scrubs every item of an envelope. `gate` is asked once per kept-type item, with the
-/// event's attribution when it has one, and decides whether it leaves and with which IDs.
+/// Scrubs every item of an envelope. `gate` is asked once per kept-type item (once per
+/// company of a span v2 item), with its attribution: `Some` for events and transactions and
+/// for any item with a company or a trace, `None` for the rest. A closure has no trace map:
+/// items are attributed by their own value and by the items of the same envelope and trace;
+/// see [`scrub_envelope_with`] for a gate that remembers traces across envelopes.
 pub fn scrub_envelope<G>(
     envelope: &Envelope,
     policy: &Policy,
     upstream: Upstream<'_>,
-    mut gate: G,
+    gate: G,
 ) -> Scrubbed
 where
     G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
 {
+    scrub_envelope_with(envelope, policy, upstream, &mut attribution::FnGate(gate))
+}
+
+/// Scrubs every item of an envelope, attributing each to a company in the order of
+/// [`attribution`]: first every item is read and the companies its items name for each
+/// trace are noted (and taught to `gate`, [`Gate::learn`]); then each item's company is
+/// resolved (its own, its trace's in this envelope, or [`Gate::trace`]), consent is asked
+/// ([`Gate::decide`]) and what may leave is scrubbed.
+pub fn scrub_envelope_with<G: Gate + ?Sized>(
+    envelope: &Envelope,
+    policy: &Policy,
+    upstream: Upstream<'_>,
+    gate: &mut G,
+) -> Scrubbed {
     let mut report = Report::default();
     let mut names = names::Names::default();
-    let mut items = Vec::with_capacity(envelope.items().len());
-    let mut consent = Vec::with_capacity(envelope.items().len());
-    for item in envelope.items() {
-        let label = item.ty().label();
-        let mut kept = KeptConsent {
-            company: None,
-            ids_allowed: false,
-        };
-        let mut recording_gate = |ty: &ItemType, attribution: Option<Attribution<'_>>| {
-            kept.company = attribution.and_then(|a| a.company).map(str::to_owned);
-            let d = gate(ty, attribution);
-            kept.ids_allowed = matches!(d, Decision::Forward { ids_allowed: true });
-            d
-        };
-        match scrub_item(item, policy, &mut recording_gate, &mut report, &mut names) {
-            Ok(new) => {
-                report.kept(label);
-                items.push(new);
-                consent.push(kept);
+    let header_trace = header::trace_id(envelope.header());
+    let read: Vec<(&'static str, Result<item::Read<'_>, &'static str>)> = envelope
+        .items()
+        .iter()
+        .map(|i| (i.ty().label(), item::read(i, policy, header_trace)))
+        .collect();
+    let mut traces = attribution::Traces::default();
+    for (_, r) in &read {
+        if let Ok(r) = r {
+            r.note(&mut traces);
+        }
+    }
+    traces.teach(gate);
+    let mut items = Vec::with_capacity(read.len());
+    let mut consent = Vec::with_capacity(read.len());
+    for (label, r) in read {
+        match r.and_then(|r| r.decide(policy, &traces, gate, &mut report, &mut names)) {
+            Ok(decided) => {
+                for (new, kept) in decided.kept {
+                    report.kept(label);
+                    items.push(new);
+                    consent.push(kept);
+                }
             }
             Err(reason) => report.dropped(label, reason),
         }
@@ -153,106 +175,4 @@ where
         report,
         consent,
     }
-}
-
-fn scrub_item<G>(
-    item: &Item,
-    policy: &Policy,
-    gate: &mut G,
-    report: &mut Report,
-    names: &mut names::Names,
-) -> Result<Item, &'static str>
-where
-    G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
-{
-    let ty = item.ty();
-    let payload = item.payload();
-    match ty {
-        ItemType::Event | ItemType::Transaction => {
-            let mut ev: Event<'_> = parse(payload)?;
-            let attribution = ev.attribution(&policy.config.company_tag)?;
-            let ids_allowed = decide(gate(ty, Some(attribution)))?;
-            ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
-            Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
-        }
-        ItemType::Span => {
-            let ids_allowed = decide(gate(ty, None))?;
-            let mut cx = Ctx::new(policy, ids_allowed, report, names);
-            if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) {
-                let mut batch: spans_v2::SpanBatch<'_> = parse(payload)?;
-                batch.scrub(&mut cx);
-                let mut header = Map::new();
-                header.insert("type".into(), "span".into());
-                header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
-                header.insert("item_count".into(), Value::from(batch.len()));
-                Item::with_header(header, to_bytes(&batch, payload.len())?)
-                    .map_err(|_| DROP_INVALID)
-            } else {
-                let mut span: event::span::Span<'_> = parse(payload)?;
-                span.scrub(&mut cx);
-                Ok(Item::new(ty.clone(), to_bytes(&span, payload.len())?))
-            }
-        }
-        ItemType::Session => {
-            let mut s: session::Session<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
-            Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
-        }
-        ItemType::Sessions => {
-            let mut s: session::Sessions<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
-            Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
-        }
-        ItemType::ClientReport => {
-            let mut r: session::ClientReport<'_> = parse(payload)?;
-            decide(gate(ty, None))?;
-            r.scrub();
-            Ok(Item::new(ty.clone(), to_bytes(&r, payload.len())?))
-        }
-        ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
-            let mut p: profile::Profile<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            p.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
-            Ok(Item::new(ty.clone(), to_bytes(&p, payload.len())?))
-        }
-        ItemType::CheckIn if policy.config.allow_check_ins => {
-            let mut c: profile::CheckIn<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            c.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
-            Ok(Item::new(ty.clone(), to_bytes(&c, payload.len())?))
-        }
-        ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),
-        ItemType::Unknown(_) => Err(DROP_UNKNOWN_TYPE),
-        _ => Err(DROP_DENIED_TYPE),
-    }
-}
-
-/// Parses an item payload. The payload's UTF-8 is validated once, whole, so the parser need
-/// not validate each string it borrows (that per-string check was 4 % of a transaction's
-/// scrub). Invalid UTF-8 was a parse error either way.
-fn parse<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, &'static str> {
-    let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
-    serde_json::from_str(text).map_err(|_| DROP_INVALID)
-}
-
-fn decide(d: Decision) -> Result<bool, &'static str> {
-    match d {
-        Decision::Drop(reason) => Err(reason),
-        Decision::Forward { ids_allowed } => Ok(ids_allowed),
-    }
-}
-
-/// Serialises a scrubbed item. The output is never larger than the input by much (fields
-/// only go, placeholders are short), so the input's size avoids regrowing the buffer.
-fn to_bytes<T: serde::Serialize>(v: &T, input_len: usize) -> Result<Bytes, &'static str> {
-    let mut out = Vec::with_capacity(input_len.min(1 << 20));
-    serde_json::to_writer(&mut out, v).map_err(|_| DROP_INVALID)?;
-    // Queued items are counted by length: do not keep much more than that allocated
-    // (shrinking in place is cheap for the allocator).
-    if out.capacity() > out.len() + out.len() / 4 {
-        out.shrink_to_fit();
-    }
-    Ok(Bytes::from(out))
 }

@@ -1,0 +1,340 @@
+//! One item, in two steps: [`read`] parses it (denied, unknown and disabled types are
+//! refused before a byte of payload is read) and takes its own attribution; once every
+//! item of the envelope is read and the companies of its traces are known, [`Read::decide`]
+//! asks consent, scrubs what may leave and writes it.
+
+use bytes::Bytes;
+use envelope::{Item, ItemType};
+use serde_json::{Map, Value};
+
+use crate::attribution::batch::Batch;
+use crate::attribution::{
+    Ambiguous, AttributedBy, Attribution, Gate, Own, Resolved, TraceId, Traces,
+};
+use crate::ctx::Ctx;
+use crate::event::{self, Event};
+use crate::names::Names;
+use crate::report::Report;
+use crate::{profile, session, spans_v2};
+use crate::{
+    Decision, KeptConsent, Policy, DROP_AMBIGUOUS_COMPANY, DROP_DENIED_TYPE, DROP_DISABLED_TYPE,
+    DROP_INVALID, DROP_UNKNOWN_TYPE, SPAN_V2_CONTENT_TYPE,
+};
+
+/// An item parsed into its kept schema, before consent.
+pub(crate) enum Parsed<'a> {
+    Event(Box<Event<'a>>),
+    SpanV1(Box<event::span::Span<'a>>),
+    SpanV2(Batch<'a>),
+    Session(session::Session<'a>),
+    Sessions(session::Sessions<'a>),
+    ClientReport(session::ClientReport<'a>),
+    Profile(Box<profile::Profile<'a>>),
+    CheckIn(profile::CheckIn<'a>),
+}
+
+/// A read item: its type, its parse and its own attribution.
+pub(crate) struct Read<'a> {
+    ty: &'a ItemType,
+    payload_len: usize,
+    parsed: Parsed<'a>,
+    /// The item's own attribution (a batch's records carry theirs).
+    own: Own,
+}
+
+/// What one decided item became.
+pub(crate) struct Decided {
+    /// Items to send, each with its consent facts (a batch becomes one per company).
+    pub kept: Vec<(Item, KeptConsent)>,
+}
+
+/// Parses an item and reads its own attribution. `header_trace` (the envelope header's
+/// `trace.trace_id`) is the trace of items of a request that carry none of their own.
+pub(crate) fn read<'a>(
+    item: &'a Item,
+    policy: &Policy,
+    header_trace: Option<TraceId>,
+) -> Result<Read<'a>, &'static str> {
+    let ty = item.ty();
+    let payload = item.payload();
+    let tag = policy.config.company_tag.as_str();
+    let mut own = Own::default();
+    let parsed = match ty {
+        ItemType::Event | ItemType::Transaction => {
+            let mut ev: Event<'_> = parse(payload)?;
+            // Numbers under the company tag become strings here, so the kept tag is a string.
+            let company = match ev.attribution(tag) {
+                Ok(a) => Ok(a.company.map(str::to_owned)),
+                Err(_) => Err(Ambiguous),
+            };
+            own = Own {
+                by: AttributedBy::Tag,
+                user: ev.user_id().map(str::to_owned),
+                trace: ev.trace_id().and_then(TraceId::parse).or(header_trace),
+                company,
+            };
+            Parsed::Event(Box::new(ev))
+        }
+        ItemType::Span if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) => {
+            let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
+            let batch = Batch::read(text, tag, header_trace).map_err(|()| DROP_INVALID)?;
+            own.trace = header_trace;
+            Parsed::SpanV2(batch)
+        }
+        ItemType::Span => {
+            let mut span: event::span::Span<'_> = parse(payload)?;
+            let company = event::company_values(tag, std::iter::once(span.tags_mut()))
+                .map(|c| c.map(str::to_owned))
+                .map_err(|_| Ambiguous);
+            own = Own {
+                by: AttributedBy::Tag,
+                user: None,
+                trace: span.trace_id().and_then(TraceId::parse).or(header_trace),
+                company,
+            };
+            Parsed::SpanV1(Box::new(span))
+        }
+        // Sessions and client reports belong to no request: no trace, no company.
+        ItemType::Session => Parsed::Session(parse(payload)?),
+        ItemType::Sessions => Parsed::Sessions(parse(payload)?),
+        ItemType::ClientReport => Parsed::ClientReport(parse(payload)?),
+        ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
+            let p: profile::Profile<'_> = parse(payload)?;
+            // A transaction profile names its transaction's trace; a profile chunk samples
+            // the whole process for a minute, every request of every company: it has none.
+            if *ty == ItemType::Profile {
+                own.trace = p.trace_id().and_then(TraceId::parse).or(header_trace);
+            }
+            Parsed::Profile(Box::new(p))
+        }
+        ItemType::CheckIn if policy.config.allow_check_ins => {
+            let c: profile::CheckIn<'_> = parse(payload)?;
+            own.trace = c.trace_id().and_then(TraceId::parse).or(header_trace);
+            Parsed::CheckIn(c)
+        }
+        ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => {
+            return Err(DROP_DISABLED_TYPE)
+        }
+        ItemType::Unknown(_) => return Err(DROP_UNKNOWN_TYPE),
+        _ => return Err(DROP_DENIED_TYPE),
+    };
+    Ok(Read {
+        ty,
+        payload_len: payload.len(),
+        parsed,
+        own,
+    })
+}
+
+impl<'a> Read<'a> {
+    /// Every own attribution the item holds (one, or one per record of a batch).
+    pub fn note(&self, traces: &mut Traces) {
+        match &self.parsed {
+            Parsed::SpanV2(batch) => batch.records.iter().for_each(|r| traces.note(&r.own)),
+            _ => traces.note(&self.own),
+        }
+    }
+
+    /// Resolves the company, asks consent and scrubs. A batch is decided per record and
+    /// split into one item per company, so that every item sent has one company's consent
+    /// (which the egress re-check and the spool's erasure read per item).
+    pub fn decide<G: Gate + ?Sized>(
+        self,
+        policy: &Policy,
+        traces: &Traces,
+        gate: &mut G,
+        report: &mut Report,
+        names: &mut Names,
+    ) -> Result<Decided, &'static str> {
+        if let Parsed::SpanV2(batch) = &self.parsed {
+            return decide_batch(
+                self.ty, batch, &self.own, policy, traces, gate, report, names,
+            );
+        }
+        let resolved = traces
+            .resolve(&self.own, gate)
+            .map_err(|Ambiguous| DROP_AMBIGUOUS_COMPANY)?;
+        let who = attribution(&resolved, &self.own);
+        let ids_allowed = match gate.decide(self.ty, &who) {
+            Decision::Drop(reason) => return Err(reason),
+            Decision::Forward { ids_allowed } => ids_allowed,
+        };
+        let mut cx = Ctx::new(policy, ids_allowed, report, names);
+        let ty = self.ty.clone();
+        let n = self.payload_len;
+        let bytes = match self.parsed {
+            Parsed::Event(mut ev) => {
+                ev.scrub(&mut cx);
+                to_bytes(&*ev, n)?
+            }
+            Parsed::SpanV1(mut s) => {
+                s.scrub(&mut cx);
+                to_bytes(&*s, n)?
+            }
+            Parsed::Session(mut s) => {
+                s.scrub(&mut cx);
+                to_bytes(&s, n)?
+            }
+            Parsed::Sessions(mut s) => {
+                s.scrub(&mut cx);
+                to_bytes(&s, n)?
+            }
+            Parsed::ClientReport(mut r) => {
+                r.scrub();
+                to_bytes(&r, n)?
+            }
+            Parsed::Profile(mut p) => {
+                p.scrub(&mut cx);
+                to_bytes(&*p, n)?
+            }
+            Parsed::CheckIn(mut c) => {
+                c.scrub(&mut cx);
+                to_bytes(&c, n)?
+            }
+            Parsed::SpanV2(_) => return Err(DROP_INVALID),
+        };
+        let kept = KeptConsent {
+            company: resolved.company,
+            ids_allowed,
+        };
+        Ok(Decided {
+            kept: vec![(Item::new(ty, bytes), kept)],
+        })
+    }
+}
+
+fn attribution<'r>(resolved: &'r Resolved, own: &'r Own) -> Attribution<'r> {
+    Attribution {
+        company: resolved.company.as_deref(),
+        user: own.user.as_deref(),
+        trace_id: own.trace,
+        by: resolved.by,
+    }
+}
+
+/// Splits a span v2 item by company: records are grouped by their resolved company (in the
+/// order each company first appears), each group is asked once and leaves as an item of its
+/// own. Records of a trace that names two companies, and records naming two themselves, are
+/// dropped. Dropped records are counted one by one (the `span` category counts spans).
+#[allow(clippy::too_many_arguments)]
+fn decide_batch<G: Gate + ?Sized>(
+    ty: &ItemType,
+    batch: &Batch<'_>,
+    container: &Own,
+    policy: &Policy,
+    traces: &Traces,
+    gate: &mut G,
+    report: &mut Report,
+    names: &mut Names,
+) -> Result<Decided, &'static str> {
+    let label = ty.label();
+    // An item without records is decided as one item of the envelope's trace, as before.
+    let empty = [container.clone()];
+    let owns: Vec<&Own> = if batch.records.is_empty() {
+        empty.iter().collect()
+    } else {
+        batch.records.iter().map(|r| &r.own).collect()
+    };
+    let mut groups: Vec<(Resolved, Vec<usize>)> = Vec::new();
+    let mut ambiguous = 0u32;
+    for (i, own) in owns.iter().enumerate() {
+        match traces.resolve(own, gate) {
+            Err(Ambiguous) => ambiguous += 1,
+            Ok(r) => match groups.iter_mut().find(|(g, _)| g.company == r.company) {
+                Some((g, members)) => {
+                    g.by = most_direct(g.by, r.by);
+                    members.push(i);
+                }
+                None => groups.push((r, vec![i])),
+            },
+        }
+    }
+    report.dropped_n(label, DROP_AMBIGUOUS_COMPANY, ambiguous);
+    let mut kept = Vec::with_capacity(groups.len());
+    for (resolved, members) in groups {
+        let first = owns[members[0]];
+        let who = attribution(&resolved, first);
+        let n = u32::try_from(members.len()).unwrap_or(u32::MAX);
+        let ids_allowed = match gate.decide(ty, &who) {
+            Decision::Drop(reason) => {
+                report.dropped_n(label, reason, n);
+                continue;
+            }
+            Decision::Forward { ids_allowed } => ids_allowed,
+        };
+        let mut mask = vec![false; owns.len()];
+        members.iter().for_each(|i| mask[*i] = true);
+        let payload = batch.payload_of(&mask);
+        let item = match scrub_span_batch(&payload, policy, ids_allowed, report, names) {
+            Ok(item) => item,
+            Err(reason) => {
+                report.dropped_n(label, reason, n);
+                continue;
+            }
+        };
+        kept.push((
+            item,
+            KeptConsent {
+                company: resolved.company,
+                ids_allowed,
+            },
+        ));
+    }
+    Ok(Decided { kept })
+}
+
+/// The rule to report for a group of records: the most direct one among them.
+fn most_direct(a: AttributedBy, b: AttributedBy) -> AttributedBy {
+    let rank = |x: AttributedBy| match x {
+        AttributedBy::Tag | AttributedBy::Attribute => 0,
+        AttributedBy::Sibling => 1,
+        AttributedBy::TraceMap => 2,
+        AttributedBy::Unattributed => 3,
+    };
+    if rank(b) < rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// One company's records of a span v2 item, scrubbed and written as a container that tells
+/// the ingest not to infer an IP or user agent ([`crate::infer`]).
+fn scrub_span_batch(
+    payload: &str,
+    policy: &Policy,
+    ids_allowed: bool,
+    report: &mut Report,
+    names: &mut Names,
+) -> Result<Item, &'static str> {
+    let mut batch: spans_v2::SpanBatch<'_> =
+        serde_json::from_str(payload).map_err(|_| DROP_INVALID)?;
+    batch.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+    let mut header = Map::new();
+    header.insert("type".into(), "span".into());
+    header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
+    header.insert("item_count".into(), Value::from(batch.len()));
+    let bytes = to_bytes(&crate::infer::Container::new(&batch), payload.len())?;
+    Item::with_header(header, bytes).map_err(|_| DROP_INVALID)
+}
+
+/// Parses an item payload. The payload's UTF-8 is validated once, whole, so the parser need
+/// not validate each string it borrows (that per-string check was 4 % of a transaction's
+/// scrub). Invalid UTF-8 was a parse error either way.
+fn parse<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, &'static str> {
+    let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
+    serde_json::from_str(text).map_err(|_| DROP_INVALID)
+}
+
+/// Serialises a scrubbed item. The output is never larger than the input by much (fields
+/// only go, placeholders are short), so the input's size avoids regrowing the buffer.
+fn to_bytes<T: serde::Serialize>(v: &T, input_len: usize) -> Result<Bytes, &'static str> {
+    let mut out = Vec::with_capacity(input_len.min(1 << 20));
+    serde_json::to_writer(&mut out, v).map_err(|_| DROP_INVALID)?;
+    // Queued items are counted by length: do not keep much more than that allocated
+    // (shrinking in place is cheap for the allocator).
+    if out.capacity() > out.len() + out.len() / 4 {
+        out.shrink_to_fit();
+    }
+    Ok(Bytes::from(out))
+}
