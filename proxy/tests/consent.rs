@@ -1211,12 +1211,13 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
         format!(
             r#"{{"dsn":"{dsn}","event_id":"{id8}","sent_at":"2025-01-15T10:32:07.456789Z","trace":{{"public_key":"{KEY}","trace_id":"{ID_TRACE}","transaction":"{masked}"}}}}"#
         ),
-        r#"{"length":1346,"type":"transaction"}"#.to_owned(),
+        r#"{"length":1386,"type":"transaction"}"#.to_owned(),
         format!(
             concat!(
                 r#"{{"event_id":"{id}","type":"transaction","timestamp":1736937121.5,"start_timestamp":1736937120.0,"platform":"python","#,
                 r#""transaction":"{m}","transaction_info":{{"source":"url"}},"request":{{"method":"GET","url":"http://127.0.0.1:8000{m}"}},"#,
                 r#""contexts":{{"trace":{{"trace_id":"{t}","span_id":"a81618f4de9e1096","op":"http.server"}}}},"#,
+                r#""sdk":{{"settings":{{"infer_ip":"never"}}}},"#,
                 r#""spans":[{{"span_id":"b81618f4de9e1001","parent_span_id":"a81618f4de9e1096","op":"http.client","description":"GET {b}","start_timestamp":1736937120.1,"timestamp":1736937120.2,"data":{{"http.method":"GET","url":"{b}"}}}},"#,
                 r#"{{"span_id":"b81618f4de9e1002","parent_span_id":"a81618f4de9e1096","op":"cache.get","description":"user:*:profile","start_timestamp":1736937120.3,"timestamp":1736937120.4}}],"#,
                 r#""_meta":{{"request":{{"url":{{"":{{"len":61,"rem":[["@ids:replace","s",0,56]]}}}}}},"#,
@@ -1229,10 +1230,11 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
             t = ID_TRACE,
             b = billing,
         ),
-        r#"{"content_type":"application/vnd.sentry.items.span.v2+json","item_count":2,"length":493,"type":"span"}"#.to_owned(),
+        r#"{"content_type":"application/vnd.sentry.items.span.v2+json","item_count":2,"length":571,"type":"span"}"#.to_owned(),
         format!(
             concat!(
-                r#"{{"items":[{{"trace_id":"{t}","span_id":"c81618f4de9e1001","name":"GET {b}","#,
+                r#"{{"version":2,"ingest_settings":{{"infer_ip":"never","infer_user_agent":"never"}},"#,
+                r#""items":[{{"trace_id":"{t}","span_id":"c81618f4de9e1001","name":"GET {b}","#,
                 r#""attributes":{{"sentry.op":{{"type":"string","value":"http.client"}},"url.full":{{"type":"string","value":"{b}"}}}}}},"#,
                 r#"{{"trace_id":"{t}","span_id":"c81618f4de9e1002","name":"user:*:profile","#,
                 r#""attributes":{{"sentry.op":{{"type":"string","value":"cache.get"}}}}}}]}}"#,
@@ -1265,9 +1267,14 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
     assert_eq!(tx.get("_meta").and_then(|m| m.get("transaction")), None);
     let header = by_id(&got, &id7).envelope_header().expect("a header");
     assert_eq!(header["trace"]["transaction"], json!(masked));
-    // The streamed spans carry no company: forwarded as unattributed, without IDs.
+    // The streamed spans carry no company: they belong to the transaction's trace, so to
+    // company 7, with its IDs (issue 22: attribution by trace).
     let spans = item(&with_ids, "span");
-    assert_eq!(spans["items"][1]["name"], json!("user:*:profile"));
+    assert_eq!(spans["items"][1]["name"], json!("user:4242:profile"));
+    assert_eq!(
+        spans["items"][0]["name"],
+        json!(format!("GET https://billing.internal{ID_PATH}"))
+    );
 
     let text = wait_metric(
         &proxy,
@@ -1276,9 +1283,9 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
     )
     .await;
     // 3 ids in each of the transaction name, request URL, span description, span URL, v2
-    // name and v2 URL, 1 in each cache key (company 8); 3 in the header, 3 in each v2 URL
-    // and name and 1 in the v2 cache key (company 7).
-    assert_line(&text, "scrubproxy_redactions_total{rule=\"@ids\"}", 20 + 10);
+    // name and v2 URL, 1 in each cache key (company 8); 3 in the header (company 7: its v2
+    // spans are its own, with IDs).
+    assert_line(&text, "scrubproxy_redactions_total{rule=\"@ids\"}", 20 + 3);
     proxy.stop().await;
 }
 

@@ -61,6 +61,10 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Shutdown drain time.
     pub shutdown_timeout: Duration,
+    /// Most traces the trace map remembers (0: off).
+    pub trace_map_max_entries: usize,
+    /// How long the trace map remembers a trace.
+    pub trace_map_ttl: Duration,
 }
 
 /// Where scrubbed envelopes go.
@@ -203,6 +207,7 @@ impl TryFrom<ServeArgs> for Config {
         }
         let spool_max_bytes = size("--spool-max-bytes", &a.spool_max_bytes, &mut errs);
         let shutdown_timeout = duration("--shutdown-timeout", &a.shutdown_timeout, &mut errs);
+        let trace_map_ttl = duration("--trace-map-ttl", &a.trace_map_ttl, &mut errs);
         if a.senders == 0 {
             errs.push("--senders must be at least 1".into());
         }
@@ -335,6 +340,8 @@ impl TryFrom<ServeArgs> for Config {
             consent,
             admin_token: a.admin_token,
             shutdown_timeout: shutdown_timeout.unwrap_or_default(),
+            trace_map_max_entries: a.trace_map_max_entries,
+            trace_map_ttl: trace_map_ttl.unwrap_or_default(),
         })
     }
 }
