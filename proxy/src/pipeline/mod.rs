@@ -421,3 +421,6 @@ pub fn record(metrics: &Metrics, report: &scrub::Report) {
         (*family, labels, *n)
     }));
 }
+
+#[cfg(test)]
+mod tests;

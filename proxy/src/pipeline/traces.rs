@@ -57,14 +57,15 @@ pub struct Changes {
 #[derive(Debug)]
 pub struct TraceMap {
     settings: TraceMapSettings,
-    /// Times are kept as milliseconds since this instant (8 bytes instead of 16).
-    epoch: Instant,
     // A std mutex: held for a few map operations, never across an await.
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Times are kept as milliseconds since the first time the map was given (8 bytes
+    /// instead of 16); a time before it (a racing thread's) counts as it.
+    epoch: Option<Instant>,
     by_trace: HashMap<u128, Entry>,
     /// Traces in the order they were first learned: the oldest is evicted first, and since
     /// an entry's age counts from its first learning, it also expires first.
@@ -84,12 +85,10 @@ struct Entry {
 const AMBIGUOUS: u32 = u32::MAX;
 
 impl TraceMap {
-    /// An empty map. The times given to it later are counted from now (an earlier time
-    /// counts as now).
+    /// An empty map.
     pub fn new(settings: TraceMapSettings) -> TraceMap {
         TraceMap {
             settings,
-            epoch: Instant::now(),
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -105,9 +104,9 @@ impl TraceMap {
         if matches!(what, Learned::Company(c) if c.len() > MAX_COMPANY_LEN) {
             return Changes::default();
         }
-        let now = self.millis(now);
         let mut guard = self.lock();
         let st = &mut *guard;
+        let now = st.millis(now);
         let mut changes = st.expire(now, self.ttl_ms());
         match st.by_trace.get_mut(&trace.0) {
             Some(e) => {
@@ -145,9 +144,9 @@ impl TraceMap {
 
     /// What the map knows of `trace` at `now` (entries past their `ttl` are removed first).
     pub fn lookup(&self, trace: TraceId, now: Instant) -> (TraceCompany, Changes) {
-        let now = self.millis(now);
         let mut guard = self.lock();
         let st = &mut *guard;
+        let now = st.millis(now);
         let changes = st.expire(now, self.ttl_ms());
         let found = match st.by_trace.get(&trace.0) {
             Some(e) if e.company == AMBIGUOUS => TraceCompany::Ambiguous,
@@ -167,11 +166,6 @@ impl TraceMap {
         self.len() == 0
     }
 
-    fn millis(&self, now: Instant) -> u64 {
-        let ms = now.saturating_duration_since(self.epoch).as_millis();
-        u64::try_from(ms).unwrap_or(u64::MAX)
-    }
-
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.settings.ttl.as_millis()).unwrap_or(u64::MAX)
     }
@@ -182,6 +176,12 @@ impl TraceMap {
 }
 
 impl Inner {
+    fn millis(&mut self, now: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        let ms = now.saturating_duration_since(epoch).as_millis();
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    }
+
     /// Removes the oldest entries whose `ttl` has passed; stops at the first still young.
     fn expire(&mut self, now: u64, ttl: u64) -> Changes {
         let mut changes = Changes::default();

@@ -28,8 +28,8 @@ const NONE: Changes = Changes {
 
 #[test]
 fn a_learned_trace_is_found_until_its_ttl_passes() {
-    let m = map(10, 300);
     let t0 = Instant::now();
+    let m = map(10, 300);
     assert_eq!(m.learn(trace(1), Learned::Company("4711"), t0), NONE);
     assert_eq!(m.lookup(trace(1), t0), (company("4711"), NONE));
     let just_before = t0 + Duration::from_secs(299);
@@ -54,8 +54,8 @@ fn a_learned_trace_is_found_until_its_ttl_passes() {
 
 #[test]
 fn an_entry_lives_its_ttl_from_the_first_learning() {
-    let m = map(10, 300);
     let t0 = Instant::now();
+    let m = map(10, 300);
     m.learn(trace(1), Learned::Company("4711"), t0);
     m.learn(
         trace(2),
@@ -85,8 +85,8 @@ fn an_entry_lives_its_ttl_from_the_first_learning() {
 
 #[test]
 fn a_second_company_makes_the_trace_ambiguous_for_good() {
-    let m = map(10, 300);
     let t0 = Instant::now();
+    let m = map(10, 300);
     m.learn(trace(1), Learned::Company("7"), t0);
     m.learn(trace(1), Learned::Company("8"), t0);
     assert_eq!(m.lookup(trace(1), t0), (TraceCompany::Ambiguous, NONE));
@@ -100,8 +100,8 @@ fn a_second_company_makes_the_trace_ambiguous_for_good() {
 
 #[test]
 fn the_oldest_trace_is_evicted_past_max_entries() {
-    let m = map(3, 300);
     let t0 = Instant::now();
+    let m = map(3, 300);
     for n in 1..=3 {
         assert_eq!(m.learn(trace(n), Learned::Company("7"), t0), NONE);
     }
@@ -127,8 +127,8 @@ fn the_oldest_trace_is_evicted_past_max_entries() {
 
 #[test]
 fn expired_entries_go_before_live_ones_are_evicted() {
-    let m = map(2, 60);
     let t0 = Instant::now();
+    let m = map(2, 60);
     m.learn(trace(1), Learned::Company("7"), t0);
     m.learn(
         trace(2),
@@ -150,8 +150,8 @@ fn expired_entries_go_before_live_ones_are_evicted() {
 
 #[test]
 fn an_expired_trace_learned_again_starts_afresh() {
-    let m = map(10, 60);
     let t0 = Instant::now();
+    let m = map(10, 60);
     m.learn(trace(1), Learned::Company("7"), t0);
     let later = t0 + Duration::from_secs(120);
     m.learn(trace(1), Learned::Company("8"), later);
@@ -160,8 +160,8 @@ fn an_expired_trace_learned_again_starts_afresh() {
 
 #[test]
 fn zero_entries_turns_the_map_off_and_long_ids_are_not_kept() {
-    let off = map(0, 300);
     let t0 = Instant::now();
+    let off = map(0, 300);
     off.learn(trace(1), Learned::Company("7"), t0);
     assert_eq!(off.lookup(trace(1), t0).0, TraceCompany::Unknown);
     assert!(off.is_empty());
