@@ -25,7 +25,7 @@ use crate::{
 pub(crate) enum Parsed<'a> {
     Event(Box<Event<'a>>),
     SpanV1(Box<event::span::Span<'a>>),
-    SpanV2(Batch<'a>),
+    Batch(BatchKind, Batch<'a>),
     Session(session::Session<'a>),
     Sessions(session::Sessions<'a>),
     ClientReport(session::ClientReport<'a>),
@@ -79,7 +79,7 @@ pub(crate) fn read<'a>(
             let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
             let batch = Batch::read(text, tag, header_trace).map_err(|()| DROP_INVALID)?;
             own.trace = header_trace;
-            Parsed::SpanV2(batch)
+            Parsed::Batch(BatchKind::SpanV2, batch)
         }
         ItemType::Span => {
             let mut span: event::span::Span<'_> = parse(payload)?;
@@ -130,7 +130,7 @@ impl<'a> Read<'a> {
     /// Every own attribution the item holds (one, or one per record of a batch).
     pub fn note(&self, traces: &mut Traces) {
         match &self.parsed {
-            Parsed::SpanV2(batch) => batch.records.iter().for_each(|r| traces.note(&r.own)),
+            Parsed::Batch(_, batch) => batch.records.iter().for_each(|r| traces.note(&r.own)),
             _ => traces.note(&self.own),
         }
     }
@@ -146,10 +146,14 @@ impl<'a> Read<'a> {
         report: &mut Report,
         names: &mut Names,
     ) -> Result<Decided, &'static str> {
-        if let Parsed::SpanV2(batch) = &self.parsed {
-            return decide_batch(
-                self.ty, batch, &self.own, policy, traces, gate, report, names,
-            );
+        if let Parsed::Batch(kind, batch) = &self.parsed {
+            let cx = Decide {
+                policy,
+                traces,
+                report,
+                names,
+            };
+            return decide_batch(*kind, self.ty, batch, &self.own, cx, gate);
         }
         let resolved = traces
             .resolve(&self.own, gate)
@@ -191,7 +195,7 @@ impl<'a> Read<'a> {
                 c.scrub(&mut cx);
                 to_bytes(&c, n)?
             }
-            Parsed::SpanV2(_) => return Err(DROP_INVALID),
+            Parsed::Batch(..) => return Err(DROP_INVALID),
         };
         let kept = KeptConsent {
             company: resolved.company,
@@ -212,21 +216,41 @@ fn attribution<'r>(resolved: &'r Resolved, own: &'r Own) -> Attribution<'r> {
     }
 }
 
-/// Splits a span v2 item by company: records are grouped by their resolved company (in the
+/// The kinds of batch items (`{"items": [record, …]}`), decided per record. A trace metric
+/// item has the same container and per-record attributes: its kind goes here, and the split
+/// and the decisions below serve it as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchKind {
+    /// `span` items of content type [`SPAN_V2_CONTENT_TYPE`].
+    SpanV2,
+}
+
+/// What deciding a batch reads and writes besides the gate.
+struct Decide<'d> {
+    policy: &'d Policy,
+    traces: &'d Traces,
+    report: &'d mut Report,
+    names: &'d mut Names,
+}
+
+/// Splits a batch item by company: records are grouped by their resolved company (in the
 /// order each company first appears), each group is asked once and leaves as an item of its
 /// own. Records of a trace that names two companies, and records naming two themselves, are
 /// dropped. Dropped records are counted one by one (the `span` category counts spans).
-#[allow(clippy::too_many_arguments)]
 fn decide_batch<G: Gate + ?Sized>(
+    kind: BatchKind,
     ty: &ItemType,
     batch: &Batch<'_>,
     container: &Own,
-    policy: &Policy,
-    traces: &Traces,
+    cx: Decide<'_>,
     gate: &mut G,
-    report: &mut Report,
-    names: &mut Names,
 ) -> Result<Decided, &'static str> {
+    let Decide {
+        policy,
+        traces,
+        report,
+        names,
+    } = cx;
     let label = ty.label();
     // An item without records is decided as one item of the envelope's trace, as before.
     let empty = [container.clone()];
@@ -265,7 +289,7 @@ fn decide_batch<G: Gate + ?Sized>(
         let mut mask = vec![false; owns.len()];
         members.iter().for_each(|i| mask[*i] = true);
         let payload = batch.payload_of(&mask);
-        let item = match scrub_span_batch(&payload, policy, ids_allowed, report, names) {
+        let item = match scrub_batch(kind, &payload, policy, ids_allowed, report, names) {
             Ok(item) => item,
             Err(reason) => {
                 report.dropped_n(label, reason, n);
@@ -298,23 +322,33 @@ fn most_direct(a: AttributedBy, b: AttributedBy) -> AttributedBy {
     }
 }
 
-/// One company's records of a span v2 item, scrubbed and written as a container that tells
-/// the ingest not to infer an IP or user agent ([`crate::infer`]).
-fn scrub_span_batch(
+/// One company's records of a batch item, scrubbed by their type's schema and written as a
+/// container that tells the ingest not to infer an IP or user agent ([`crate::infer`]).
+fn scrub_batch(
+    kind: BatchKind,
     payload: &str,
     policy: &Policy,
     ids_allowed: bool,
     report: &mut Report,
     names: &mut Names,
 ) -> Result<Item, &'static str> {
-    let mut batch: spans_v2::SpanBatch<'_> =
-        serde_json::from_str(payload).map_err(|_| DROP_INVALID)?;
-    batch.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+    let mut cx = Ctx::new(policy, ids_allowed, report, names);
+    let (count, bytes) = match kind {
+        BatchKind::SpanV2 => {
+            let mut batch: spans_v2::SpanBatch<'_> =
+                serde_json::from_str(payload).map_err(|_| DROP_INVALID)?;
+            batch.scrub(&mut cx);
+            let container = crate::infer::Container::new(&batch);
+            (batch.len(), to_bytes(&container, payload.len())?)
+        }
+    };
+    let (ty, content_type) = match kind {
+        BatchKind::SpanV2 => ("span", SPAN_V2_CONTENT_TYPE),
+    };
     let mut header = Map::new();
-    header.insert("type".into(), "span".into());
-    header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
-    header.insert("item_count".into(), Value::from(batch.len()));
-    let bytes = to_bytes(&crate::infer::Container::new(&batch), payload.len())?;
+    header.insert("type".into(), ty.into());
+    header.insert("content_type".into(), content_type.into());
+    header.insert("item_count".into(), Value::from(count));
     Item::with_header(header, bytes).map_err(|_| DROP_INVALID)
 }
 
