@@ -4,9 +4,11 @@
 //! every span that ends after the call). One item can hold records of several companies, or
 //! records with and without the attribute (3.x: the spans that end before the middleware
 //! runs have none), so consent is decided per record: the records are read here without
-//! being scrubbed, and [`Batch::payload_of`] rebuilds the item for one company's records.
+//! being scrubbed (one pass that skips all but `trace_id` and the company attribute), and
+//! [`Batch::payload_of`] rebuilds the item for one company's records when it is split.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -22,120 +24,244 @@ use crate::values::MAX_ELEMENTS;
 pub(crate) struct Batch<'a> {
     /// The whole payload.
     payload: &'a str,
-    /// Where the `items` array is in it (brackets included); empty when there is none.
-    items: std::ops::Range<usize>,
-    /// Each record (nulls skipped, at most [`MAX_ELEMENTS`], as the typed list keeps).
-    pub records: Vec<Record<'a>>,
+    /// Each record's trace and company (nulls skipped, at most [`MAX_ELEMENTS`], as the
+    /// typed list keeps them).
+    pub records: Vec<Record>,
+    /// The records' text, found only when the item is split (most items hold one
+    /// company's records and leave whole).
+    raws: OnceCell<Vec<&'a str>>,
 }
 
-/// One record: its text and its own attribution.
+/// One record's own attribution.
 #[derive(Debug)]
-pub(crate) struct Record<'a> {
-    raw: &'a str,
+pub(crate) struct Record {
     /// Company (attribute) and trace.
     pub own: Own,
 }
 
-#[derive(Deserialize)]
-struct Container<'a> {
-    #[serde(borrow, default)]
-    items: Option<&'a RawValue>,
-}
-
 impl<'a> Batch<'a> {
-    /// Reads the records. `Err` when the payload is not JSON, or a record is not an object
-    /// (the typed parse would refuse the item too: fail closed).
+    /// Reads each record's trace and company in one pass (everything else is skipped
+    /// unread). `Err` when the payload is not a JSON object, names `items` twice, or a
+    /// record is not an object (the typed parse would refuse the item too: fail closed).
     pub fn read(
         payload: &'a str,
         company_tag: &str,
         header_trace: Option<TraceId>,
     ) -> Result<Batch<'a>, ()> {
-        let container: Container<'a> = serde_json::from_str(payload).map_err(|_| ())?;
-        let Some(items) = container.items else {
-            return Ok(Batch {
-                payload,
-                items: 0..0,
-                records: Vec::new(),
-            });
-        };
-        let text = items.get();
-        let start = offset(payload, text);
-        let list: Vec<&'a RawValue> = match serde_json::from_str(text) {
-            Ok(list) => list,
-            // Not a list: the typed parse reads it as no records, and so does this.
-            Err(_) => {
-                return Ok(Batch {
-                    payload,
-                    items: 0..0,
-                    records: Vec::new(),
-                })
-            }
-        };
-        let mut records = Vec::with_capacity(list.len().min(MAX_ELEMENTS));
-        for raw in list
-            .into_iter()
-            .filter(|r| r.get() != "null")
-            .take(MAX_ELEMENTS)
-        {
-            let raw = raw.get();
-            let mut de = serde_json::Deserializer::from_str(raw);
-            let who = RecordSeed(company_tag)
-                .deserialize(&mut de)
-                .map_err(|_| ())?;
-            let trace = who
-                .trace_id
-                .as_deref()
-                .and_then(TraceId::parse)
-                .or(header_trace);
-            let company = match who.company {
-                Company::None => Ok(None),
-                Company::One(c) => Ok(Some(c.into_owned())),
-                Company::Two => Err(Ambiguous),
-            };
-            let by = match company {
-                Ok(Some(_)) | Err(_) => AttributedBy::Attribute,
-                Ok(None) => AttributedBy::Unattributed,
-            };
-            records.push(Record {
-                raw,
-                own: Own {
-                    company,
-                    by,
-                    user: None,
-                    trace,
-                },
-            });
-        }
+        let mut de = serde_json::Deserializer::from_str(payload);
+        let found = ContainerSeed(company_tag)
+            .deserialize(&mut de)
+            .map_err(|_| ())?;
+        de.end().map_err(|_| ())?;
+        let records = (found.into_iter())
+            .map(|who| {
+                let trace = (who.trace_id.as_deref())
+                    .and_then(TraceId::parse)
+                    .or(header_trace);
+                let company = match who.company {
+                    Company::None => Ok(None),
+                    Company::One(c) => Ok(Some(c.into_owned())),
+                    Company::Two => Err(Ambiguous),
+                };
+                let by = match company {
+                    Ok(Some(_)) | Err(_) => AttributedBy::Attribute,
+                    Ok(None) => AttributedBy::Unattributed,
+                };
+                Record {
+                    own: Own {
+                        company,
+                        by,
+                        user: None,
+                        trace,
+                    },
+                }
+            })
+            .collect();
         Ok(Batch {
             payload,
-            items: start..start + text.len(),
             records,
+            raws: OnceCell::new(),
         })
     }
 
     /// The payload for the records `keep` selects: the original bytes when it selects
-    /// them all, else the same container with only those records in its `items`.
+    /// them all, else the same container with only those records in its `items` (the text
+    /// from the first record to the last is replaced; what surrounds it is kept).
     pub fn payload_of(&self, keep: &[bool]) -> Cow<'a, str> {
-        if keep.iter().all(|k| *k) && self.records.len() == keep.len() && !self.items.is_empty() {
+        if keep.iter().all(|k| *k) {
             return Cow::Borrowed(self.payload);
         }
-        if self.items.is_empty() {
+        let raws = self.raws.get_or_init(|| record_texts(self.payload));
+        let (Some(first), Some(last)) = (raws.first(), raws.last()) else {
             return Cow::Borrowed(self.payload);
-        }
-        let kept = self.records.iter().zip(keep).filter(|(_, k)| **k);
-        let len: usize = kept.clone().map(|(r, _)| r.raw.len() + 1).sum();
-        let mut out = String::with_capacity(self.payload.len() - self.items.len() + len + 2);
-        out.push_str(&self.payload[..self.items.start]);
-        out.push('[');
+        };
+        let start = offset(self.payload, first);
+        let end = offset(self.payload, last) + last.len();
+        let kept = raws.iter().zip(keep).filter(|(_, k)| **k);
+        let len: usize = kept.clone().map(|(r, _)| r.len() + 1).sum();
+        let mut out = String::with_capacity(self.payload.len() - (end - start) + len);
+        out.push_str(&self.payload[..start]);
         for (i, (r, _)) in kept.enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(r.raw);
+            out.push_str(r);
         }
-        out.push(']');
-        out.push_str(&self.payload[self.items.end..]);
+        out.push_str(&self.payload[end..]);
         Cow::Owned(out)
+    }
+}
+
+/// The records' text, in the order [`Batch::read`] found them (the payload was read once
+/// already: it parses).
+fn record_texts(payload: &str) -> Vec<&str> {
+    #[derive(Deserialize)]
+    struct Texts<'a> {
+        #[serde(borrow, default)]
+        items: Option<Records<'a>>,
+    }
+    serde_json::from_str::<Texts<'_>>(payload)
+        .ok()
+        .and_then(|t| t.items)
+        .map(|r| r.0.into_iter().map(RawValue::get).collect())
+        .unwrap_or_default()
+}
+
+/// The container: its `items`' traces and companies; every other key skipped unread.
+struct ContainerSeed<'t>(&'t str);
+
+impl<'de> DeserializeSeed<'de> for ContainerSeed<'_> {
+    type Value = Vec<RecordWho<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ContainerSeed<'_> {
+    type Value = Vec<RecordWho<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an item container")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut items = None;
+        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+            if k == "items" {
+                if items.is_some() {
+                    return Err(serde::de::Error::duplicate_field("items"));
+                }
+                items = Some(map.next_value_seed(RecordsSeed(self.0))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(items.unwrap_or_default())
+    }
+}
+
+/// The records of `items`: a list's elements (nulls skipped, the first [`MAX_ELEMENTS`]);
+/// a value that is not a list holds none (as the typed parse reads it).
+struct RecordsSeed<'t>(&'t str);
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = Vec<RecordWho<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = Vec<RecordWho<'de>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(who) = seq.next_element_seed(RecordSeed(self.0))? {
+            if let Some(who) = who {
+                out.push(who);
+            }
+            if out.len() == MAX_ELEMENTS {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
+        }
+        Ok(out)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+}
+
+/// The records' text: a list's elements (nulls skipped, the first [`MAX_ELEMENTS`]); a
+/// value that is not a list holds none (as the typed parse reads it).
+struct Records<'de>(Vec<&'de RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Records<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RecordsVisitor)
+    }
+}
+
+struct RecordsVisitor;
+
+impl<'de> Visitor<'de> for RecordsVisitor {
+    type Value = Records<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if raw.get() != "null" {
+                out.push(raw);
+            }
+            if out.len() == MAX_ELEMENTS {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
+        }
+        Ok(Records(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Records(Vec::new()))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Records(Vec::new()))
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Records(Vec::new()))
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Records(Vec::new()))
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Records(Vec::new()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Records(Vec::new()))
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Records(Vec::new()))
     }
 }
 
@@ -171,19 +297,23 @@ struct RecordWho<'de> {
 }
 
 /// Reads a record's `trace_id` and company attribute; every other key is skipped unread.
+/// `null` is no record; anything else that is not an object is an error.
 struct RecordSeed<'t>(&'t str);
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = RecordWho<'de>;
+    type Value = Option<RecordWho<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
+        d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = RecordWho<'de>;
+    type Value = Option<RecordWho<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a record")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut who = RecordWho::default();
@@ -196,7 +326,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                 }
             }
         }
-        Ok(who)
+        Ok(Some(who))
     }
 }
 
