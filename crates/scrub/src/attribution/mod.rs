@@ -4,7 +4,7 @@
 //! An item belongs to the request that produced it. Its company comes, in this order, from
 //! (a) its own value: an event's company tag, a span's or metric record's company attribute
 //! (sentry-sdk 3.x's `set_attribute`); (b) an item of the same envelope and the same trace
-//! that names one ([`Traces`]); (c) the caller's trace map ([`Gate::trace`]), which the
+//! that names one; (c) the caller's trace map ([`Gate::trace`]), which the
 //! caller learns from the items of earlier envelopes ([`Gate::learn`]). An item's own value
 //! always wins: nothing overrides it. A trace whose items name two different companies is
 //! ambiguous: the items of it that name none are dropped as
