@@ -31,12 +31,24 @@ pub(crate) enum Parsed<'a> {
     ClientReport(session::ClientReport<'a>),
     Profile(Box<profile::Profile<'a>>),
     CheckIn(profile::CheckIn<'a>),
+    /// Parsed for its attribution, then let go: parsed again when decided (see
+    /// [`HELD_PARSE_BUDGET`]).
+    Later,
 }
+
+/// Payload bytes of an envelope's items whose parse is held from reading to deciding.
+/// Typical envelopes (a few KiB) are parsed once; past it (an envelope of many large
+/// events, or a large profile), items are parsed again when decided, so that the memory
+/// an envelope takes stays that of one parsed item at a time, as before attribution
+/// needed every item read first.
+pub(crate) const HELD_PARSE_BUDGET: usize = 4 << 20;
 
 /// A read item: its type, its parse and its own attribution.
 pub(crate) struct Read<'a> {
+    item: &'a Item,
     ty: &'a ItemType,
     payload_len: usize,
+    header_trace: Option<TraceId>,
     parsed: Parsed<'a>,
     /// The item's own attribution (a batch's records carry theirs).
     own: Own,
@@ -50,11 +62,33 @@ pub(crate) struct Decided {
 
 /// Parses an item and reads its own attribution. `header_trace` (the envelope header's
 /// `trace.trace_id`) is the trace of items of a request that carry none of their own.
+/// `hold`: keep the parse for [`Read::decide`] (else it parses again).
 pub(crate) fn read<'a>(
     item: &'a Item,
     policy: &Policy,
     header_trace: Option<TraceId>,
+    hold: bool,
 ) -> Result<Read<'a>, &'static str> {
+    let (mut parsed, own) = parse_item(item, policy, header_trace)?;
+    if !hold && !matches!(parsed, Parsed::Batch(..)) {
+        parsed = Parsed::Later;
+    }
+    Ok(Read {
+        item,
+        ty: item.ty(),
+        payload_len: item.payload().len(),
+        header_trace,
+        parsed,
+        own,
+    })
+}
+
+/// The item in its kept schema, and its own attribution.
+fn parse_item<'a>(
+    item: &'a Item,
+    policy: &Policy,
+    header_trace: Option<TraceId>,
+) -> Result<(Parsed<'a>, Own), &'static str> {
     let ty = item.ty();
     let payload = item.payload();
     let tag = policy.config.company_tag.as_str();
@@ -118,12 +152,7 @@ pub(crate) fn read<'a>(
         ItemType::Unknown(_) => return Err(DROP_UNKNOWN_TYPE),
         _ => return Err(DROP_DENIED_TYPE),
     };
-    Ok(Read {
-        ty,
-        payload_len: payload.len(),
-        parsed,
-        own,
-    })
+    Ok((parsed, own))
 }
 
 impl<'a> Read<'a> {
@@ -163,10 +192,14 @@ impl<'a> Read<'a> {
             Decision::Drop(reason) => return Err(reason),
             Decision::Forward { ids_allowed } => ids_allowed,
         };
+        let parsed = match self.parsed {
+            Parsed::Later => parse_item(self.item, policy, self.header_trace)?.0,
+            parsed => parsed,
+        };
         let mut cx = Ctx::new(policy, ids_allowed, report, names);
         let ty = self.ty.clone();
         let n = self.payload_len;
-        let bytes = match self.parsed {
+        let bytes = match parsed {
             Parsed::Event(mut ev) => {
                 ev.scrub(&mut cx);
                 to_bytes(&*ev, n)?
@@ -195,7 +228,7 @@ impl<'a> Read<'a> {
                 c.scrub(&mut cx);
                 to_bytes(&c, n)?
             }
-            Parsed::Batch(..) => return Err(DROP_INVALID),
+            Parsed::Batch(..) | Parsed::Later => return Err(DROP_INVALID),
         };
         let kept = KeptConsent {
             company: resolved.company,

@@ -138,10 +138,19 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
     let mut report = Report::default();
     let mut names = names::Names::default();
     let header_trace = header::trace_id(envelope.header());
-    let read: Vec<(&'static str, Result<item::Read<'_>, &'static str>)> = envelope
-        .items()
+    let mut held = 0usize;
+    let read: Vec<(&'static str, Result<item::Read<'_>, &'static str>)> = (envelope.items())
         .iter()
-        .map(|i| (i.ty().label(), item::read(i, policy, header_trace)))
+        .map(|i| {
+            // Only the parses of read items count (denied types are not parsed).
+            let len = i.payload().len();
+            let hold = held.saturating_add(len) <= item::HELD_PARSE_BUDGET;
+            let r = item::read(i, policy, header_trace, hold);
+            if hold && r.is_ok() {
+                held += len;
+            }
+            (i.ty().label(), r)
+        })
         .collect();
     let mut traces = attribution::Traces::default();
     for (_, r) in &read {

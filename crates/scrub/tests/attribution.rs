@@ -584,3 +584,51 @@ fn the_ingest_is_told_never_to_infer_an_ip_or_user_agent() {
     );
     assert!(!o.text.contains("\"auto\""), "{}", o.text);
 }
+
+#[test]
+fn items_past_the_held_parse_budget_are_parsed_again_with_the_same_result() {
+    // Five events of about 0.9 MiB each (the bulk in `extra`, which is skipped unread): past
+    // 4 MiB the items are parsed for their attribution, let go, and parsed again when
+    // decided. The last one's company is a number: read as "7" both times, kept as "7".
+    let pad = "x".repeat(900 * 1024);
+    let mut items = Vec::new();
+    for n in 0..5 {
+        let (h, mut p) = event("event", TRACE, None);
+        p["tags"] = json!({"company_id": 7});
+        p["extra"] = json!({"pad": pad});
+        p["event_id"] = json!(format!("9ec79c33ec9942ab8353589fcb2e04d{n}"));
+        items.push((h, p));
+    }
+    let spans = span_item(vec![span("cafe0000000000f9", TRACE, "SELECT 1", None)]);
+    items.push(spans);
+    let env = body(&json!({}), &items);
+    let mut asked = Vec::new();
+    let o = out(scrub_envelope(
+        &env,
+        &policy(),
+        Upstream::default(),
+        consent(&[("7", true)], &mut asked),
+    ));
+    assert_eq!(o.items.len(), 6);
+    for (_, p) in &o.items[..5] {
+        assert_eq!(p["tags"], json!({"company_id": "7"}));
+        assert_eq!(p["user"], json!({"id": "90210"}));
+        assert!(p.get("extra").is_none());
+    }
+    // The same item scrubbed alone (held) leaves byte for byte the same.
+    let alone = body(&json!({}), &items[4..5]);
+    let mut asked_alone = Vec::new();
+    let o_alone = out(scrub_envelope(
+        &alone,
+        &policy(),
+        Upstream::default(),
+        consent(&[("7", true)], &mut asked_alone),
+    ));
+    assert_eq!(o.items[4], o_alone.items[0]);
+    assert_eq!(span_ids(&o.items), [["cafe0000000000f9"]]);
+    assert!(
+        asked.iter().all(|(_, c, _)| c.as_deref() == Some("7")),
+        "{asked:?}"
+    );
+    assert_eq!(o.consent.len(), 6);
+}
