@@ -4,25 +4,31 @@
 //! placeholder with a `_meta` remark (`@freetext:replace`). Shapes: [`crate::normalize::ident`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::ctx::Ctx;
 use crate::normalize::{self, ident};
 use crate::values::Val;
 
-/// The transaction names decided in one envelope, as `(sent, kept)`. The same name is
-/// copied into the envelope header (`trace.transaction`) and into profiles, which carry no
-/// `transaction_info.source`: they get the decision made where the source was known.
+/// The transaction names decided in one envelope, sent → kept (the first decision of a
+/// name wins). The same name is copied into the envelope header (`trace.transaction`) and
+/// into profiles, which carry no `transaction_info.source`: they get the decision made
+/// where the source was known. A map: an envelope of many items looked each copy up in
+/// every name decided before it.
 #[derive(Debug, Default)]
 pub struct Names {
-    seen: Vec<(String, String)>,
+    seen: HashMap<String, String>,
 }
 
 impl Names {
     fn get(&self, sent: &str) -> Option<&str> {
-        self.seen
-            .iter()
-            .find(|(s, _)| s == sent)
-            .map(|(_, k)| k.as_str())
+        crate::work::charge(sent.len());
+        self.seen.get(sent).map(String::as_str)
+    }
+
+    fn record(&mut self, sent: String, kept: &str) {
+        crate::work::charge(sent.len());
+        self.seen.entry(sent).or_insert_with(|| kept.to_owned());
     }
 }
 
@@ -65,6 +71,9 @@ pub fn is_route_source(s: Option<&str>) -> bool {
 /// carry none: the envelope header, profiles). A copy of a name already decided in this
 /// envelope gets the same result.
 pub fn transaction(cx: &mut Ctx<'_>, src: Option<&str>, v: &mut Option<Val<'_>>) {
+    if cx.val_over_budget(v) {
+        return;
+    }
     let Some(Val::Str(s)) = v else {
         cx.val_text(v);
         return;
@@ -77,7 +86,7 @@ pub fn transaction(cx: &mut Ctx<'_>, src: Option<&str>, v: &mut Option<Val<'_>>)
     }
     let sent = s.to_string();
     if SDK_NAMES.contains(&s.as_ref()) {
-        cx.names.seen.push((sent, s.to_string()));
+        cx.names.record(sent, s);
         return;
     }
     match source(src) {
@@ -87,7 +96,7 @@ pub fn transaction(cx: &mut Ctx<'_>, src: Option<&str>, v: &mut Option<Val<'_>>)
         Source::Free(name) => cx.replace_freetext(s, &format!("<{name} transaction>")),
         Source::Template | Source::Url => cx.replace_freetext(s, "<unknown transaction>"),
     }
-    cx.names.seen.push((sent, s.to_string()));
+    cx.names.record(sent, s);
 }
 
 /// An identifier-shaped name: a path in it (`/export/{id}`, `GET /api/{id}`) loses its
@@ -140,6 +149,9 @@ fn is_ai_op(op: &str) -> bool {
 }
 
 fn describe(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>, placeholder: &str) {
+    if cx.val_over_budget(desc) {
+        return;
+    }
     let Some(Val::Str(s)) = desc else {
         cx.val_text(desc);
         return;
