@@ -307,3 +307,7 @@ fn base64_has_colon(s: &[u8]) -> bool {
         bytes[..3 - pad.min(2)].contains(&b':')
     })
 }
+
+#[cfg(test)]
+#[path = "secrets_tests.rs"]
+mod tests;

@@ -651,3 +651,66 @@ impl Groups {
         Some(self.0[k].1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// How a group's end was found before [`Groups`]: a walk from its `(`.
+    fn walk_from(b: &[u8], open: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        let mut j = open;
+        while j < b.len() {
+            match b[j] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j + 1);
+                    }
+                }
+                q @ (b'"' | b'`') => {
+                    let (end, closed) = quoted_end(b, j, q, q == b'"');
+                    if !closed {
+                        return None;
+                    }
+                    j = end;
+                    continue;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        None
+    }
+
+    proptest! {
+        /// Every `(` outside quoted identifiers (where `collapse_lists` can ask) ends where
+        /// a walk from it ends.
+        #[test]
+        fn groups_end_where_a_walk_from_their_open_ends(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&["(", ")", "\"", "`", "\\", "a", " ", ",", "%s", "VALUES "][..]),
+                0..40,
+            )
+        ) {
+            let text = parts.concat();
+            let b = text.as_bytes();
+            let groups = Groups::new(b);
+            let mut j = 0;
+            while j < b.len() {
+                match b[j] {
+                    q @ (b'"' | b'`') => {
+                        j = quoted_end(b, j, q, q == b'"').0;
+                        continue;
+                    }
+                    b'(' => prop_assert_eq!(groups.end(b, j), walk_from(b, j), "at {} in {:?}", j, text),
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+    }
+}
