@@ -209,7 +209,9 @@ impl Exception<'_> {
     /// Sorted and without repeats, as [`crate::exception_text::Vocabulary::is_code`]
     /// looks them up (a list searched word by word cost the square of the frames' words).
     fn code_words(&self) -> Vec<String> {
-        let mut words: Vec<String> = Vec::new();
+        // A set, so a repeated word (the same module in every frame) costs a lookup, not a
+        // copy; its order is the sorted order the lookups need.
+        let mut words: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let frames = self.stacktrace.iter().flat_map(|st| st.frames.0.iter());
         let names = frames
             .flat_map(|f| [&f.function, &f.module])
@@ -219,13 +221,14 @@ impl Exception<'_> {
             for w in crate::exception_text::split_words(name) {
                 if w.len() >= 3 && w.bytes().all(|b| b.is_ascii_alphabetic()) {
                     crate::work::charge(w.len());
-                    words.push(w.to_ascii_lowercase());
+                    let lower = crate::exception_text::lower(w);
+                    if !words.contains(lower.as_ref()) {
+                        words.insert(lower.into_owned());
+                    }
                 }
             }
         }
-        words.sort_unstable();
-        words.dedup();
-        words
+        words.into_iter().collect()
     }
 }
 
