@@ -2,7 +2,7 @@
 //!
 //! Every rule that scans text (the detectors' prefilter and validators, the normalisers,
 //! the exception-message catalog, the code vocabulary) counts the bytes it examines with
-//! [`charge`]. The count is a deterministic measure of CPU work: the same input costs the
+//! `charge`. The count is a deterministic measure of CPU work: the same input costs the
 //! same units on any machine and under any load, so tests can assert that the cost per byte
 //! does not grow with the input (`tests/bounded_work.rs`) and a request can be given a
 //! budget without reading a clock.
