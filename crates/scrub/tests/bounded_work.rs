@@ -94,10 +94,10 @@ const PLACES: &[Place] = &[
 impl Place {
     /// The base size of a measurement. Exception messages are judged up to 8 KiB (longer
     /// ones are not a library's format and are replaced unread), so they are measured
-    /// below that: 512 B, 2 KiB, 8 KiB.
+    /// below that: 448 B, 1.75 KiB, 7 KiB (and a wrapper around it).
     fn base(self) -> usize {
         match self {
-            Place::ExceptionValue | Place::WrappedException => 512,
+            Place::ExceptionValue | Place::WrappedException => 448,
             _ => 1024,
         }
     }
@@ -228,15 +228,17 @@ fn cost(place: Place, text: &str) -> u64 {
     full.work.saturating_sub(empty[at])
 }
 
-/// `unit` repeated (and cut on a char boundary) to `len` bytes.
+/// How many whole units make about `len` bytes: a multiple of 4, so that at N, 4N and 16N
+/// the text holds the same units in the same parity (an odd number of `"` leaves the last
+/// one open, which changes what follows from SQL to a literal: another cost per byte, not
+/// a growing one).
+fn units_for(unit: usize, len: usize) -> usize {
+    len.div_ceil(unit.max(1)).div_ceil(4) * 4
+}
+
+/// `unit` repeated, whole, to about `len` bytes.
 fn repeat_to(unit: &str, len: usize) -> String {
-    let mut s = unit.repeat(len / unit.len().max(1) + 1);
-    let mut cut = len.min(s.len());
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s.truncate(cut);
-    s
+    unit.repeat(units_for(unit.len(), len))
 }
 
 /// How an input of a given length is built.
@@ -257,7 +259,7 @@ impl Shape {
             Shape::Repeat(u) => repeat_to(u, len),
             Shape::Halves(a, b) => repeat_to(a, len / 2) + &repeat_to(b, len - len / 2),
             Shape::Nest(open, close) => {
-                let n = len / (open.len() + close.len()).max(1);
+                let n = units_for(open.len() + close.len(), len);
                 open.repeat(n) + &close.repeat(n)
             }
         }
