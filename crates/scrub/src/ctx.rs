@@ -83,13 +83,11 @@ impl<'p> Ctx<'p> {
         if s.is_empty() || *s == FILTERED {
             return true;
         }
-        let len = s.len();
         self.report.redacted("@budget");
-        self.meta.substituted(
-            &self.path,
-            std::iter::once((RULE_BUDGET.to_owned(), 0, FILTERED.len())),
-            len,
-        );
+        // A rule may have rewritten part of it already (a URL's path): the placeholder
+        // replaces the whole, so its remark supersedes theirs.
+        self.meta
+            .replaced_whole(&self.path, RULE_BUDGET, FILTERED.len(), s.len());
         *s = Cow::Borrowed(FILTERED);
         true
     }

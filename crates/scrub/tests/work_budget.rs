@@ -190,12 +190,21 @@ fn fixtures() -> Vec<(String, Envelope)> {
 }
 
 /// `limited` is `full` with some strings replaced by `[filtered]` and some source lines
-/// removed: same keys (bar `_meta` and the lines), same numbers, same ids.
-fn stricter(limited: &Value, full: &Value, path: &str) -> Result<(), String> {
+/// removed: same keys (bar `_meta` and the lines), same numbers, same ids. The paths of the
+/// replaced strings go to `replaced`.
+fn stricter(
+    limited: &Value,
+    full: &Value,
+    path: &str,
+    replaced: &mut Vec<String>,
+) -> Result<(), String> {
     match (limited, full) {
-        (Value::String(l), Value::String(f)) if l == f || l == FILTERED => Ok(()),
+        (Value::String(l), Value::String(f)) if l == f => Ok(()),
         // A number judged as text (a card sent as a number) is replaced too.
-        (Value::String(l), Value::Number(_)) if l == FILTERED => Ok(()),
+        (Value::String(l), Value::String(_) | Value::Number(_)) if l == FILTERED => {
+            replaced.push(path.to_owned());
+            Ok(())
+        }
         (Value::Object(l), Value::Object(f)) => {
             for (k, v) in l {
                 if k == "_meta" {
@@ -205,7 +214,7 @@ fn stricter(limited: &Value, full: &Value, path: &str) -> Result<(), String> {
                 let Some(fv) = f.get(k) else {
                     return Err(format!("{path}.{k} is not in the unlimited output"));
                 };
-                stricter(v, fv, &format!("{path}.{k}"))?;
+                stricter(v, fv, &format!("{path}{SEP}{k}"), replaced)?;
             }
             Ok(())
         }
@@ -217,11 +226,23 @@ fn stricter(limited: &Value, full: &Value, path: &str) -> Result<(), String> {
             l.iter()
                 .zip(f)
                 .enumerate()
-                .try_for_each(|(i, (a, b))| stricter(a, b, &format!("{path}.{i}")))
+                .try_for_each(|(i, (a, b))| stricter(a, b, &format!("{path}{SEP}{i}"), replaced))
         }
         (l, f) if l == f => Ok(()),
         (l, f) => Err(format!("{path}: {l} where the unlimited output has {f}")),
     }
+}
+
+/// Joins the keys of a path (keys may hold dots: `thread.id`).
+const SEP: char = '\u{1f}';
+
+/// The `_meta` remarks of the string at `path` (keys joined by [`SEP`]) in an event.
+fn remarks<'v>(item: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split(SEP)
+        .skip(1)
+        .try_fold(&item["_meta"], |node, key| node.get(key))?
+        .get("")?
+        .get("rem")
 }
 
 /// `_meta` holds rule ids, kinds and numbers only.
@@ -260,8 +281,21 @@ fn any_budget_only_makes_the_output_stricter() {
             let (limited, report) = scrub(&policy(units(limit)), &env);
             assert_eq!(limited.len(), full.len(), "{name}: same items");
             for (l, f) in limited.iter().zip(&full) {
-                if let Err(e) = stricter(l, f, "") {
+                let mut replaced = Vec::new();
+                if let Err(e) = stricter(l, f, "", &mut replaced) {
                     panic!("{name} at {eighth}/8 of its cost: {e}");
+                }
+                // In an event, each replaced string says why, with one range that fits the
+                // placeholder (earlier remarks on it are superseded).
+                if l.get("_meta").is_some() {
+                    for p in replaced {
+                        assert_eq!(
+                            remarks(l, &p),
+                            Some(&json!([["@budget:replace", "s", 0, FILTERED.len()]])),
+                            "{name} at {eighth}/8: the remarks of {}",
+                            p.replace(SEP, ".")
+                        );
+                    }
                 }
             }
             let text = limited.iter().map(Value::to_string).collect::<String>();
