@@ -96,6 +96,7 @@ fn is_hex(s: &str) -> bool {
 /// `package@version` (the package's name made of words of code), or a bare version or
 /// hash.
 pub fn is_release_shaped(s: &str, vocab: &Vocabulary) -> bool {
+    crate::work::charge(s.len());
     match s.rsplit_once('@') {
         Some((name, version)) => {
             is_package_name(name) && vocab.is_code(name, &[]) && is_version_or_hash(version)
@@ -166,6 +167,9 @@ fn decide(
     allowed: impl Fn(&str) -> bool,
     placeholder: &str,
 ) {
+    if cx.val_over_budget(v) {
+        return;
+    }
     match v {
         Some(Val::Str(s)) if allowed(s) => {}
         Some(Val::Str(s)) if shaped(s) => cx.text(s),

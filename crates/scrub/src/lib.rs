@@ -43,6 +43,7 @@ mod report;
 mod session;
 mod spans_v2;
 mod values;
+pub mod work;
 
 use bytes::Bytes;
 use envelope::{Envelope, Item, ItemType};
@@ -57,6 +58,7 @@ pub use policy::{
 pub use report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;
 pub use values::MAX_ELEMENTS;
+pub use work::WorkBudget;
 
 use ctx::Ctx;
 use event::Event;
@@ -119,6 +121,9 @@ where
 {
     let mut report = Report::default();
     let mut names = names::Names::default();
+    // One budget for the whole envelope: its size is what the sender paid for.
+    let size = envelope.items().iter().map(|i| i.payload().len()).sum();
+    let meter = work::Meter::start(policy.budget.limit(size));
     let mut items = Vec::with_capacity(envelope.items().len());
     let mut consent = Vec::with_capacity(envelope.items().len());
     for item in envelope.items() {
@@ -133,7 +138,14 @@ where
             kept.ids_allowed = matches!(d, Decision::Forward { ids_allowed: true });
             d
         };
-        match scrub_item(item, policy, &mut recording_gate, &mut report, &mut names) {
+        match scrub_item(
+            item,
+            policy,
+            &mut recording_gate,
+            &mut report,
+            &mut names,
+            meter,
+        ) {
             Ok(new) => {
                 report.kept(label);
                 items.push(new);
@@ -143,7 +155,15 @@ where
         }
     }
     // The header last: its `trace.transaction` copies a name the items decided.
-    let header = header::scrub_header(envelope.header(), upstream, policy, &mut report, &mut names);
+    let header = header::scrub_header(
+        envelope.header(),
+        upstream,
+        policy,
+        &mut report,
+        &mut names,
+        meter,
+    );
+    report.work = meter.used();
     let mut out = Envelope::from_header(header);
     for item in items {
         out.push(item);
@@ -161,6 +181,7 @@ fn scrub_item<G>(
     gate: &mut G,
     report: &mut Report,
     names: &mut names::Names,
+    meter: work::Meter,
 ) -> Result<Item, &'static str>
 where
     G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
@@ -172,12 +193,12 @@ where
             let mut ev: Event<'_> = parse(payload)?;
             let attribution = ev.attribution(&policy.config.company_tag)?;
             let ids_allowed = decide(gate(ty, Some(attribution)))?;
-            ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+            ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
             Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
         }
         ItemType::Span => {
             let ids_allowed = decide(gate(ty, None))?;
-            let mut cx = Ctx::new(policy, ids_allowed, report, names);
+            let mut cx = Ctx::new(policy, ids_allowed, report, names, meter);
             if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) {
                 let mut batch: spans_v2::SpanBatch<'_> = parse(payload)?;
                 batch.scrub(&mut cx);
@@ -196,13 +217,13 @@ where
         ItemType::Session => {
             let mut s: session::Session<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
             Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
         }
         ItemType::Sessions => {
             let mut s: session::Sessions<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
             Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
         }
         ItemType::ClientReport => {
@@ -214,13 +235,13 @@ where
         ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
             let mut p: profile::Profile<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            p.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+            p.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
             Ok(Item::new(ty.clone(), to_bytes(&p, payload.len())?))
         }
         ItemType::CheckIn if policy.config.allow_check_ins => {
             let mut c: profile::CheckIn<'_> = parse(payload)?;
             let ids_allowed = decide(gate(ty, None))?;
-            c.scrub(&mut Ctx::new(policy, ids_allowed, report, names));
+            c.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
             Ok(Item::new(ty.clone(), to_bytes(&c, payload.len())?))
         }
         ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),

@@ -4,24 +4,25 @@
 //! placeholder with a `_meta` remark (`@freetext:replace`). Shapes: [`crate::normalize::ident`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::ctx::Ctx;
 use crate::normalize::{self, ident};
 use crate::values::Val;
 
-/// The transaction names decided in one envelope. The same name is copied into the envelope
-/// header (`trace.transaction`) and into profiles, which carry no `transaction_info.source`:
-/// they get the decision made where the source was known, unless that decision kept IDs
-/// the copy may not keep (see [`Names::copy`]).
+/// The transaction names decided in one envelope, by the name as sent. The same name is
+/// copied into the envelope header (`trace.transaction`) and into profiles, which carry no
+/// `transaction_info.source`: they get the decision made where the source was known, unless
+/// that decision kept IDs the copy may not keep (see [`Names::copy`]). A map: an envelope of
+/// many items looked each copy up in every name decided before it.
 #[derive(Debug, Default)]
 pub struct Names {
-    seen: Vec<Decided>,
+    seen: HashMap<String, Vec<Decided>>,
 }
 
-/// One name as sent, how it was judged, and what was kept.
+/// How one name was judged, and what was kept. At most two per name: with and without IDs.
 #[derive(Debug)]
 struct Decided {
-    sent: String,
     source: Source,
     ids_allowed: bool,
     kept: String,
@@ -42,21 +43,28 @@ impl Names {
     /// header stays when the egress re-check drops the items scrubbed with IDs, so they
     /// never take a name that kept a company's ids.
     fn copy(&self, sent: &str, ids_allowed: bool) -> Option<CopyOf<'_>> {
-        let first = self.seen.iter().find(|d| d.sent == sent)?;
-        let fits = |d: &&Decided| d.sent == sent && (!d.ids_allowed || ids_allowed);
-        Some(match self.seen.iter().find(fits) {
-            Some(d) => CopyOf::Same(&d.kept),
-            None => CopyOf::Again(first.source),
-        })
+        crate::work::charge(sent.len());
+        let decided = self.seen.get(sent)?;
+        let first = decided.first()?;
+        Some(
+            match decided.iter().find(|d| !d.ids_allowed || ids_allowed) {
+                Some(d) => CopyOf::Same(&d.kept),
+                None => CopyOf::Again(first.source),
+            },
+        )
     }
 
     fn record(&mut self, sent: String, source: Source, ids_allowed: bool, kept: &str) {
-        self.seen.push(Decided {
-            sent,
-            source,
-            ids_allowed,
-            kept: kept.to_owned(),
-        });
+        crate::work::charge(sent.len());
+        let decided = self.seen.entry(sent).or_default();
+        // The first decision under each consent wins; later ones are the same judgement.
+        if !decided.iter().any(|d| d.ids_allowed == ids_allowed) {
+            decided.push(Decided {
+                source,
+                ids_allowed,
+                kept: kept.to_owned(),
+            });
+        }
     }
 }
 
@@ -99,6 +107,9 @@ pub fn is_route_source(s: Option<&str>) -> bool {
 /// carry none: the envelope header, profiles). A copy of a name already decided in this
 /// envelope gets the same result (see [`Names::copy`]).
 pub fn transaction(cx: &mut Ctx<'_>, src: Option<&str>, v: &mut Option<Val<'_>>) {
+    if cx.val_over_budget(v) {
+        return;
+    }
     let Some(Val::Str(s)) = v else {
         cx.val_text(v);
         return;
@@ -180,6 +191,9 @@ fn is_ai_op(op: &str) -> bool {
 }
 
 fn describe(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>, placeholder: &str) {
+    if cx.val_over_budget(desc) {
+        return;
+    }
     let Some(Val::Str(s)) = desc else {
         cx.val_text(desc);
         return;

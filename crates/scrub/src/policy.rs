@@ -2,6 +2,7 @@
 
 use crate::detect::{DetectorError, Detectors};
 use crate::exception_text::{PatternError, Templates};
+use crate::work::WorkBudget;
 
 /// What to do with exception messages (`exception.values[].value`), where prompts and
 /// document text leak (`f"search failed for {query}"`).
@@ -137,6 +138,7 @@ pub struct Policy {
     pub(crate) config: PolicyConfig,
     pub(crate) detectors: Detectors,
     pub(crate) templates: &'static Templates,
+    pub(crate) budget: WorkBudget,
 }
 
 impl Policy {
@@ -149,7 +151,21 @@ impl Policy {
             config,
             detectors: Detectors::new()?,
             templates: Templates::shared()?,
+            budget: WorkBudget::default(),
         })
+    }
+
+    /// The same policy with another work budget per request (the default suits every
+    /// legitimate envelope; see [`WorkBudget`]).
+    #[must_use]
+    pub fn with_work_budget(mut self, budget: WorkBudget) -> Policy {
+        self.budget = budget;
+        self
+    }
+
+    /// The work budget per request.
+    pub fn work_budget(&self) -> WorkBudget {
+        self.budget
     }
 
     /// The configuration it was built from.

@@ -35,6 +35,7 @@ families! {
     ITEMS_DROPPED = "scrubproxy_items_dropped_total", "counter", ["type", "reason"], "Items removed before egress, by item type and reason.";
     REDACTIONS = "scrubproxy_redactions_total", "counter", ["rule"], "Values replaced by a placeholder, by detector rule.";
     FIELDS_REMOVED = "scrubproxy_fields_removed_total", "counter", ["field"], "Fields removed by the allowlist, by field.";
+    WORK_BUDGET_EXHAUSTED = "scrubproxy_work_budget_exhausted_total", "counter", [], "Envelopes that used up their scrubbing work budget: free text judged after that point left as a placeholder.";
     ENVELOPES_EMITTED = "scrubproxy_envelopes_emitted_total", "counter", ["sink"], "Scrubbed envelopes handed to a sink (dry-run stdout, outbox, upstream queue).";
     ENVELOPES_EMPTY = "scrubproxy_envelopes_empty_total", "counter", [], "Envelopes with nothing left to send after scrubbing.";
     SINK_ERRORS = "scrubproxy_sink_errors_total", "counter", ["sink"], "Failures writing to a dry-run sink.";

@@ -189,7 +189,7 @@ impl Slot {
 pub struct Judge<'a> {
     /// Words of code in general.
     pub vocab: &'a Vocabulary,
-    /// Lower-case words of this event's functions and modules.
+    /// Lower-case words of this event's functions and modules, sorted.
     pub local: &'a [String],
     /// Hosts kept in messages: exact names, or suffixes written `.example.com`.
     pub hosts: &'a [String],

@@ -176,6 +176,7 @@ fn unknown_words(s: &str) -> usize {
 /// }
 /// ```
 pub fn is_technical_segment(seg: &str) -> bool {
+    crate::work::charge(seg.len());
     if seg.is_empty() || is_param(seg) {
         return true;
     }
@@ -227,6 +228,7 @@ pub fn mask_path(url: &str) -> Option<String> {
 /// assert_eq!(apply_route("http://hr.local/other/x/", "/people/{slug}/cv/"), None);
 /// ```
 pub fn apply_route(url: &str, template: &str) -> Option<String> {
+    crate::work::charge(url.len() + template.len());
     let template = template
         .split_once(' ')
         .filter(|(m, _)| METHODS.contains(m))
@@ -341,6 +343,7 @@ fn is_structured(t: &str) -> bool {
 /// }
 /// ```
 pub fn is_identifier_shaped(s: &str) -> bool {
+    crate::work::charge(s.len().min(201));
     if s.is_empty() || s.len() > 200 {
         return false;
     }
