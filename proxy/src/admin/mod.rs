@@ -1,5 +1,6 @@
 //! Admin, beside the path: the operator's listener, on its own address. `/healthz`
-//! (alive), `/readyz` (taking traffic, consent valid, room in the queue), `/metrics`
+//! (alive), `/readyz` (taking traffic, consent valid, room in the queue, a sender
+//! working; the reasons when not), `/metrics`
 //! (Prometheus text); behind a bearer token, `/consent/refresh` and `/audit/recent`.
 //!
 //! Enters: the operator's and orchestrator's requests, and the running proxy's state
@@ -26,8 +27,9 @@ use crate::respond::json;
 
 /// What the admin endpoints read from the running proxy.
 pub trait Status: Send + Sync + 'static {
-    /// `/readyz`: may an orchestrator send traffic here now?
-    fn is_ready(&self) -> bool;
+    /// `/readyz`: why an orchestrator should not send traffic here now (stable reason
+    /// labels); empty when it may.
+    fn not_ready(&self) -> Vec<&'static str>;
     /// `/metrics`: the Prometheus text, gauges updated first.
     fn render_metrics(&self) -> String;
     /// `/audit/recent`: the last envelopes sent, as JSON (`[]` without an upstream).
@@ -178,12 +180,13 @@ async fn handle(
         }
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/readyz") => {
-            if state.is_ready() {
+            let reasons = state.not_ready();
+            if reasons.is_empty() {
                 json(StatusCode::OK, r#"{"status":"ready"}"#.into())
             } else {
                 json(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    r#"{"status":"not ready"}"#.into(),
+                    serde_json::json!({ "status": "not ready", "reasons": reasons }).to_string(),
                 )
             }
         }
