@@ -204,6 +204,15 @@ pub struct ConsentArgs {
     #[arg(long, env = "SENTRY_PROXY_CONSENT_MAX_AGE", default_value = "15m")]
     pub consent_max_age: String,
 
+    /// Deadline of one whole fetch of the consent document (connect, headers and body of
+    /// --consent-url, or the read of --consent-file); a source slower than that has failed.
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_CONSENT_FETCH_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub consent_fetch_timeout: String,
+
     /// Items that name no company (sessions, client reports, events without the company tag).
     #[arg(long, env = "SENTRY_PROXY_UNATTRIBUTED", value_enum, default_value_t = UnattributedArg::Drop)]
     pub unattributed: UnattributedArg,
@@ -415,6 +424,11 @@ pub struct ServeArgs {
     /// /audit/recent). Without it those endpoints are disabled.
     #[arg(long, env = "SENTRY_PROXY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Most concurrent connections on the admin listener (probes, scrapes, refreshes); more
+    /// wait in the kernel's backlog, so a flood there cannot take the SDK port's file descriptors.
+    #[arg(long, env = "SENTRY_PROXY_ADMIN_MAX_CONNECTIONS", default_value_t = 64)]
+    pub admin_max_connections: usize,
 
     /// How many recently sent envelopes /audit/recent keeps.
     #[arg(long, env = "SENTRY_PROXY_AUDIT_SIZE", default_value_t = 50)]
