@@ -237,6 +237,7 @@ pub async fn run(
         let settings = admin::AdminSettings {
             token: state.config.admin_token.clone(),
             header_read_timeout: state.config.inbound.header_read_timeout,
+            max_connections: state.config.admin_max_connections,
         };
         tokio::spawn(admin::serve(admin, settings, state, async move {
             let _ = rx.wait_for(|s| *s).await;

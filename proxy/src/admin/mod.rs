@@ -43,8 +43,13 @@ pub trait Status: Send + Sync + 'static {
 pub struct AdminSettings {
     /// Bearer token of the endpoints that act or show content (`None`: they answer 404).
     pub token: Option<String>,
-    /// Time to receive request headers.
+    /// Time to receive request headers (also the longest a connection may sit idle before
+    /// its first request).
     pub header_read_timeout: std::time::Duration,
+    /// Most concurrent admin connections; more wait in the kernel's backlog. Without a cap, a
+    /// flood of idle connections on this port used every file descriptor, and the SDK port's
+    /// `accept` and the consent file's reads failed.
+    pub max_connections: usize,
 }
 
 /// Serves the admin endpoints until `shutdown` resolves.
@@ -54,12 +59,18 @@ pub async fn serve<S: Status>(
     state: Arc<S>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1)));
     let settings = Arc::new(settings);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(64 * 1024);
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
@@ -83,6 +94,7 @@ pub async fn serve<S: Status>(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "admin connection ended with an error");
             }
+            drop(permit);
         });
     }
 }
@@ -186,7 +198,11 @@ async fn handle(
             } else {
                 json(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    serde_json::json!({ "status": "not ready", "reasons": reasons }).to_string(),
+                    // Written by hand: `json!` would sort the keys, and `status` reads first.
+                    format!(
+                        r#"{{"status":"not ready","reasons":{}}}"#,
+                        serde_json::Value::from(reasons)
+                    ),
                 )
             }
         }

@@ -59,6 +59,8 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// Bearer token of the admin endpoints that act or show content.
     pub admin_token: Option<String>,
+    /// Most concurrent admin connections.
+    pub admin_max_connections: usize,
     /// Shutdown drain time.
     pub shutdown_timeout: Duration,
 }
@@ -104,6 +106,9 @@ impl TryFrom<ServeArgs> for Config {
         let body_read_timeout = duration("--body-read-timeout", &a.body_read_timeout, &mut errs);
         if a.max_connections == 0 {
             errs.push("--max-connections must be at least 1".into());
+        }
+        if a.admin_max_connections == 0 {
+            errs.push("--admin-max-connections must be at least 1".into());
         }
 
         let mut map: HashMap<String, HashMap<String, Arc<Dsn>>> = HashMap::new();
@@ -334,6 +339,7 @@ impl TryFrom<ServeArgs> for Config {
             policy: policy.ok_or_else(|| ConfigErrors(vec!["policy".into()]))?,
             consent,
             admin_token: a.admin_token,
+            admin_max_connections: a.admin_max_connections,
             shutdown_timeout: shutdown_timeout.unwrap_or_default(),
         })
     }

@@ -94,6 +94,7 @@ impl Config {
             self.inbound.body_read_timeout
         );
         let _ = writeln!(s, "max_connections = {}", self.inbound.max_connections);
+        let _ = writeln!(s, "admin_max_connections = {}", self.admin_max_connections);
         let _ = writeln!(
             s,
             "worker_threads = {}",
