@@ -25,6 +25,7 @@ pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
 pub mod cli;
 mod parts;
+mod secrets;
 mod show;
 
 use parts::{addr, duration, egress_proxy, size};
@@ -222,10 +223,10 @@ impl TryFrom<ServeArgs> for Config {
         if !level_ok {
             errs.push("--upstream-compression-level: gzip takes 1-9, zstd 1-19".into());
         }
-        if let Some(t) = &a.admin_token {
-            if t.len() < 16 {
-                errs.push("--admin-token: use at least 16 characters".into());
-            }
+        if let Some(why) = a.admin_token.as_deref().and_then(secrets::weak_admin_token) {
+            errs.push(format!(
+                "--admin-token: {why} (generate one, e.g. openssl rand -hex 32)"
+            ));
         }
         if !dry_run && a.consent.consent_file.is_none() && a.consent.consent_url.is_none() {
             errs.push("a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)".into());
