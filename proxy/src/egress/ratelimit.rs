@@ -195,8 +195,11 @@ fn scopes_of(dsn: &Dsn) -> [String; 3] {
 /// the categories from [`CATEGORIES`].
 #[derive(Debug, Default)]
 pub struct RateLimits {
-    table: Mutex<BTreeMap<(String, &'static str), (Instant, Scope)>>,
+    table: Mutex<Table>,
 }
+
+/// (scope key, category or `""`) → (end, scope).
+type Table = BTreeMap<(String, &'static str), (Instant, Scope)>;
 
 impl RateLimits {
     /// Records limits the upstream gave for a request to `dsn`.
