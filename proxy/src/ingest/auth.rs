@@ -328,7 +328,7 @@ mod tests {
         // A bad name in the header does not hide a good one in the query.
         let a = RequestAuth::from_parts(
             Some("Sentry sentry_key=abc, sentry_client=not a name"),
-            Some("sentry_client=sentry.javascript.browser%2F9.1.0"),
+            Some("sentry_key=abc&sentry_client=sentry.javascript.browser%2F9.1.0"),
         )
         .unwrap();
         assert_eq!(a.client.as_deref(), Some("sentry.javascript.browser/9.1.0"));
