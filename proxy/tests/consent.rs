@@ -587,7 +587,7 @@ async fn start_without_a_valid_document_is_not_ready_and_sends_nothing() {
         let resp = proxy.admin("GET", "/readyz", &[]).await;
         assert_eq!(
             (resp.status, resp.text().as_str()),
-            (503, r#"{"status":"not ready"}"#),
+            (503, r#"{"status":"not ready","reasons":["no_consent"]}"#),
             "{what}"
         );
         let (_, body) = event(1, Some("7"), Some("u-7"));

@@ -58,7 +58,7 @@ def test_compose_names_a_missing_upstream_dsn():
     assert "set SENTRY_UPSTREAM_DSN" in r.stderr
 
 
-@pytest.mark.parametrize("name", ["configmap", "secret", "deployment", "service", "hpa"])
+@pytest.mark.parametrize("name", ["configmap", "secret", "deployment", "service", "service-admin", "hpa"])
 def test_kubernetes_manifest_matches_the_schema(name):
     exe = os.path.join(ROOT, ".venv", "bin", "kubernetes-validate")
     path = os.path.join(DEPLOY, "k8s", f"{name}.yaml")
@@ -79,6 +79,37 @@ def test_deployment_has_probes_limits_and_a_read_only_root():
     with open(os.path.join(DEPLOY, "k8s", "hpa.yaml")) as f:
         hpa = yaml.safe_load(f)
     assert hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+
+
+def test_the_admin_port_is_not_in_the_sdk_service():
+    """The SDK Service carries the ingest port only; the admin port has a Service of its own
+    (issue 27, finding 8), and both select the Deployment's pods."""
+    def load(name):
+        with open(os.path.join(DEPLOY, "k8s", f"{name}.yaml")) as f:
+            return yaml.safe_load(f)
+
+    dep = load("deployment")
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    sdk, admin = load("service"), load("service-admin")
+    assert [(p["port"], p["targetPort"]) for p in sdk["spec"]["ports"]] == [(9000, "ingest")]
+    assert [(p["port"], p["targetPort"]) for p in admin["spec"]["ports"]] == [(9001, "admin")]
+    assert sdk["metadata"]["name"] != admin["metadata"]["name"]
+    for svc in (sdk, admin):
+        assert svc["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_the_shipped_placeholder_admin_token_is_refused():
+    """secret.yaml's and .env.example's placeholder token stops the proxy with exit 64."""
+    with open(os.path.join(DEPLOY, "k8s", "secret.yaml")) as f:
+        token = yaml.safe_load(f)["stringData"]["SENTRY_PROXY_ADMIN_TOKEN"]
+    with open(os.path.join(DEPLOY, ".env.example")) as f:
+        assert f"SENTRY_PROXY_ADMIN_TOKEN={token}\n" in f.read()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_PROXY_")}
+    env["SENTRY_PROXY_ADMIN_TOKEN"] = token
+    r = subprocess.run([PROXY_BIN, "config", "show"], capture_output=True, text=True, env=env)
+    assert r.returncode == 64, r.stdout + r.stderr
+    assert "--admin-token: this is a placeholder, not a secret" in r.stderr
+    assert token not in r.stdout + r.stderr
 
 
 def dockerfile():

@@ -44,6 +44,7 @@ families! {
     UPSTREAM_RESPONSES = "scrubproxy_upstream_responses_total", "counter", ["status"], "Upstream answers, by HTTP status.";
     UPSTREAM_ERRORS = "scrubproxy_upstream_errors_total", "counter", ["kind"], "Upstream requests without an answer, by kind (tls, timeout, network).";
     UPSTREAM_RETRIES = "scrubproxy_upstream_retries_total", "counter", [], "Send attempts retried after a 5xx, timeout or network error.";
+    SENDER_RESTARTS = "scrubproxy_sender_restarts_total", "counter", ["cause"], "Senders started again after they failed (panic, ended, cancelled); their envelope was queued again.";
     QUEUE_DEPTH = "scrubproxy_queue_depth", "gauge", [], "Envelopes waiting in the outbound queue.";
     QUEUE_BYTES = "scrubproxy_queue_bytes", "gauge", [], "Bytes waiting in the outbound queue.";
     SPOOL_BYTES = "scrubproxy_spool_bytes", "gauge", [], "Bytes in the disk spool.";

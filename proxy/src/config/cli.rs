@@ -1,5 +1,7 @@
 //! The command line: every flag has an env var and a visible default. Raw values only;
-//! [`crate::config::Config`] validates them all at once.
+//! [`crate::config::Config`] validates them all at once. Flags that can hold a secret (DSNs
+//! and project maps, the consent URL, the egress proxy, the admin token) have
+//! `hide_env_values`, so `--help` never prints what their variables are set to.
 
 // These doc comments are also the `--help` text, where a bare URL reads better than a link.
 #![allow(rustdoc::bare_urls)]
@@ -189,7 +191,7 @@ pub struct ConsentArgs {
     pub consent_file: Option<PathBuf>,
 
     /// An HTTP(S) URL serving the consent document, polled with ETag / If-None-Match.
-    #[arg(long, env = "SENTRY_PROXY_CONSENT_URL")]
+    #[arg(long, env = "SENTRY_PROXY_CONSENT_URL", hide_env_values = true)]
     pub consent_url: Option<String>,
 
     /// Time between two polls of --consent-url.
@@ -203,6 +205,15 @@ pub struct ConsentArgs {
     /// Longest time the last good document stays in force when its source fails; then nothing leaves.
     #[arg(long, env = "SENTRY_PROXY_CONSENT_MAX_AGE", default_value = "15m")]
     pub consent_max_age: String,
+
+    /// Deadline of one whole fetch of the consent document (connect, headers and body of
+    /// --consent-url, or the read of --consent-file); a source slower than that has failed.
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_CONSENT_FETCH_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub consent_fetch_timeout: String,
 
     /// Items that name no company (sessions, client reports, events without the company tag).
     #[arg(long, env = "SENTRY_PROXY_UNATTRIBUTED", value_enum, default_value_t = UnattributedArg::Drop)]
@@ -258,12 +269,22 @@ pub struct ServeArgs {
     /// accepted inbound, so apps only swap the host of their SENTRY_DSN. Repeatable
     /// (comma-separated in the env var); all upstream DSNs must share one host.
     /// Without any, the proxy runs in dry-run mode.
-    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_DSN", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_UPSTREAM_DSN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub upstream_dsn: Vec<String>,
 
     /// Map an inbound DSN to an upstream DSN: LOCAL_DSN=UPSTREAM_DSN (only the key and project
     /// id of LOCAL_DSN matter). Repeatable (comma-separated in the env var).
-    #[arg(long, env = "SENTRY_PROXY_PROJECT_MAP", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_PROJECT_MAP",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub project_map: Vec<String>,
 
     /// A file of LOCAL_DSN=UPSTREAM_DSN lines (blank lines and # comments ignored).
@@ -333,7 +354,7 @@ pub struct ServeArgs {
     pub tls_roots: crate::egress::tls::Roots,
 
     /// HTTP CONNECT proxy for egress, e.g. http://proxy.corp:3128 (HTTPS_PROXY is used when unset).
-    #[arg(long, env = "SENTRY_PROXY_EGRESS_PROXY")]
+    #[arg(long, env = "SENTRY_PROXY_EGRESS_PROXY", hide_env_values = true)]
     pub egress_proxy: Option<String>,
 
     /// Outbound body compression: zstd costs a third of gzip's CPU for the same size; an
@@ -415,6 +436,11 @@ pub struct ServeArgs {
     /// /audit/recent). Without it those endpoints are disabled.
     #[arg(long, env = "SENTRY_PROXY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Most concurrent connections on the admin listener (probes, scrapes, refreshes); more
+    /// wait in the kernel's backlog, so a flood there cannot take the SDK port's file descriptors.
+    #[arg(long, env = "SENTRY_PROXY_ADMIN_MAX_CONNECTIONS", default_value_t = 64)]
+    pub admin_max_connections: usize,
 
     /// How many recently sent envelopes /audit/recent keeps.
     #[arg(long, env = "SENTRY_PROXY_AUDIT_SIZE", default_value_t = 50)]

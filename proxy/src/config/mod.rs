@@ -25,6 +25,7 @@ pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
 pub mod cli;
 mod parts;
+mod secrets;
 mod show;
 
 use parts::{addr, duration, egress_proxy, size};
@@ -59,6 +60,8 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// Bearer token of the admin endpoints that act or show content.
     pub admin_token: Option<String>,
+    /// Most concurrent admin connections.
+    pub admin_max_connections: usize,
     /// Shutdown drain time.
     pub shutdown_timeout: Duration,
 }
@@ -104,6 +107,9 @@ impl TryFrom<ServeArgs> for Config {
         let body_read_timeout = duration("--body-read-timeout", &a.body_read_timeout, &mut errs);
         if a.max_connections == 0 {
             errs.push("--max-connections must be at least 1".into());
+        }
+        if a.admin_max_connections == 0 {
+            errs.push("--admin-max-connections must be at least 1".into());
         }
 
         let mut map: HashMap<String, HashMap<String, Arc<Dsn>>> = HashMap::new();
@@ -217,10 +223,10 @@ impl TryFrom<ServeArgs> for Config {
         if !level_ok {
             errs.push("--upstream-compression-level: gzip takes 1-9, zstd 1-19".into());
         }
-        if let Some(t) = &a.admin_token {
-            if t.len() < 16 {
-                errs.push("--admin-token: use at least 16 characters".into());
-            }
+        if let Some(why) = a.admin_token.as_deref().and_then(secrets::weak_admin_token) {
+            errs.push(format!(
+                "--admin-token: {why} (generate one, e.g. openssl rand -hex 32)"
+            ));
         }
         if !dry_run && a.consent.consent_file.is_none() && a.consent.consent_url.is_none() {
             errs.push("a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)".into());
@@ -334,6 +340,7 @@ impl TryFrom<ServeArgs> for Config {
             policy: policy.ok_or_else(|| ConfigErrors(vec!["policy".into()]))?,
             consent,
             admin_token: a.admin_token,
+            admin_max_connections: a.admin_max_connections,
             shutdown_timeout: shutdown_timeout.unwrap_or_default(),
         })
     }

@@ -61,7 +61,7 @@ pub struct Spool {
 impl Spool {
     /// Opens (creating) the folder, removes temporary leftovers of a crash, and counts bytes.
     pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<Spool> {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let mut bytes = 0;
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -98,7 +98,11 @@ impl Spool {
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let dest = self.dir.join(&name);
         {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = private_file()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&tmp)?;
             f.write_all(&body)?;
             f.sync_all()?;
         }
@@ -247,6 +251,25 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Creates `dir` and its missing parents readable by the proxy's user only (0700): the
+/// spool holds scrubbed envelopes, which are still the customer's. An existing folder is
+/// left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Options for a spool file: created readable and writable by the proxy's user only (0600).
+pub fn private_file() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.mode(0o600);
+    o
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod writer;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -185,9 +186,10 @@ fn facts_of(job: &Job) -> Box<[Fact]> {
 impl Wal {
     /// Opens (creating) the log in `dir`, recovers it, and starts the writer thread.
     pub fn open(dir: &Path, max_bytes: u64, mode: FsyncMode) -> std::io::Result<(Wal, Recovered)> {
-        std::fs::create_dir_all(dir)?;
+        spool::create_private_dir(dir)?;
         let (mut state, recovered) = recover::recover(dir)?;
         let file = OpenOptions::new()
+            .mode(0o600)
             .create(true)
             .append(true)
             .open(segment_path(dir, state.active))?;
