@@ -22,6 +22,7 @@ pub fn category(ty: &ItemType) -> Option<&'static str> {
         ItemType::Session | ItemType::Sessions => "session",
         ItemType::Profile | ItemType::ProfileChunk => "profile",
         ItemType::CheckIn => "monitor",
+        ItemType::TraceMetric => "trace_metric",
         // Client reports are the SDK's own accounting and are never limited.
         _ => return None,
     })

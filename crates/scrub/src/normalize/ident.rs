@@ -98,6 +98,11 @@ const METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 ];
 
+/// Is `m` an HTTP method (`GET`, `POST` …)?
+pub fn is_method(m: &str) -> bool {
+    METHODS.contains(&m)
+}
+
 /// Is `word` (letters only) a known API word or file extension, itself or as a plural?
 pub fn is_api_word(word: &str) -> bool {
     let lower = crate::exception_text::lower(word);
