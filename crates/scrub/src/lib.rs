@@ -51,6 +51,7 @@ use envelope::{Envelope, Item, ItemType};
 use serde_json::{Map, Value};
 
 pub use ctx::FILTERED;
+pub use deploy::{pattern_error, pattern_matches};
 pub use event::Attribution;
 pub use header::Upstream;
 pub use policy::{
