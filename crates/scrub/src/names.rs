@@ -23,6 +23,8 @@ pub struct Names {
 struct Decided {
     sent: String,
     source: Source,
+    /// The route template a URL name was judged with (a v2 segment's `http.route`).
+    route: Option<String>,
     ids_allowed: bool,
     kept: String,
 }
@@ -31,8 +33,8 @@ struct Decided {
 enum CopyOf<'n> {
     /// Takes this decision.
     Same(&'n str),
-    /// Decides again by the item's source, under the copy's own consent.
-    Again(Source),
+    /// Decides again by the item's source and route, under the copy's own consent.
+    Again(Source, Option<&'n str>),
 }
 
 impl Names {
@@ -46,14 +48,21 @@ impl Names {
         let fits = |d: &&Decided| d.sent == sent && (!d.ids_allowed || ids_allowed);
         Some(match self.seen.iter().find(fits) {
             Some(d) => CopyOf::Same(&d.kept),
-            None => CopyOf::Again(first.source),
+            None => CopyOf::Again(first.source, first.route.as_deref()),
         })
     }
 
-    fn record(&mut self, sent: String, source: Source, ids_allowed: bool, kept: &str) {
+    fn record(
+        &mut self,
+        sent: String,
+        (source, route): (Source, Option<&str>),
+        ids_allowed: bool,
+        kept: &str,
+    ) {
         self.seen.push(Decided {
             sent,
             source,
+            route: route.map(str::to_owned),
             ids_allowed,
             kept: kept.to_owned(),
         });
@@ -128,30 +137,35 @@ fn decide_name(cx: &mut Ctx<'_>, src: Option<&str>, route: Option<&str>, v: &mut
         return;
     };
     let mut judged = source(src);
+    let mut route = route.map(str::to_owned);
     if src.is_none() {
         match cx.names.copy(s, cx.ids_allowed) {
             Some(CopyOf::Same(kept)) => {
                 *s = Cow::Owned(kept.to_owned());
                 return;
             }
-            Some(CopyOf::Again(source)) => judged = source,
+            Some(CopyOf::Again(source, r)) => {
+                judged = source;
+                route = r.map(str::to_owned);
+            }
             None => {}
         }
     }
     let sent = s.to_string();
+    let how = (judged, route.as_deref());
     if SDK_NAMES.contains(&s.as_ref()) {
-        cx.names.record(sent, judged, cx.ids_allowed, s);
+        cx.names.record(sent, how, cx.ids_allowed, s);
         return;
     }
     match judged {
         Source::Template if ident::is_identifier_shaped(s) => cx.text(s),
-        Source::Url => url_name(cx, s, route),
+        Source::Url => url_name(cx, s, route.as_deref()),
         Source::Free(_) if ident::is_identifier_shaped(s) => identifier(cx, s),
         Source::Free(name) => cx.replace_freetext(s, &format!("<{name} transaction>")),
         Source::Template => cx.replace_freetext(s, "<unknown transaction>"),
     }
     let ids_allowed = cx.ids_allowed;
-    cx.names.record(sent, judged, ids_allowed, s);
+    cx.names.record(sent, how, ids_allowed, s);
 }
 
 /// A name of source `url`: a path or URL, optionally after an HTTP method; it loses its
