@@ -45,19 +45,55 @@ fn descriptions(pairs: &[(&str, &str)], ids: bool) -> (Vec<String>, String) {
 #[test]
 fn graphql_operations_and_resolvers_are_identifiers() {
     let cases = [
-        ("graphql.query", "query SearchDocuments", "query SearchDocuments"),
-        ("graphql.mutation", "mutation UpdateClient", "mutation UpdateClient"),
+        (
+            "graphql.query",
+            "query SearchDocuments",
+            "query SearchDocuments",
+        ),
+        (
+            "graphql.mutation",
+            "mutation UpdateClient",
+            "mutation UpdateClient",
+        ),
         ("graphql.subscription", "subscription", "subscription"),
-        ("graphql.resolve", "resolving Query.client", "resolving Query.client"),
-        ("graphql.resolve", "resolving Query.documents.0.author", "resolving Query.documents.0.author"),
-        ("graphql.resolve", "Query.documents.author", "Query.documents.author"),
+        (
+            "graphql.resolve",
+            "resolving Query.client",
+            "resolving Query.client",
+        ),
+        (
+            "graphql.resolve",
+            "resolving Query.documents.0.author",
+            "resolving Query.documents.0.author",
+        ),
+        (
+            "graphql.resolve",
+            "Query.documents.author",
+            "Query.documents.author",
+        ),
         ("graphql.parse", "parsing", "parsing"),
         ("graphql.validate", "validation", "validation"),
         ("graphql.execute", "SearchDocuments", "SearchDocuments"),
-        ("graphql.query", "query { client(name: \"Zephyrine\") { id } }", "query"),
-        ("graphql.mutation", "mutation { rename(id: 4, to: \"zephyrine canarywood\") }", "mutation"),
-        ("graphql.query", "{ client(name: \"Zephyrine\") { id } }", "<custom span>"),
-        ("graphql.resolve", "resolving Zephyrine Canarywood", "resolving"),
+        (
+            "graphql.query",
+            "query { client(name: \"Zephyrine\") { id } }",
+            "query",
+        ),
+        (
+            "graphql.mutation",
+            "mutation { rename(id: 4, to: \"zephyrine canarywood\") }",
+            "mutation",
+        ),
+        (
+            "graphql.query",
+            "{ client(name: \"Zephyrine\") { id } }",
+            "<custom span>",
+        ),
+        (
+            "graphql.resolve",
+            "resolving Zephyrine Canarywood",
+            "resolving",
+        ),
     ];
     let pairs: Vec<(&str, &str)> = cases.iter().map(|(op, d, _)| (*op, *d)).collect();
     let (got, text) = descriptions(&pairs, true);
@@ -71,22 +107,67 @@ fn graphql_operations_and_resolvers_are_identifiers() {
 #[test]
 fn well_known_api_paths_keep_their_words() {
     let urls = [
-        ("https://api.openai.com/v1/chat/completions", "https://api.openai.com/v1/chat/completions"),
-        ("https://api.openai.com/v1/embeddings", "https://api.openai.com/v1/embeddings"),
-        ("https://api.openai.com/v1/responses", "https://api.openai.com/v1/responses"),
-        ("https://api.openai.com/v1/models", "https://api.openai.com/v1/models"),
-        ("https://api.anthropic.com/v1/messages", "https://api.anthropic.com/v1/messages"),
-        ("https://api.cohere.com/v2/rerank", "https://api.cohere.com/v2/rerank"),
-        ("https://api.stripe.com/v1/payment_intents", "https://api.stripe.com/v1/payment_intents"),
-        ("https://search.example.com/docs/_search", "https://search.example.com/docs/_search"),
-        ("https://search.example.com/docs/_doc/42", "https://search.example.com/docs/_doc/*"),
-        ("https://auth.example.com/oauth/token", "https://auth.example.com/oauth/token"),
-        ("https://slack.com/api/chat.postMessage", "https://slack.com/api/chat.postMessage"),
-        ("https://storage.googleapis.com/storage/v1/b/backups/o", "https://storage.googleapis.com/storage/v1/b/backups/o"),
+        (
+            "https://api.openai.com/v1/chat/completions",
+            "https://api.openai.com/v1/chat/completions",
+        ),
+        (
+            "https://api.openai.com/v1/embeddings",
+            "https://api.openai.com/v1/embeddings",
+        ),
+        (
+            "https://api.openai.com/v1/responses",
+            "https://api.openai.com/v1/responses",
+        ),
+        (
+            "https://api.openai.com/v1/models",
+            "https://api.openai.com/v1/models",
+        ),
+        (
+            "https://api.anthropic.com/v1/messages",
+            "https://api.anthropic.com/v1/messages",
+        ),
+        (
+            "https://api.cohere.com/v2/rerank",
+            "https://api.cohere.com/v2/rerank",
+        ),
+        (
+            "https://api.stripe.com/v1/payment_intents",
+            "https://api.stripe.com/v1/payment_intents",
+        ),
+        (
+            "https://search.example.com/docs/_search",
+            "https://search.example.com/docs/_search",
+        ),
+        (
+            "https://search.example.com/docs/_doc/42",
+            "https://search.example.com/docs/_doc/*",
+        ),
+        (
+            "https://auth.example.com/oauth/token",
+            "https://auth.example.com/oauth/token",
+        ),
+        (
+            "https://slack.com/api/chat.postMessage",
+            "https://slack.com/api/chat.postMessage",
+        ),
+        (
+            "https://storage.googleapis.com/storage/v1/b/backups/o",
+            "https://storage.googleapis.com/storage/v1/b/backups/o",
+        ),
         // Names and slugs in those paths are still masked, ids too without ID consent.
-        ("https://api.openai.com/v1/chat/completions/zephyrine-canarywood", "https://api.openai.com/v1/chat/completions/*"),
-        ("https://api.github.com/repos/zephyrine/canarywood-memoirs/pulls", "https://api.github.com/repos/*/*/pulls"),
-        ("https://api.stripe.com/v1/customers/cus_8c21e0f3a9b1/sources", "https://api.stripe.com/v1/customers/*/sources"),
+        (
+            "https://api.openai.com/v1/chat/completions/zephyrine-canarywood",
+            "https://api.openai.com/v1/chat/completions/*",
+        ),
+        (
+            "https://api.github.com/repos/zephyrine/canarywood-memoirs/pulls",
+            "https://api.github.com/repos/*/*/pulls",
+        ),
+        (
+            "https://api.stripe.com/v1/customers/cus_8c21e0f3a9b1/sources",
+            "https://api.stripe.com/v1/customers/*/sources",
+        ),
     ];
     let pairs: Vec<(&str, String)> = urls
         .iter()
@@ -111,7 +192,10 @@ fn message(ty: &str, value: &str) -> (String, String) {
     let item: Value = serde_json::from_slice(out.envelope.items()[0].payload()).unwrap();
     let text = String::from_utf8(out.envelope.to_bytes().to_vec()).unwrap();
     (
-        item["exception"]["values"][0]["value"].as_str().unwrap().to_owned(),
+        item["exception"]["values"][0]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         text,
     )
 }

@@ -90,7 +90,8 @@ pub const API_WORDS: &[&str] = &[
 /// `scripts/gen-api-words.py`: sorted, lower-case, one per line.
 const VENDOR_API_WORDS: &str = include_str!("api_words.txt");
 
-/// [`VENDOR_API_WORDS`] as a sorted list, split once per process.
+/// The path words of well-known API endpoints (`api_words.txt`) as a sorted list, split
+/// once per process.
 pub fn vendor_api_words() -> &'static [&'static str] {
     static WORDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
     WORDS.get_or_init(|| VENDOR_API_WORDS.lines().filter(|w| !w.is_empty()).collect())
