@@ -10,7 +10,7 @@ use crate::values::{Pairs, Val};
 
 pub use crate::attributes::Allowlisted;
 
-/// Allowlisted span data: the keys of [`crate::attributes::KEYS`], each judged by its rule.
+/// Allowlisted span data: the keys of `attributes::keys::KEYS`, each judged by its rule.
 pub type SpanData<'a> = Allowlisted<AttrVal<'a>>;
 
 impl Allowlisted<AttrVal<'_>> {
