@@ -27,6 +27,7 @@
 //! assert_eq!(out.report.removed_fields["user"], 1);
 //! ```
 
+mod attributes;
 mod ctx;
 mod deploy;
 pub mod detect;
@@ -42,6 +43,7 @@ mod profile;
 mod report;
 mod session;
 mod spans_v2;
+mod trace_metric;
 mod values;
 pub mod work;
 
@@ -50,6 +52,7 @@ use envelope::{Envelope, Item, ItemType};
 use serde_json::{Map, Value};
 
 pub use ctx::FILTERED;
+pub use deploy::{pattern_error, pattern_matches};
 pub use event::Attribution;
 pub use header::Upstream;
 pub use policy::{
@@ -57,6 +60,7 @@ pub use policy::{
 };
 pub use report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;
+pub use trace_metric::TRACE_METRIC_CONTENT_TYPE;
 pub use values::MAX_ELEMENTS;
 pub use work::WorkBudget;
 
@@ -196,23 +200,29 @@ where
             ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
             Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
         }
+        ItemType::Span if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) => {
+            let tag = &policy.config.company_tag;
+            let mut batch: spans_v2::SpanBatch<'_> =
+                attributes::with_company_key(tag, || parse(payload))?;
+            let ids_allowed = decide(gate(ty, Some(batch.attribution()?)))?;
+            batch.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
+            let header = batch_header("span", SPAN_V2_CONTENT_TYPE, batch.len());
+            Item::with_header(header, to_bytes(&batch, payload.len())?).map_err(|_| DROP_INVALID)
+        }
+        ItemType::TraceMetric => {
+            let tag = &policy.config.company_tag;
+            let mut batch: trace_metric::MetricBatch<'_> =
+                attributes::with_company_key(tag, || parse(payload))?;
+            let ids_allowed = decide(gate(ty, Some(batch.attribution()?)))?;
+            batch.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
+            let header = batch_header("trace_metric", TRACE_METRIC_CONTENT_TYPE, batch.len());
+            Item::with_header(header, to_bytes(&batch, payload.len())?).map_err(|_| DROP_INVALID)
+        }
         ItemType::Span => {
             let ids_allowed = decide(gate(ty, None))?;
-            let mut cx = Ctx::new(policy, ids_allowed, report, names, meter);
-            if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) {
-                let mut batch: spans_v2::SpanBatch<'_> = parse(payload)?;
-                batch.scrub(&mut cx);
-                let mut header = Map::new();
-                header.insert("type".into(), "span".into());
-                header.insert("content_type".into(), SPAN_V2_CONTENT_TYPE.into());
-                header.insert("item_count".into(), Value::from(batch.len()));
-                Item::with_header(header, to_bytes(&batch, payload.len())?)
-                    .map_err(|_| DROP_INVALID)
-            } else {
-                let mut span: event::span::Span<'_> = parse(payload)?;
-                span.scrub(&mut cx);
-                Ok(Item::new(ty.clone(), to_bytes(&span, payload.len())?))
-            }
+            let mut span: event::span::Span<'_> = parse(payload)?;
+            span.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
+            Ok(Item::new(ty.clone(), to_bytes(&span, payload.len())?))
         }
         ItemType::Session => {
             let mut s: session::Session<'_> = parse(payload)?;
@@ -256,6 +266,16 @@ where
 fn parse<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, &'static str> {
     let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
     serde_json::from_str(text).map_err(|_| DROP_INVALID)
+}
+
+/// The item header of a batch item: its type, content type and record count (the length
+/// is written by the codec).
+fn batch_header(ty: &str, content_type: &str, count: usize) -> Map<String, Value> {
+    let mut header = Map::new();
+    header.insert("type".into(), ty.into());
+    header.insert("content_type".into(), content_type.into());
+    header.insert("item_count".into(), Value::from(count));
+    header
 }
 
 fn decide(d: Decision) -> Result<bool, &'static str> {

@@ -169,12 +169,14 @@ pub struct PolicyArgs {
     /// Forward `check_in` items (cron monitors, scrubbed).
     #[arg(long, env = "SENTRY_PROXY_ALLOW_CHECK_INS")]
     pub allow_check_ins: bool,
-    /// Release names kept as sent although they are not versions or hashes (comma-separated);
-    /// others become `[release]`.
+    /// Release names kept as sent although they are not versions, hashes or
+    /// `<package>@<version>` (comma-separated; `*` matches any run of characters:
+    /// `acme-web@*`); others become `[release]`.
     #[arg(long, env = "SENTRY_PROXY_ALLOWED_RELEASES", value_delimiter = ',')]
     pub allowed_releases: Vec<String>,
     /// Environment names kept as sent although they are not known environment words
-    /// (comma-separated); others become `[environment]`.
+    /// (comma-separated; `*` matches any run of characters: `*-staging`); others become
+    /// `[environment]`.
     #[arg(long, env = "SENTRY_PROXY_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
     pub allowed_environments: Vec<String>,
     /// Keep frames' source lines (pre_context, context_line, post_context) with string

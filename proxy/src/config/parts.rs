@@ -106,6 +106,22 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
         source_context: a.source_context,
         allowed_hosts: trimmed(&a.allowed_hosts),
     };
+    // Every bad pattern is reported, not only the first one the policy meets.
+    let mut bad_pattern = false;
+    for (flag, patterns) in [
+        ("--allowed-releases", &config.allowed_releases),
+        ("--allowed-environments", &config.allowed_environments),
+    ] {
+        for p in patterns {
+            if let Some(why) = scrub::pattern_error(p) {
+                errs.push(format!("{flag}: pattern {p:?}: {why}"));
+                bad_pattern = true;
+            }
+        }
+    }
+    if bad_pattern {
+        return None;
+    }
     match scrub::Policy::new(config) {
         Ok(p) => Some(Arc::new(p)),
         Err(scrub::PolicyError::EmptyCompanyTag) => {

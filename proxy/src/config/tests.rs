@@ -133,3 +133,36 @@ fn backoff_steps_are_flags_and_ordered() {
         vec!["--retry-backoff-base must not exceed --retry-backoff-max"]
     );
 }
+
+/// Issue 22: `--allowed-releases` and `--allowed-environments` take `*` patterns; every
+/// pattern that cannot mean what the operator wrote is refused at start, all at once.
+#[test]
+fn release_and_environment_patterns_are_checked_at_start() {
+    let c = Config::try_from(serve(&[
+        "--allowed-releases",
+        "acme-web@*,exact-name",
+        "--allowed-environments",
+        "*-staging",
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.policy.config().allowed_releases,
+        vec!["acme-web@*", "exact-name"]
+    );
+    let e = Config::try_from(serve(&[
+        "--allowed-releases",
+        "*,acme-web@1.?",
+        "--allowed-environments",
+        "prod[1-3],qa stage",
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        vec![
+            "--allowed-releases: pattern \"*\": a pattern of `*` alone would keep every value",
+            "--allowed-releases: pattern \"acme-web@1.?\": only `*` is a wildcard (`?`, `[…]` and `{…}` are not supported)",
+            "--allowed-environments: pattern \"prod[1-3]\": only `*` is a wildcard (`?`, `[…]` and `{…}` are not supported)",
+            "--allowed-environments: pattern \"qa stage\": spaces and control characters are not allowed",
+        ]
+    );
+}

@@ -52,6 +52,7 @@ pub const CATEGORIES: &[&str] = &[
     "log_byte",
     "feedback",
     "user_report_v2",
+    "trace_metric",
 ];
 
 /// Data category of an item type, as Sentry counts quotas.
@@ -63,6 +64,7 @@ pub fn category(ty: &ItemType) -> Option<&'static str> {
         ItemType::Session | ItemType::Sessions => "session",
         ItemType::Profile | ItemType::ProfileChunk => "profile",
         ItemType::CheckIn => "monitor",
+        ItemType::TraceMetric => "trace_metric",
         // Client reports are the SDK's own accounting and are never limited.
         _ => return None,
     })

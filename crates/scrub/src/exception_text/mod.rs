@@ -32,6 +32,7 @@
 mod catalog;
 mod pattern;
 mod slots;
+mod statement;
 mod vocab;
 
 use std::sync::OnceLock;

@@ -24,6 +24,7 @@ impl Default for Vocabulary {
             .lines()
             .filter(|w| !w.is_empty())
             .chain(API_WORDS.iter().copied())
+            .chain(crate::normalize::ident::vendor_api_words().iter().copied())
             .chain(FILE_EXTENSIONS.iter().copied())
             .collect();
         Vocabulary { words }

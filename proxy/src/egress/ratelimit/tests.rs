@@ -149,7 +149,7 @@ fn the_sdk_header_is_bounded() {
     let (h, max) = r.header(&a, now).unwrap();
     assert!(h.len() <= MAX_SDK_HEADER, "{} bytes: {h}", h.len());
     assert_eq!(max, 1000 + (CATEGORIES.len() as u64 - 1) * 3 + 2);
-    assert!(h.starts_with(&format!("{max}:user_report_v2:key, ")), "{h}");
+    assert!(h.starts_with(&format!("{max}:trace_metric:key, ")), "{h}");
     // A limit on everything makes shorter ones on single categories redundant.
     let r = RateLimits::default();
     r.record(
