@@ -28,6 +28,9 @@ use crate::respond::json;
 pub trait Status: Send + Sync + 'static {
     /// `/readyz`: may an orchestrator send traffic here now?
     fn is_ready(&self) -> bool;
+    /// `/readyz` details: a safeguard the operator turned off (the EU residency guard),
+    /// shown whatever the status so that a probe or a reviewer sees it.
+    fn ready_warning(&self) -> Option<String>;
     /// `/metrics`: the Prometheus text, gauges updated first.
     fn render_metrics(&self) -> String;
     /// `/audit/recent`: the last envelopes sent, as JSON (`[]` without an upstream).
@@ -178,13 +181,17 @@ async fn handle(
         }
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/readyz") => {
-            if state.is_ready() {
-                json(StatusCode::OK, r#"{"status":"ready"}"#.into())
+            let (code, status) = if state.is_ready() {
+                (StatusCode::OK, "ready")
             } else {
-                json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    r#"{"status":"not ready"}"#.into(),
-                )
+                (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+            };
+            match state.ready_warning() {
+                None => json(code, format!(r#"{{"status":"{status}"}}"#)),
+                Some(w) => json(
+                    code,
+                    serde_json::json!({ "status": status, "eu_residency": w }).to_string(),
+                ),
             }
         }
         (&Method::GET, "/audit/recent") => {
