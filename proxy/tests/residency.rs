@@ -144,7 +144,10 @@ async fn the_opt_out_is_reported_by_readyz_and_the_log_and_still_delivers() {
         .filter(|l| l["level"] == "WARN")
         .collect();
     assert_eq!(warned.len(), 1, "{}", proxy.log());
-    assert_eq!(warned[0]["fields"]["message"], "the EU residency guard is off");
+    assert_eq!(
+        warned[0]["fields"]["message"],
+        "the EU residency guard is off"
+    );
     assert_eq!(warned[0]["fields"]["eu_residency"], line);
     // The guard off changes nothing else: the event is scrubbed and delivered.
     let body = canary::event_envelope(&event_id(1), Some("7"), None);

@@ -207,7 +207,10 @@ impl TryFrom<ServeArgs> for Config {
         }
         let eu_residency = residency::EuResidency::new(
             &guard,
-            upstreams.first().filter(|_| !dry_run).map(|u| u.host.as_str()),
+            upstreams
+                .first()
+                .filter(|_| !dry_run)
+                .map(|u| u.host.as_str()),
         );
         if a.outbox.is_some() && !dry_run {
             errs.push(

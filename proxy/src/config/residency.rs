@@ -36,7 +36,8 @@ impl HostPattern {
         if let Some(suffix) = entry.strip_prefix("*.") {
             return is_dns_name(suffix).then(|| HostPattern::Suffix(suffix.to_owned()));
         }
-        (is_dns_name(&entry) || entry.parse::<IpAddr>().is_ok()).then_some(HostPattern::Exact(entry))
+        (is_dns_name(&entry) || entry.parse::<IpAddr>().is_ok())
+            .then_some(HostPattern::Exact(entry))
     }
 
     /// Whether `host` (already normalized) is allowed by this entry.
@@ -190,9 +191,9 @@ impl EuResidency {
             EuResidency::Enforced { host, allowed_by } => {
                 format!("enforced: upstream {host} allowed by {allowed_by}")
             }
-            EuResidency::OptedOut { host } => format!(
-                "NOT ENFORCED ({OPT_OUT_FLAG}): upstream {host} may be outside the EU"
-            ),
+            EuResidency::OptedOut { host } => {
+                format!("NOT ENFORCED ({OPT_OUT_FLAG}): upstream {host} may be outside the EU")
+            }
         }
     }
 

@@ -153,7 +153,10 @@ fn us_and_default_sentry_hosts_are_refused_naming_the_flags() {
 fn self_hosted_eu_hosts_are_allowed_by_the_flag_or_its_env_var() {
     let c = upstream(
         "https://abc@sentry.example.eu/42",
-        &["--eu-upstream-hosts", "bugsink.example.eu,sentry.example.eu"],
+        &[
+            "--eu-upstream-hosts",
+            "bugsink.example.eu,sentry.example.eu",
+        ],
     )
     .unwrap();
     assert_eq!(
@@ -168,7 +171,8 @@ fn self_hosted_eu_hosts_are_allowed_by_the_flag_or_its_env_var() {
     // An IP address, as a self-hosted upstream in a private network may be.
     let ip = ["--eu-upstream-hosts", "10.1.2.3"];
     assert!(upstream("https://abc@10.1.2.3:8443/42", &ip).is_ok());
-    // The env var is the same list (every flag also reads one).
+    // Set as the env var SENTRY_PROXY_EU_UPSTREAM_HOSTS sets it (proxy/tests/residency.rs runs
+    // the binary with the variable itself).
     let mut cli = Cli::try_parse_from(["sentry-scrub-proxy"]).unwrap().serve;
     cli.upstream_dsn = vec!["https://abc@sentry.example.eu/42".into()];
     cli.consent.consent_file = Some("consent.json".into());
@@ -247,7 +251,13 @@ fn dry_run_and_bad_entries() {
     };
     assert_eq!(
         e.0,
-        vec![bad("*"), bad("https://x.eu"), bad("*."), bad("a..b"), bad("host:443")]
+        vec![
+            bad("*"),
+            bad("https://x.eu"),
+            bad("*."),
+            bad("a..b"),
+            bad("host:443")
+        ]
     );
 }
 
