@@ -201,7 +201,7 @@ pub fn encode(job: &Job) -> Vec<u8> {
 pub fn encode_into(job: &Job, out: &mut Vec<u8>) {
     let meta = MetaRef {
         v: 1,
-        upstream: &*job.upstream,
+        upstream: &job.upstream,
         client: job.client.as_deref(),
         accepted_ms: accepted_ms(job),
         consent: ConsentRef(&job.consent),
