@@ -171,6 +171,10 @@ impl admin::Status for State {
         State::not_ready(self)
     }
 
+    fn ready_warning(&self) -> Option<String> {
+        self.config.eu_residency.warning()
+    }
+
     fn render_metrics(&self) -> String {
         if let Some(e) = &self.egress {
             e.gauges();
@@ -225,6 +229,9 @@ pub async fn run(
     };
     tracing::info!(address = %bound.listen, "listening for SDKs");
     tracing::info!(address = %bound.admin, "admin listening");
+    if let Some(w) = config.eu_residency.warning() {
+        tracing::warn!(eu_residency = %w, "the EU residency guard is off");
+    }
     if let Some(path) = &config.ready_file {
         write_ready_file(path, &bound)?;
     }

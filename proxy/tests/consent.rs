@@ -912,6 +912,8 @@ fn a_real_upstream_needs_a_consent_source() {
     let parse = |extra: &[&str]| {
         let mut args = vec![
             "sentry-scrub-proxy",
+            "--eu-upstream-hosts",
+            "127.0.0.1",
             "--upstream-dsn",
             "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
         ];
@@ -935,6 +937,8 @@ fn a_real_upstream_needs_a_consent_source() {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--eu-upstream-hosts",
+            "127.0.0.1",
             "--upstream-dsn",
             "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
         ])

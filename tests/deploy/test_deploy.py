@@ -204,7 +204,13 @@ def test_health_fails_when_nothing_listens():
 def test_the_image_build_context_holds_the_whole_workspace(tmp_path):
     """The build stage copies only some paths; cargo refuses a workspace with a member
     missing. Rebuild the context from the Dockerfile's COPY lines (minus .dockerignore) and
-    let cargo resolve it, locked and offline, as `cargo build --locked` would."""
+    let cargo resolve it, locked and offline, as `cargo build --locked` would.
+
+    Offline, cargo only has what this machine's build fetched: the packages of the host's
+    platform. `Cargo.lock` also names packages for other platforms (`anstyle-wincon`,
+    `windows-sys`) that no Linux build downloads, so the resolution is filtered to the host,
+    as the image's own build is; unfiltered it would pass only on a machine whose cargo
+    cache happens to hold them (scripts/test runs this suite with a fresh CARGO_HOME)."""
     with open(os.path.join(DEPLOY, "Dockerfile")) as f:
         lines = f.read().split("\nFROM ")[1].splitlines()  # the build stage only
     copies = [l.split()[1:] for l in lines if l.startswith("COPY ") and "--from" not in l]
@@ -218,8 +224,10 @@ def test_the_image_build_context_holds_the_whole_workspace(tmp_path):
                 shutil.copytree(path, to, ignore=ignored)
             else:
                 shutil.copy(path, to)
-    r = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
-                       cwd=tmp_path, capture_output=True, text=True)
+    host = re.search(r"^host: (\S+)$", subprocess.run(
+        ["rustc", "-vV"], capture_output=True, text=True, check=True).stdout, re.M).group(1)
+    r = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--filter-platform", host,
+                        "--format-version", "1"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     members = {os.path.relpath(os.path.dirname(p["manifest_path"]), tmp_path)
                for p in json.loads(r.stdout)["packages"] if p["source"] is None}

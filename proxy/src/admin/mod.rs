@@ -30,6 +30,9 @@ pub trait Status: Send + Sync + 'static {
     /// `/readyz`: why an orchestrator should not send traffic here now (stable reason
     /// labels); empty when it may.
     fn not_ready(&self) -> Vec<&'static str>;
+    /// `/readyz` details: a safeguard the operator turned off (the EU residency guard),
+    /// shown whatever the status so that a probe or a reviewer sees it.
+    fn ready_warning(&self) -> Option<String>;
     /// `/metrics`: the Prometheus text, gauges updated first.
     fn render_metrics(&self) -> String;
     /// `/audit/recent`: the last envelopes sent, as JSON (`[]` without an upstream).
@@ -193,18 +196,27 @@ async fn handle(
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/readyz") => {
             let reasons = state.not_ready();
-            if reasons.is_empty() {
-                json(StatusCode::OK, r#"{"status":"ready"}"#.into())
+            let (code, status) = if reasons.is_empty() {
+                (StatusCode::OK, "ready")
             } else {
-                json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    // Written by hand: `json!` would sort the keys, and `status` reads first.
-                    format!(
-                        r#"{{"status":"not ready","reasons":{}}}"#,
-                        serde_json::Value::from(reasons)
-                    ),
-                )
+                (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+            };
+            // Written by hand: `json!` would sort the keys, and `status` reads first.
+            let mut body = format!(r#"{{"status":"{status}""#);
+            if !reasons.is_empty() {
+                body.push_str(&format!(
+                    r#","reasons":{}"#,
+                    serde_json::Value::from(reasons)
+                ));
             }
+            if let Some(w) = state.ready_warning() {
+                body.push_str(&format!(
+                    r#","eu_residency":{}"#,
+                    serde_json::Value::from(w)
+                ));
+            }
+            body.push('}');
+            json(code, body)
         }
         (&Method::GET, "/audit/recent") => {
             if let Some(resp) = authorize(&req, settings) {

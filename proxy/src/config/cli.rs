@@ -305,6 +305,18 @@ pub struct ServeArgs {
     #[arg(long, env = "SENTRY_PROXY_INSECURE_UPSTREAM")]
     pub insecure_upstream: bool,
 
+    /// EU residency: hosts accepted as upstream besides Sentry's EU region
+    /// (*.ingest.de.sentry.io, built in), e.g. sentry.example.eu or *.sentry.example.eu for a
+    /// self-hosted Sentry or Bugsink in your EU data centre. Any other upstream host refuses
+    /// to start. Comma-separated; exact hosts, IP addresses and *.domain patterns.
+    #[arg(long, env = "SENTRY_PROXY_EU_UPSTREAM_HOSTS", value_delimiter = ',')]
+    pub eu_upstream_hosts: Vec<String>,
+
+    /// Turn the EU residency guard off: accept an upstream outside the EU. Reported by
+    /// `config show`, `/readyz` and a warning at start.
+    #[arg(long, env = "SENTRY_PROXY_ALLOW_NON_EU_UPSTREAM")]
+    pub allow_non_eu_upstream: bool,
+
     /// Largest request body accepted, compressed (e.g. 20MiB).
     #[arg(long, env = "SENTRY_PROXY_MAX_BODY_SIZE", default_value = "20MiB")]
     pub max_body_size: String,

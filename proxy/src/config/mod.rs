@@ -25,6 +25,7 @@ pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
 pub mod cli;
 mod parts;
+pub mod residency;
 mod secrets;
 mod show;
 
@@ -64,6 +65,8 @@ pub struct Config {
     pub admin_max_connections: usize,
     /// Shutdown drain time.
     pub shutdown_timeout: Duration,
+    /// What the EU residency guard checked (or that it is off).
+    pub eu_residency: residency::EuResidency,
 }
 
 /// Where scrubbed envelopes go.
@@ -114,6 +117,8 @@ impl TryFrom<ServeArgs> for Config {
 
         let mut map: HashMap<String, HashMap<String, Arc<Dsn>>> = HashMap::new();
         let mut upstreams: Vec<Arc<Dsn>> = Vec::new();
+        // Where each upstream DSN came from, for the residency guard's errors.
+        let mut upstream_sources: Vec<String> = Vec::new();
         let mut add =
             |local: (String, String), up: Arc<Dsn>, what: &str, errs: &mut Vec<String>| {
                 let projects = map.entry(local.0).or_default();
@@ -132,6 +137,7 @@ impl TryFrom<ServeArgs> for Config {
                 Ok(d) => {
                     let d = Arc::new(d);
                     upstreams.push(d.clone());
+                    upstream_sources.push(format!("--upstream-dsn #{}", i + 1));
                     add(
                         (d.public_key.clone(), d.project_id.clone()),
                         d,
@@ -175,6 +181,7 @@ impl TryFrom<ServeArgs> for Config {
                 (Ok(l), Ok(u)) => {
                     let u = Arc::new(u);
                     upstreams.push(u.clone());
+                    upstream_sources.push(what.clone());
                     add((l.public_key, l.project_id), u, &what, &mut errs);
                 }
                 (Err(e), _) => errs.push(format!("{what}: local DSN: {e}")),
@@ -191,6 +198,26 @@ impl TryFrom<ServeArgs> for Config {
         }
 
         let dry_run = a.dry_run || upstreams.is_empty();
+        // Every DSN, not only the first: each error names the flag or file line to fix.
+        let guard = residency::Residency::from_flags(
+            &a.eu_upstream_hosts,
+            a.allow_non_eu_upstream,
+            &mut errs,
+        );
+        if !dry_run {
+            for (up, what) in upstreams.iter().zip(&upstream_sources) {
+                if let Err(e) = guard.check(what, &up.host) {
+                    errs.push(e);
+                }
+            }
+        }
+        let eu_residency = residency::EuResidency::new(
+            &guard,
+            upstreams
+                .first()
+                .filter(|_| !dry_run)
+                .map(|u| u.host.as_str()),
+        );
         if a.outbox.is_some() && !dry_run {
             errs.push(
                 "--outbox is a dry-run output: add --dry-run or remove --upstream-dsn".into(),
@@ -342,6 +369,7 @@ impl TryFrom<ServeArgs> for Config {
             admin_token: a.admin_token,
             admin_max_connections: a.admin_max_connections,
             shutdown_timeout: shutdown_timeout.unwrap_or_default(),
+            eu_residency,
         })
     }
 }

@@ -78,6 +78,7 @@ impl Config {
                 let _ = writeln!(s, "retry_max_age = {:?}", u.settings.retry_max_age);
             }
         }
+        let _ = writeln!(s, "eu_residency = {}", self.eu_residency.describe());
         let _ = writeln!(s, "max_body_size = {}", self.limits.max_body);
         let _ = writeln!(
             s,

@@ -22,6 +22,11 @@ use tokio::task::JoinHandle;
 /// hanging it. Never used to assert how long something took.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The capture upstream listens on loopback and stands in for an EU ingest: the tests name
+/// it with `--eu-upstream-hosts`, as the operator of a self-hosted EU Sentry names theirs.
+/// Loopback is not exempt from the EU residency guard in the product.
+pub const LOCAL_UPSTREAM: &[&str] = &["--eu-upstream-hosts", "127.0.0.1,localhost"];
+
 /// Flags every test proxy gets, before its own.
 const BASE_ARGS: &[&str] = &[
     "--listen",
@@ -30,6 +35,8 @@ const BASE_ARGS: &[&str] = &[
     "127.0.0.1:0",
     "--unattributed",
     "forward",
+    "--eu-upstream-hosts",
+    "127.0.0.1,localhost",
 ];
 
 /// Small limits, so size cases need small bodies.
@@ -576,6 +583,7 @@ impl BinProxy {
             "--ready-file",
         ])
         .arg(&ready)
+        .args(LOCAL_UPSTREAM)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null());
@@ -755,6 +763,7 @@ impl TestProxy {
             "--admin-listen",
             "127.0.0.1:0",
         ];
+        all.extend_from_slice(LOCAL_UPSTREAM);
         all.extend_from_slice(args);
         let cli = Cli::try_parse_from(&all).expect("test flags parse");
         assert!(cli.command.is_none(), "test proxies serve");
