@@ -149,6 +149,8 @@ def env(tmp_path_factory):
     }}))
     compose = Compose(work, {
         "SENTRY_UPSTREAM_DSN": dsn,
+        # The local upstream stands in for an EU ingest (the EU residency guard).
+        "SENTRY_EU_UPSTREAM_HOSTS": "127.0.0.1",
         "APP_SENTRY_DSN": f"http://{key}@127.0.0.1:{proxy_port}/{project_id}",
         "SENTRY_PROXY_ADMIN_TOKEN": token,
     }, override)

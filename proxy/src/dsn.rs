@@ -6,6 +6,9 @@
 //! a request's key against: the key must be ASCII alphanumeric, the project id a number,
 //! and nothing may hide in a query, a fragment or a control character (the URL parser drops
 //! those without a word).
+//!
+//! The SDK's client name ([`client_name`]) lives here too: it is the other part of a
+//! request's Sentry identity that goes upstream, and both ingest and egress check it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -186,6 +189,28 @@ impl fmt::Display for Dsn {
     }
 }
 
+/// The SDK's `sentry_client` as the proxy forwards it in the upstream's `X-Sentry-Auth`:
+/// only a strict `name/version` (a lower-case name of 1 to 64 of `a-z 0-9 . _ -` starting
+/// with a letter or digit, then a version of 1 to 32 of `0-9 A-Z a-z . + -` starting with a
+/// digit), e.g. `sentry.python/2.20.0`, `sentry.javascript.node/8.1.0`,
+/// `raven-python/6.10.0`. Anything else (`None`) is replaced by the proxy's own name: the
+/// field is written by the SDK's host and must carry neither a person's data nor a second
+/// auth pair (`x,sentry_key=…`).
+pub fn client_name(v: &str) -> Option<&str> {
+    let (name, version) = v.split_once('/')?;
+    let name_ok = (1..=64).contains(&name.len())
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    let version_ok = (1..=32).contains(&version.len())
+        && version.as_bytes()[0].is_ascii_digit()
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".+-".contains(&b));
+    (name_ok && version_ok).then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +270,42 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Dsn>(), Err(e), "{s}");
         }
+    }
+
+    #[test]
+    fn client_names_are_name_slash_version_only() {
+        for ok in [
+            "sentry.python/2.20.0",
+            "sentry.javascript.node/8.1.0",
+            "raven-python/6.10.0",
+            "sentry.java.android/7.0.0-beta.1",
+            "sentry_ruby/5.0.0+build.7",
+            "x/1",
+        ] {
+            assert_eq!(client_name(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "alice.smith@example.com/DE89370400440532013000",
+            "x,sentry_key=ffffffffffffffffffffffffffffffff/1",
+            "x/1, sentry_key=ffff",
+            "sentry.python/2.20.0 (Alice Smith)",
+            "Sentry.Python/2.0",
+            "sentry.python",
+            "/1.0",
+            "sentry.python/",
+            "sentry.python/v2",
+            "sentry.python/2/3",
+            ".hidden/1",
+            "name/1\r\nx-evil: 1",
+            "",
+        ] {
+            assert_eq!(client_name(bad), None, "{bad:?}");
+        }
+        let long_name = format!("{}/1.0", "a".repeat(65));
+        assert_eq!(client_name(&long_name), None);
+        let long_version = format!("a/{}", "1".repeat(33));
+        assert_eq!(client_name(&long_version), None);
+        let longest = format!("{}/{}", "a".repeat(64), "1".repeat(32));
+        assert_eq!(client_name(&longest), Some(longest.as_str()));
     }
 }

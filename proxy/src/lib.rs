@@ -122,15 +122,61 @@ impl State {
     }
 }
 
+impl State {
+    /// Why the proxy should not get traffic now; empty when ready. See [`not_ready`].
+    pub fn not_ready(&self) -> Vec<&'static str> {
+        let egress = self.egress.as_deref();
+        not_ready(Readiness {
+            accepting: self.ingest.accepting.load(Ordering::Relaxed),
+            consent: &self.consent_view(),
+            saturated: egress
+                .is_some_and(|e| e.spool.is_none() && e.wal.is_none() && e.queue.fill_above(1.0)),
+            no_sender: egress.is_some_and(Egress::no_sender),
+        })
+    }
+}
+
+/// The facts readiness is decided on.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness<'a> {
+    /// Still accepting connections (false once shutdown began).
+    pub accepting: bool,
+    /// The consent in force.
+    pub consent: &'a ConsentView,
+    /// The queue is full and there is no spool to take the overflow (SDKs get 429).
+    pub saturated: bool,
+    /// Every sender failed and waits for its restart.
+    pub no_sender: bool,
+}
+
+/// The reasons not to send traffic here, in a fixed order: `shutting_down`, the consent
+/// gate's reason (`no_consent`, `consent_expired`), `queue_full`, `no_sender`. Empty: ready.
+pub fn not_ready(r: Readiness<'_>) -> Vec<&'static str> {
+    let mut reasons = Vec::new();
+    if !r.accepting {
+        reasons.push("shutting_down");
+    }
+    if let ConsentView::Closed(reason) = r.consent {
+        reasons.push(reason.as_str());
+    }
+    if r.saturated {
+        reasons.push("queue_full");
+    }
+    if r.no_sender {
+        reasons.push("no_sender");
+    }
+    reasons
+}
+
 impl admin::Status for State {
-    /// Accepting traffic, with valid consent, and room for new envelopes (a full queue
-    /// without a spool answers 429).
-    fn is_ready(&self) -> bool {
-        let saturated = (self.egress.as_ref())
-            .is_some_and(|e| e.spool.is_none() && e.wal.is_none() && e.queue.fill_above(1.0));
-        self.ingest.accepting.load(Ordering::Relaxed)
-            && !matches!(*self.consent_view(), ConsentView::Closed(_))
-            && !saturated
+    /// Accepting traffic, with valid consent, room for new envelopes (a full queue without a
+    /// spool answers 429), and at least one sender working.
+    fn not_ready(&self) -> Vec<&'static str> {
+        State::not_ready(self)
+    }
+
+    fn ready_warning(&self) -> Option<String> {
+        self.config.eu_residency.warning()
     }
 
     fn render_metrics(&self) -> String {
@@ -187,6 +233,9 @@ pub async fn run(
     };
     tracing::info!(address = %bound.listen, "listening for SDKs");
     tracing::info!(address = %bound.admin, "admin listening");
+    if let Some(w) = config.eu_residency.warning() {
+        tracing::warn!(eu_residency = %w, "the EU residency guard is off");
+    }
     if let Some(path) = &config.ready_file {
         write_ready_file(path, &bound)?;
     }
@@ -199,6 +248,7 @@ pub async fn run(
         let settings = admin::AdminSettings {
             token: state.config.admin_token.clone(),
             header_read_timeout: state.config.inbound.header_read_timeout,
+            max_connections: state.config.admin_max_connections,
         };
         tokio::spawn(admin::serve(admin, settings, state, async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -289,4 +339,52 @@ fn write_ready_file(path: &std::path::Path, bound: &Bound) -> std::io::Result<()
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use consent::DropReason;
+
+    #[test]
+    fn readiness_gives_every_reason_in_order() {
+        let open = ConsentView::Assumed;
+        let ready = Readiness {
+            accepting: true,
+            consent: &open,
+            saturated: false,
+            no_sender: false,
+        };
+        assert_eq!(not_ready(ready), Vec::<&str>::new());
+        assert_eq!(
+            not_ready(Readiness {
+                no_sender: true,
+                ..ready
+            }),
+            vec!["no_sender"]
+        );
+        let expired = ConsentView::Closed(DropReason::ConsentExpired);
+        assert_eq!(
+            not_ready(Readiness {
+                accepting: false,
+                consent: &expired,
+                saturated: true,
+                no_sender: true,
+            }),
+            vec![
+                "shutting_down",
+                "consent_expired",
+                "queue_full",
+                "no_sender"
+            ]
+        );
+        let none = ConsentView::Closed(DropReason::NoConsent);
+        assert_eq!(
+            not_ready(Readiness {
+                consent: &none,
+                ..ready
+            }),
+            vec!["no_consent"]
+        );
+    }
 }

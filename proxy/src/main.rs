@@ -63,6 +63,7 @@ fn serve(args: proxy::config::cli::ServeArgs) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     init_tracing(&config);
+    raise_open_file_limit(&config);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if config.worker_threads > 0 {
         builder.worker_threads(config.worker_threads);
@@ -133,6 +134,41 @@ fn init_tracing(config: &Config) {
     match config.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (where the system allows it) and
+/// logs both: every connection is a file descriptor, and at the usual soft limit of 1,024 a
+/// proxy with `--max-connections 1024` plus its admin port, spool and consent file would
+/// fail `accept` ("Too many open files") before reaching its own caps.
+fn raise_open_file_limit(config: &Config) {
+    #[cfg(unix)]
+    {
+        let before = rlimit::Resource::NOFILE.get();
+        let raised = rlimit::increase_nofile_limit(u64::MAX);
+        match (before, raised) {
+            (Ok((soft, hard)), Ok(now)) => {
+                if now > soft {
+                    tracing::info!(from = soft, to = now, hard, "open files limit raised");
+                } else {
+                    tracing::info!(soft = now, hard, "open files limit");
+                }
+                // Both listeners' caps, plus room for the spool, consent file and upstream.
+                let needed =
+                    (config.inbound.max_connections + config.admin_max_connections + 64) as u64;
+                if now < needed {
+                    tracing::warn!(
+                        limit = now,
+                        needed,
+                        "open files limit is below --max-connections + --admin-max-connections: \
+                         lower them or raise the limit (ulimit -n), or accept will fail under load"
+                    );
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "could not read or raise the open files limit")
+            }
+        }
     }
 }
 

@@ -587,7 +587,7 @@ async fn start_without_a_valid_document_is_not_ready_and_sends_nothing() {
         let resp = proxy.admin("GET", "/readyz", &[]).await;
         assert_eq!(
             (resp.status, resp.text().as_str()),
-            (503, r#"{"status":"not ready"}"#),
+            (503, r#"{"status":"not ready","reasons":["no_consent"]}"#),
             "{what}"
         );
         let (_, body) = event(1, Some("7"), Some("u-7"));
@@ -912,6 +912,8 @@ fn a_real_upstream_needs_a_consent_source() {
     let parse = |extra: &[&str]| {
         let mut args = vec![
             "sentry-scrub-proxy",
+            "--eu-upstream-hosts",
+            "127.0.0.1",
             "--upstream-dsn",
             "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
         ];
@@ -935,6 +937,8 @@ fn a_real_upstream_needs_a_consent_source() {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--eu-upstream-hosts",
+            "127.0.0.1",
             "--upstream-dsn",
             "https://d41d8cd98f00b204e9800998ecf8427e@127.0.0.1:9/42",
         ])

@@ -392,7 +392,8 @@ async fn invalid_utf8_everywhere() {
         )
     );
     assert_eq!(rejected(&proxy, "bad_auth").await, 2);
-    // A client name that is not UTF-8 is cleaned, and the request served.
+    // A client name that is not UTF-8 is dropped (the proxy's own goes upstream), and the
+    // request served.
     let (good_id, good) = good_envelope(3);
     let resp = proxy
         .send(raw_request(

@@ -161,3 +161,15 @@ DATABASES["snappea"]["NAME"] = "{self.dir / 'snappea.sqlite3'}"
     def stored_files(self):
         """Every file Bugsink wrote (databases, ingest store, log): for the leak scan."""
         return sorted(p for p in self.dir.rglob("*") if p.is_file() and p.name != "bugsink_conf.py")
+
+    def stored_contents(self, tries=5):
+        """``(path, bytes)`` of every file of :meth:`stored_files`, read as one set. SQLite's
+        ``-wal`` and ``-shm`` files come and go while Bugsink runs (a checkpoint moves the
+        ``-wal`` pages into the database and removes it): a file gone between the listing and
+        the read means the set may miss pages, so the whole set is read again."""
+        for _ in range(tries):
+            try:
+                return [(p, p.read_bytes()) for p in self.stored_files()]
+            except FileNotFoundError:
+                time.sleep(0.2)
+        raise AssertionError(f"Bugsink's files kept changing during {tries} reads")

@@ -168,8 +168,8 @@ def test_bugsink_stores_the_stack_traces_and_no_planted_value(bugsink_stack):
         leaks += find_leaks(str(issue).encode(), f"Bugsink issue {issue['friendly_id']}")
         for event in bugsink.events(issue["id"]):
             leaks += find_leaks(repr(event).encode(), f"Bugsink event {event['id']}")
-    for path in bugsink.stored_files():
-        leaks += find_leaks(path.read_bytes(), f"Bugsink file {path.relative_to(bugsink.dir)}")
+    for path, data in bugsink.stored_contents():
+        leaks += find_leaks(data, f"Bugsink file {path.relative_to(bugsink.dir)}")
     leaks += find_leaks(stack.proxy_log.read_bytes(), "proxy log")
     assert not leaks, "canaries reached Bugsink:\n  " + "\n  ".join(leaks[:40])
     n_events = sum(len(v) for v in stored.values())

@@ -58,7 +58,7 @@ def test_compose_names_a_missing_upstream_dsn():
     assert "set SENTRY_UPSTREAM_DSN" in r.stderr
 
 
-@pytest.mark.parametrize("name", ["configmap", "secret", "deployment", "service", "hpa"])
+@pytest.mark.parametrize("name", ["configmap", "secret", "deployment", "service", "service-admin", "hpa"])
 def test_kubernetes_manifest_matches_the_schema(name):
     exe = os.path.join(ROOT, ".venv", "bin", "kubernetes-validate")
     path = os.path.join(DEPLOY, "k8s", f"{name}.yaml")
@@ -79,6 +79,37 @@ def test_deployment_has_probes_limits_and_a_read_only_root():
     with open(os.path.join(DEPLOY, "k8s", "hpa.yaml")) as f:
         hpa = yaml.safe_load(f)
     assert hpa["spec"]["scaleTargetRef"]["name"] == dep["metadata"]["name"]
+
+
+def test_the_admin_port_is_not_in_the_sdk_service():
+    """The SDK Service carries the ingest port only; the admin port has a Service of its own
+    (issue 27, finding 8), and both select the Deployment's pods."""
+    def load(name):
+        with open(os.path.join(DEPLOY, "k8s", f"{name}.yaml")) as f:
+            return yaml.safe_load(f)
+
+    dep = load("deployment")
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    sdk, admin = load("service"), load("service-admin")
+    assert [(p["port"], p["targetPort"]) for p in sdk["spec"]["ports"]] == [(9000, "ingest")]
+    assert [(p["port"], p["targetPort"]) for p in admin["spec"]["ports"]] == [(9001, "admin")]
+    assert sdk["metadata"]["name"] != admin["metadata"]["name"]
+    for svc in (sdk, admin):
+        assert svc["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_the_shipped_placeholder_admin_token_is_refused():
+    """secret.yaml's and .env.example's placeholder token stops the proxy with exit 64."""
+    with open(os.path.join(DEPLOY, "k8s", "secret.yaml")) as f:
+        token = yaml.safe_load(f)["stringData"]["SENTRY_PROXY_ADMIN_TOKEN"]
+    with open(os.path.join(DEPLOY, ".env.example")) as f:
+        assert f"SENTRY_PROXY_ADMIN_TOKEN={token}\n" in f.read()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_PROXY_")}
+    env["SENTRY_PROXY_ADMIN_TOKEN"] = token
+    r = subprocess.run([PROXY_BIN, "config", "show"], capture_output=True, text=True, env=env)
+    assert r.returncode == 64, r.stdout + r.stderr
+    assert "--admin-token: this is a placeholder, not a secret" in r.stderr
+    assert token not in r.stdout + r.stderr
 
 
 def dockerfile():
@@ -173,7 +204,13 @@ def test_health_fails_when_nothing_listens():
 def test_the_image_build_context_holds_the_whole_workspace(tmp_path):
     """The build stage copies only some paths; cargo refuses a workspace with a member
     missing. Rebuild the context from the Dockerfile's COPY lines (minus .dockerignore) and
-    let cargo resolve it, locked and offline, as `cargo build --locked` would."""
+    let cargo resolve it, locked and offline, as `cargo build --locked` would.
+
+    Offline, cargo only has what this machine's build fetched: the packages of the host's
+    platform. `Cargo.lock` also names packages for other platforms (`anstyle-wincon`,
+    `windows-sys`) that no Linux build downloads, so the resolution is filtered to the host,
+    as the image's own build is; unfiltered it would pass only on a machine whose cargo
+    cache happens to hold them (scripts/test runs this suite with a fresh CARGO_HOME)."""
     with open(os.path.join(DEPLOY, "Dockerfile")) as f:
         lines = f.read().split("\nFROM ")[1].splitlines()  # the build stage only
     copies = [l.split()[1:] for l in lines if l.startswith("COPY ") and "--from" not in l]
@@ -187,8 +224,10 @@ def test_the_image_build_context_holds_the_whole_workspace(tmp_path):
                 shutil.copytree(path, to, ignore=ignored)
             else:
                 shutil.copy(path, to)
-    r = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1"],
-                       cwd=tmp_path, capture_output=True, text=True)
+    host = re.search(r"^host: (\S+)$", subprocess.run(
+        ["rustc", "-vV"], capture_output=True, text=True, check=True).stdout, re.M).group(1)
+    r = subprocess.run(["cargo", "metadata", "--locked", "--offline", "--filter-platform", host,
+                        "--format-version", "1"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     members = {os.path.relpath(os.path.dirname(p["manifest_path"]), tmp_path)
                for p in json.loads(r.stdout)["packages"] if p["source"] is None}

@@ -254,6 +254,8 @@ def _start_proxy(stack, pki):
         "--upstream-dsn",
         stack.upstream_dsn or f"https://{PUBLIC_KEY}@127.0.0.1:{stack.upstream.port}/{PROJECT_ID}",
         "--upstream-ca", str(pki["ca"]),
+        # The local upstream (capture server or Bugsink) stands in for an EU ingest.
+        "--eu-upstream-hosts", "127.0.0.1,localhost",
         "--consent-file", str(stack.consent_path),
         "--admin-token", ADMIN_TOKEN,
         "--retry-max-age", "5s",

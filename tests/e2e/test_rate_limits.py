@@ -122,6 +122,8 @@ def egress_proxy(tmp_path, upstream):
         "--ready-file", str(ready),
         "--upstream-dsn", upstream.dsn,
         "--insecure-upstream",
+        # The local upstream stands in for an EU ingest (the EU residency guard).
+        "--eu-upstream-hosts", "127.0.0.1",
         "--consent-file", str(consent),
         "--unattributed", "forward",
         "--senders", "1",

@@ -35,6 +35,9 @@ pub enum ItemType {
     Log,
     /// `otel_log`: an OpenTelemetry log record.
     OtelLog,
+    /// `trace_metric`: counters, gauges and distributions tied to a trace (sentry-python's
+    /// `sentry_sdk.metrics`, @sentry/node's `metrics`).
+    TraceMetric,
     /// `replay_event`: session replay metadata.
     ReplayEvent,
     /// `replay_recording`: session replay recording.
@@ -56,7 +59,7 @@ pub enum ItemType {
 }
 
 /// Every known type with its wire name; the single source of truth for both directions.
-static KNOWN: [(ItemType, &str); 22] = [
+static KNOWN: [(ItemType, &str); 23] = [
     (ItemType::Event, "event"),
     (ItemType::Transaction, "transaction"),
     (ItemType::Span, "span"),
@@ -71,6 +74,7 @@ static KNOWN: [(ItemType, &str); 22] = [
     (ItemType::CheckIn, "check_in"),
     (ItemType::Log, "log"),
     (ItemType::OtelLog, "otel_log"),
+    (ItemType::TraceMetric, "trace_metric"),
     (ItemType::ReplayEvent, "replay_event"),
     (ItemType::ReplayRecording, "replay_recording"),
     (ItemType::ReplayVideo, "replay_video"),

@@ -27,8 +27,9 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use envelope::Envelope;
 use scrub::{scrub_envelope, Decision, Policy, PolicyConfig, Upstream};
 
-/// Representative fixtures: a deep stack with locals, a big transaction, sessions, and
-/// the search error (prompt in the message, SQL and HTTP breadcrumbs).
+/// Representative fixtures: a deep stack with locals, a big transaction, sessions, the
+/// search error (prompt in the message, SQL and HTTP breadcrumbs), and a span v2 item and
+/// a trace metric item of sentry-sdk 3.x (paths relative to `tests/fixtures`).
 const FIXTURES: &[(&str, &str)] = &[
     (
         "error_deep_stack",
@@ -40,6 +41,15 @@ const FIXTURES: &[(&str, &str)] = &[
     ),
     ("sessions", "search-sessions-piifalse.envelope"),
     ("search_error", "search-event_error-piifalse.envelope"),
+    // sentry-sdk 3.0.1's streamed spans and trace metrics (tests/spans, issue 22).
+    (
+        "span_v2_14_spans",
+        "../../../../tests/spans/fixtures/sdk3/assistant_chat-span.envelope",
+    ),
+    (
+        "trace_metric_3",
+        "../../../../tests/spans/fixtures/sdk3/assistant_chat-trace_metric.envelope",
+    ),
 ];
 
 fn load(name: &str) -> Bytes {

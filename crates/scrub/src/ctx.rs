@@ -8,6 +8,7 @@ use crate::names::Names;
 use crate::policy::Policy;
 use crate::report::Report;
 use crate::values::Val;
+use crate::work::Meter;
 
 /// Rule id for values removed by the allowlist (recorded in `_meta` as kind `x`).
 pub const RULE_ALLOWLIST: &str = "@allowlist:remove";
@@ -24,6 +25,9 @@ pub const RULE_URLPATH: &str = "@urlpath:replace";
 pub const RULE_IDS: &str = "@ids:replace";
 /// Rule id for exception messages kept as a known template with parts replaced.
 pub const RULE_TEMPLATE: &str = "@message:template";
+/// Rule id for free text replaced because the request used up its work budget
+/// ([`crate::WorkBudget`]): it was not judged, so it does not leave.
+pub const RULE_BUDGET: &str = "@budget:replace";
 
 /// State of one item's walk.
 pub struct Ctx<'p> {
@@ -39,6 +43,8 @@ pub struct Ctx<'p> {
     pub names: &'p mut Names,
     /// Reused buffer for remarks.
     scratch: Vec<(String, usize, usize)>,
+    /// The request's work meter, shared by every item of the envelope.
+    meter: Meter,
 }
 
 impl<'p> Ctx<'p> {
@@ -48,6 +54,7 @@ impl<'p> Ctx<'p> {
         ids_allowed: bool,
         report: &'p mut Report,
         names: &'p mut Names,
+        meter: Meter,
     ) -> Ctx<'p> {
         Ctx {
             policy,
@@ -57,6 +64,48 @@ impl<'p> Ctx<'p> {
             report,
             names,
             scratch: Vec::new(),
+            meter,
+        }
+    }
+
+    /// Whether the request has used its work budget: free text is no longer judged.
+    pub fn budget_spent(&self) -> bool {
+        self.meter.spent()
+    }
+
+    /// Once the request has used its work budget, replaces free text that is about to be
+    /// judged with [`FILTERED`] (remark `@budget:replace`, counted `@budget`) and returns
+    /// true: the caller must not judge or keep it. Judging stops; nothing unjudged leaves.
+    /// Empty text and the placeholder itself hold nothing and stay as they are.
+    pub fn over_budget(&mut self, s: &mut Cow<'_, str>) -> bool {
+        if !self.meter.spent() {
+            return false;
+        }
+        self.report.work_budget_exhausted = 1;
+        if s.is_empty() || *s == FILTERED {
+            return true;
+        }
+        self.report.redacted("@budget");
+        // A rule may have rewritten part of it already (a URL's path): the placeholder
+        // replaces the whole, so its remark supersedes theirs.
+        self.meta
+            .replaced_whole(&self.path, RULE_BUDGET, FILTERED.len(), s.len());
+        *s = Cow::Borrowed(FILTERED);
+        true
+    }
+
+    /// [`Ctx::over_budget`] on a scalar: a string is replaced; a number (judged through its
+    /// decimal form) becomes the placeholder too; other values are left to the caller.
+    pub fn val_over_budget(&mut self, v: &mut Option<Val<'_>>) -> bool {
+        match v {
+            Some(Val::Str(s)) => self.over_budget(s),
+            Some(Val::Num(n)) if self.meter.spent() => {
+                let mut s = Cow::Owned(n.to_string());
+                self.over_budget(&mut s);
+                *v = Some(Val::Str(s.into_owned().into()));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -76,6 +125,9 @@ impl<'p> Ctx<'p> {
     /// Passes a kept string through the detectors, replacing matches with placeholders and
     /// recording each replacement in `_meta` and the report.
     pub fn text(&mut self, s: &mut Cow<'_, str>) {
+        if self.over_budget(s) {
+            return;
+        }
         let Some(red) = self.policy.detectors.redact(s) else {
             return;
         };
@@ -108,6 +160,9 @@ impl<'p> Ctx<'p> {
     }
 
     fn url_with(&mut self, s: &mut Cow<'_, str>, mask: bool, route: Option<&str>) {
+        if self.over_budget(s) {
+            return;
+        }
         if let Some(clean) = crate::normalize::url::scrub_url(s) {
             self.report.redacted("@url-query");
             *s = Cow::Owned(clean);
@@ -249,6 +304,9 @@ impl<'p> Ctx<'p> {
     /// kept then passes the detectors. `local` are the words of the event's own code.
     pub fn template_message(&mut self, s: &mut Cow<'_, str>, ty: &str, local: &[String]) {
         use crate::exception_text::Verdict;
+        if self.over_budget(s) {
+            return;
+        }
         let hosts = &self.policy.config.allowed_hosts;
         match self.policy.templates.judge(ty, s, local, hosts) {
             Verdict::Unchanged => {}

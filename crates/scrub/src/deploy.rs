@@ -1,13 +1,14 @@
 //! `release` and `environment`: written by the operator's deployment, but free text all
 //! the same (`release="alice-laptop-test"`). They leave when they look like a version or
-//! a hash, or a known environment word, or when the operator allowlists them; otherwise
-//! they become `[release]` / `[environment]`, the same everywhere they are copied (events,
-//! the header's trace, sessions, profiles, check-ins, span attributes), so sessions still
-//! aggregate by the replacement.
+//! a hash (a release also as `<package>@<version>`), or a known environment word, or when
+//! the operator allowlists them (exact names or `*` patterns); otherwise they become
+//! `[release]` / `[environment]`, the same everywhere they are copied (events, the
+//! header's trace, sessions, profiles, check-ins, span and metric attributes), so
+//! sessions still aggregate by the replacement.
 
 use std::borrow::Cow;
 
-use crate::ctx::{is_package_name, Ctx};
+use crate::ctx::Ctx;
 use crate::exception_text::Vocabulary;
 use crate::values::Val;
 
@@ -93,14 +94,142 @@ fn is_hex(s: &str) -> bool {
         && s.bytes().any(|c| c.is_ascii_digit())
 }
 
-/// `package@version` (the package's name made of words of code), or a bare version or
-/// hash.
-pub fn is_release_shaped(s: &str, vocab: &Vocabulary) -> bool {
-    match s.rsplit_once('@') {
-        Some((name, version)) => {
-            is_package_name(name) && vocab.is_code(name, &[]) && is_version_or_hash(version)
+/// Words that name a person's machine (`alice-laptop`, `desktop-4f2k`, `jdoe-pc`): a
+/// package name or build tag holding one is a developer's build, named after its owner.
+const MACHINE_WORDS: &[&str] = &[
+    "desktop",
+    "imac",
+    "laptop",
+    "latitude",
+    "macbook",
+    "mba",
+    "mbp",
+    "notebook",
+    "pc",
+    "thinkpad",
+    "workstation",
+    "xps",
+];
+
+/// Longest package name kept, and most words in it.
+const MAX_PACKAGE_LEN: usize = 64;
+const MAX_PACKAGE_WORDS: usize = 8;
+/// Longest word of a package name that is not a word of code (a product's own name:
+/// `acme`, `dms`, `grafana`).
+const MAX_PRODUCT_WORD: usize = 12;
+
+/// Is `name` the package part of `<package>@<version>`? Letters, digits and `-_.` (and
+/// one npm scope, `@acme/web`), at most [`MAX_PACKAGE_LEN`] long, whose words are words
+/// of code (`web`, `billing`, `assistant`), numbers or one- and two-letter parts, except
+/// at most one product word (`acme-web`, `dms-assistant`, `com.acme.app`): a short word
+/// of letters only. Not a package: two words that are not code (`zephyrine-canarywood`,
+/// a person's full name or a title's slug), a word naming a machine
+/// ([`MACHINE_WORDS`]: `alice-laptop`), a token-like word mixing letters and digits
+/// (`a8f3k29dk3kd92kd`). A person's first name alone (`alice@1.0.0`) cannot be told from a
+/// product's name without a dictionary; its version is still judged.
+pub fn is_package_shaped(name: &str, vocab: &Vocabulary) -> bool {
+    let body = match name.strip_prefix('@') {
+        Some(scoped) => match scoped.split_once('/') {
+            Some((scope, rest)) if !scope.is_empty() && !rest.contains('/') => {
+                if !is_package_shaped(scope, vocab) {
+                    return false;
+                }
+                rest
+            }
+            _ => return false,
+        },
+        None => name,
+    };
+    if body.is_empty()
+        || name.len() > MAX_PACKAGE_LEN
+        || !body.as_bytes()[0].is_ascii_alphanumeric()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return false;
+    }
+    let mut products = 0;
+    let mut words = 0;
+    for part in body.split(['-', '_', '.']).filter(|p| !p.is_empty()) {
+        let digits = part.bytes().filter(u8::is_ascii_digit).count();
+        if digits > 0 {
+            // A part with digits in it is a version or a short product name (`v2`, `s3`,
+            // `web3`); a long one mixing letters and digits is a token or a serial.
+            if digits < part.len() && part.len() >= 8 {
+                return false;
+            }
+            words += 1;
+            continue;
         }
+        for word in crate::exception_text::split_words(part) {
+            words += 1;
+            let lower = word.to_ascii_lowercase();
+            if MACHINE_WORDS.contains(&lower.as_str()) || words > MAX_PACKAGE_WORDS {
+                return false;
+            }
+            if word.len() <= 2 || vocab.knows(&lower) {
+                continue;
+            }
+            products += 1;
+            if products > 1 || word.len() > MAX_PRODUCT_WORD {
+                return false;
+            }
+        }
+    }
+    words > 0
+}
+
+/// A release that leaves as sent: a version or a hash, or `<package>@<version>` with a
+/// package-shaped name ([`is_package_shaped`]) and a version-shaped version (a build tag
+/// naming a machine, a person or holding a token is not one: `1.4.2+alice-thinkpad`).
+pub fn is_release_shaped(s: &str, vocab: &Vocabulary) -> bool {
+    crate::work::charge(s.len());
+    match s.rsplit_once('@') {
+        Some((name, version)) => is_package_shaped(name, vocab) && is_version_or_hash(version),
         None => is_version_or_hash(s),
+    }
+}
+
+/// Does `s` match the operator's `pattern`, a name where `*` stands for any run of
+/// characters (`acme-web@*`, `*-staging`)? Exact match without `*`.
+pub fn pattern_matches(pattern: &str, s: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = s.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Why an operator's release or environment pattern is refused at start, or `None` when
+/// it is a name with `*` wildcards only: not empty, no space or control character, no
+/// other glob syntax (`?`, `[…]`, `{…}` would silently match nothing), and at least one
+/// character that is not `*` (a lone `*` would let every release out, names of machines
+/// and people included).
+pub fn pattern_error(pattern: &str) -> Option<&'static str> {
+    if pattern.is_empty() {
+        Some("empty pattern")
+    } else if pattern.len() > 256 {
+        Some("longer than 256 characters")
+    } else if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("spaces and control characters are not allowed")
+    } else if pattern.contains(['?', '[', ']', '{', '}']) {
+        Some("only `*` is a wildcard (`?`, `[…]` and `{…}` are not supported)")
+    } else if pattern.bytes().all(|b| b == b'*') {
+        Some("a pattern of `*` alone would keep every value")
+    } else {
+        None
     }
 }
 
@@ -118,7 +247,7 @@ pub fn is_environment_shaped(s: &str) -> bool {
 
 /// Decides a `release` value.
 pub fn release(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
-    let allowed = |s: &str| cx.policy.config.allowed_releases.iter().any(|a| a == s);
+    let allowed = |s: &str| any_matches(&cx.policy.config.allowed_releases, s);
     let vocab = cx.policy.templates.vocabulary();
     decide(
         cx,
@@ -137,7 +266,7 @@ pub const DIST_PLACEHOLDER: &str = "[dist]";
 /// a build named after a machine (`alice-thinkpad-build`) is free text.
 pub fn dist(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
     let vocab = cx.policy.templates.vocabulary();
-    let allowed = |s: &str| cx.policy.config.allowed_releases.iter().any(|a| a == s);
+    let allowed = |s: &str| any_matches(&cx.policy.config.allowed_releases, s);
     decide(
         cx,
         v,
@@ -149,7 +278,7 @@ pub fn dist(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
 
 /// Decides an `environment` value.
 pub fn environment(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
-    let allowed = |s: &str| cx.policy.config.allowed_environments.iter().any(|a| a == s);
+    let allowed = |s: &str| any_matches(&cx.policy.config.allowed_environments, s);
     decide(
         cx,
         v,
@@ -159,6 +288,10 @@ pub fn environment(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
     );
 }
 
+fn any_matches(patterns: &[String], s: &str) -> bool {
+    patterns.iter().any(|p| pattern_matches(p, s))
+}
+
 fn decide(
     cx: &mut Ctx<'_>,
     v: &mut Option<Val<'_>>,
@@ -166,6 +299,9 @@ fn decide(
     allowed: impl Fn(&str) -> bool,
     placeholder: &str,
 ) {
+    if cx.val_over_budget(v) {
+        return;
+    }
     match v {
         Some(Val::Str(s)) if allowed(s) => {}
         Some(Val::Str(s)) if shaped(s) => cx.text(s),

@@ -10,6 +10,7 @@ use crate::names::Names;
 use crate::policy::Policy;
 use crate::report::Report;
 use crate::values::Val;
+use crate::work::Meter;
 
 /// What the header is rewritten to.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +37,7 @@ pub fn scrub_header(
     policy: &Policy,
     report: &mut Report,
     names: &mut Names,
+    meter: Meter,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(Value::String(id)) = input.get("event_id") {
@@ -69,7 +71,7 @@ pub fn scrub_header(
     }
     if let Some(Value::Object(trace)) = input.get("trace") {
         let mut t = Map::new();
-        let mut cx = Ctx::new(policy, false, report, names);
+        let mut cx = Ctx::new(policy, false, report, names, meter);
         for (k, v) in trace {
             let keep = match (k.as_str(), v) {
                 ("trace_id", Value::String(s)) => {

@@ -17,6 +17,7 @@ pub const HOST: &str = "[host]";
 /// Is `host` technical? `allowed` holds exact names, or `.example.com` (also written
 /// `*.example.com`) for a domain and its subdomains.
 pub fn is_technical(host: &str, vocab: &Vocabulary, allowed: &[String]) -> bool {
+    crate::work::charge(host.len() * (1 + allowed.len()));
     let lower = host.to_ascii_lowercase();
     let bare = lower.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<std::net::IpAddr>().is_ok() {
@@ -43,6 +44,7 @@ pub fn is_technical(host: &str, vocab: &Vocabulary, allowed: &[String]) -> bool 
 
 /// Where the host of an absolute URL (`scheme://[user@]host[:port]/…`) is, as a byte range.
 pub fn host_range(url: &str) -> Option<Range<usize>> {
+    crate::work::charge(url.len());
     let start = url.find("://")? + 3;
     let end = url[start..]
         .find(['/', '?', '#'])

@@ -27,6 +27,7 @@
 //! assert_eq!(out.report.removed_fields["user"], 1);
 //! ```
 
+mod attributes;
 pub mod attribution;
 mod ctx;
 mod deploy;
@@ -45,19 +46,24 @@ mod profile;
 mod report;
 mod session;
 mod spans_v2;
+mod trace_metric;
 mod values;
+pub mod work;
 
 use envelope::{Envelope, ItemType};
 
 pub use attribution::{AttributedBy, Attribution, Gate, Learned, TraceCompany, TraceId};
 pub use ctx::FILTERED;
+pub use deploy::{pattern_error, pattern_matches};
 pub use header::Upstream;
 pub use policy::{
     LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
 };
 pub use report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;
+pub use trace_metric::TRACE_METRIC_CONTENT_TYPE;
 pub use values::MAX_ELEMENTS;
+pub use work::WorkBudget;
 
 /// What consent says about one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +143,10 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
 ) -> Scrubbed {
     let mut report = Report::default();
     let mut names = names::Names::default();
+    // One budget for the whole envelope: its size is what the sender paid for. Reading
+    // every item for its attribution is charged to it too.
+    let size = envelope.items().iter().map(|i| i.payload().len()).sum();
+    let meter = work::Meter::start(policy.budget.limit(size));
     let header_trace = header::trace_id(envelope.header());
     let mut held = 0usize;
     let read: Vec<(&'static str, Result<item::Read<'_>, &'static str>)> = (envelope.items())
@@ -162,7 +172,14 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
     let mut items = Vec::with_capacity(read.len());
     let mut consent = Vec::with_capacity(read.len());
     for (label, r) in read {
-        match r.and_then(|r| r.decide(policy, &traces, gate, &mut report, &mut names)) {
+        let cx = item::Decide {
+            policy,
+            traces: &mut traces,
+            report: &mut report,
+            names: &mut names,
+            meter,
+        };
+        match r.and_then(|r| r.decide(cx, gate)) {
             Ok(decided) => {
                 for (new, kept) in decided.kept {
                     report.kept(label);
@@ -174,7 +191,15 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
         }
     }
     // The header last: its `trace.transaction` copies a name the items decided.
-    let header = header::scrub_header(envelope.header(), upstream, policy, &mut report, &mut names);
+    let header = header::scrub_header(
+        envelope.header(),
+        upstream,
+        policy,
+        &mut report,
+        &mut names,
+        meter,
+    );
+    report.work = meter.used();
     let mut out = Envelope::from_header(header);
     for item in items {
         out.push(item);

@@ -44,6 +44,23 @@ impl Meta {
         node.insert("len".into(), len.into());
     }
 
+    /// Records that the string at `path` was replaced whole by `rule` with a placeholder of
+    /// `end` bytes. Earlier remarks on it go (their ranges pointed into text that is no
+    /// longer there); the original length stays when one of them recorded it, else `len`.
+    pub fn replaced_whole(&mut self, path: &[Seg<'_>], rule: &str, end: usize, len: usize) {
+        let node = self.node(path);
+        let len = node.get("len").cloned().unwrap_or_else(|| len.into());
+        let rem = rem_array(node);
+        rem.clear();
+        rem.push(Value::Array(vec![
+            rule.into(),
+            "s".into(),
+            0.into(),
+            end.into(),
+        ]));
+        node.insert("len".into(), len);
+    }
+
     /// Records that the value at `path` was removed by `rule`.
     pub fn removed(&mut self, path: &[Seg<'_>], rule: &str) {
         let node = self.node(path);
@@ -117,6 +134,23 @@ mod tests {
         assert_eq!(
             m.into_value().unwrap().to_string(),
             r#"{"exception":{"values":{"0":{"value":{"":{"len":20,"rem":[["@email:replace","s",4,11]]}}}}},"request":{"data":{"":{"rem":[["@allowlist:remove","x"]]}}}}"#
+        );
+    }
+
+    #[test]
+    fn a_whole_replacement_supersedes_earlier_ranges_and_keeps_the_original_length() {
+        let mut m = Meta::default();
+        let path = [Seg::Key("url")];
+        m.substituted(
+            &path,
+            [("@urlpath:replace".to_owned(), 0, 40)].into_iter(),
+            200,
+        );
+        m.replaced_whole(&path, "@budget:replace", 10, 40);
+        m.replaced_whole(&[Seg::Key("logger")], "@budget:replace", 10, 7);
+        assert_eq!(
+            m.into_value().unwrap().to_string(),
+            r#"{"logger":{"":{"len":7,"rem":[["@budget:replace","s",0,10]]}},"url":{"":{"len":200,"rem":[["@budget:replace","s",0,10]]}}}"#
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::detect::{DetectorError, Detectors};
 use crate::exception_text::{PatternError, Templates};
+use crate::work::WorkBudget;
 
 /// What to do with exception messages (`exception.values[].value`), where prompts and
 /// document text leak (`f"search failed for {query}"`).
@@ -57,9 +58,11 @@ pub struct PolicyConfig {
     pub allow_profiles: bool,
     /// Forward `check_in` items (cron monitors).
     pub allow_check_ins: bool,
-    /// Release names kept although they do not look like versions or hashes.
+    /// Release names kept although they do not look like versions or hashes: exact names,
+    /// or patterns where `*` stands for any run of characters (`acme-web@*`).
     pub allowed_releases: Vec<String>,
-    /// Environment names kept although they are not known environment words.
+    /// Environment names kept although they are not known environment words: exact names,
+    /// or `*` patterns (`*-staging`).
     pub allowed_environments: Vec<String>,
     /// Keep frames' source lines (`pre_context`, `context_line`, `post_context`) with
     /// string literals and comments masked; off by default (the lines are removed).
@@ -129,6 +132,17 @@ pub enum PolicyError {
     /// A format of the exception-message catalog does not compile.
     #[error("exception-message catalog: {0}")]
     Catalog(#[from] PatternError),
+    /// An allowed release or environment pattern is refused (see
+    /// [`crate::pattern_error`]).
+    #[error("{list} pattern {pattern:?}: {why}")]
+    BadPattern {
+        /// `allowed releases` or `allowed environments`.
+        list: &'static str,
+        /// The pattern as configured (operator input, not payload).
+        pattern: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 /// A compiled policy: build once per configuration, share by reference.
@@ -137,6 +151,7 @@ pub struct Policy {
     pub(crate) config: PolicyConfig,
     pub(crate) detectors: Detectors,
     pub(crate) templates: &'static Templates,
+    pub(crate) budget: WorkBudget,
 }
 
 impl Policy {
@@ -145,11 +160,39 @@ impl Policy {
         if config.company_tag.trim().is_empty() {
             return Err(PolicyError::EmptyCompanyTag);
         }
+        for (list, patterns) in [
+            ("allowed releases", &config.allowed_releases),
+            ("allowed environments", &config.allowed_environments),
+        ] {
+            for p in patterns {
+                if let Some(why) = crate::deploy::pattern_error(p) {
+                    return Err(PolicyError::BadPattern {
+                        list,
+                        pattern: p.clone(),
+                        why,
+                    });
+                }
+            }
+        }
         Ok(Policy {
             config,
             detectors: Detectors::new()?,
             templates: Templates::shared()?,
+            budget: WorkBudget::default(),
         })
+    }
+
+    /// The same policy with another work budget per request (the default suits every
+    /// legitimate envelope; see [`WorkBudget`]).
+    #[must_use]
+    pub fn with_work_budget(mut self, budget: WorkBudget) -> Policy {
+        self.budget = budget;
+        self
+    }
+
+    /// The work budget per request.
+    pub fn work_budget(&self) -> WorkBudget {
+        self.budget
     }
 
     /// The configuration it was built from.

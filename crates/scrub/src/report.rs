@@ -18,6 +18,19 @@ pub struct Report {
     /// `exception.values.stacktrace.frames.vars` …). Undeclared fields are skipped without
     /// a name; the named ones are those that routinely carry data.
     pub removed_fields: BTreeMap<&'static str, u32>,
+    /// Envelopes whose work budget ran out (see [`crate::WorkBudget`]): their free text
+    /// judged after that point became `[filtered]`. 0 or 1 for one envelope.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub work_budget_exhausted: u32,
+    /// Units of work the rules spent (bytes examined, see [`crate::work`]): a deterministic
+    /// measure of the envelope's scrubbing cost. Not part of the JSON report, which stays
+    /// the same from one build to the next for the same input.
+    #[serde(skip)]
+    pub work: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -85,6 +98,8 @@ impl Report {
         for (k, v) in &other.removed_fields {
             *self.removed_fields.entry(k).or_default() += v;
         }
+        self.work_budget_exhausted += other.work_budget_exhausted;
+        self.work = self.work.saturating_add(other.work);
     }
 
     /// The report as one JSON object.

@@ -1,18 +1,26 @@
 //! Span items (`application/vnd.sentry.items.span.v2+json`): a list of spans with typed
-//! attributes, sent by sentry-python 2.x for AI calls and by other SDKs for every span.
-//! Ids, timings, status, name (normalised, then the detectors) and allowlisted attributes.
+//! attributes. sentry-python 3.x and @sentry/node stream every span this way, 2.64+ its
+//! gen_ai spans. A first-class schema: ids, timings and status as sent; every attribute
+//! judged like the transaction span field it stands for ([`crate::attributes`]); the
+//! segment's name decided by its source exactly like a transaction name, and every copy
+//! of it (`sentry.segment.name`, the envelope header's `trace.transaction`) given the same
+//! decision ([`crate::names`]).
 
 use serde::{Deserialize, Serialize};
 
+use crate::attributes::{self, Allowlisted, AttrVal, Rule, Site};
+use crate::attribution::{Ambiguous, Own, TraceId};
 use crate::ctx::{self, Ctx};
-use crate::event::span::{is_url_key, Allowlisted};
+use crate::item::Records;
 use crate::meta::Seg;
+use crate::names::{self, Hints};
 use crate::values::{List, Val};
 
 /// The content type of v2 span items.
 pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
 
-/// The payload: `{"items": [...]}`.
+/// The payload: `{"version": 2, "items": [...]}`. The container's own fields are not
+/// kept: it is written anew around the scrubbed spans ([`crate::infer::Container`]).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SpanBatch<'a> {
@@ -55,7 +63,7 @@ pub struct Attribute<'a> {
     #[serde(rename = "type", borrow, skip_serializing_if = "Option::is_none")]
     ty: Option<Val<'a>>,
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
-    value: Option<Val<'a>>,
+    value: Option<AttrVal<'a>>,
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     unit: Option<Val<'a>>,
 }
@@ -63,37 +71,94 @@ pub struct Attribute<'a> {
 /// Allowlisted attributes: unknown keys are treated as PII and skipped unread.
 pub type Attributes<'a> = Allowlisted<Attribute<'a>>;
 
-/// The `sentry.op` attribute's value, which decides how a span name is normalised.
-fn op<'s>(attrs: &'s Attributes<'_>) -> &'s str {
-    {
-        attrs
-            .kept
-            .iter()
-            .find(|(k, _)| *k == "sentry.op")
-            .and_then(|(_, a)| a.value.as_ref())
-            .and_then(Val::as_str)
-            .unwrap_or("")
-    }
+/// A string attribute's value as sent.
+pub(crate) fn attr_str<'s>(attrs: &'s Attributes<'_>, key: &str) -> Option<&'s str> {
+    attrs
+        .get(key)
+        .and_then(|a| a.value.as_ref())
+        .and_then(AttrVal::as_str)
 }
 
-impl SpanBatch<'_> {
-    /// Number of spans.
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> usize {
-        self.items.0.len()
+impl<'a> Records<'a> for SpanBatch<'a> {
+    type Record = SpanV2<'a>;
+    const TYPE: &'static str = "span";
+    const CONTENT_TYPE: &'static str = SPAN_V2_CONTENT_TYPE;
+
+    fn records(&mut self) -> &mut Vec<SpanV2<'a>> {
+        &mut self.items.0
     }
 
-    /// Walks every span under `items.N`.
-    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+    fn from_records(records: Vec<SpanV2<'a>>) -> Self {
+        SpanBatch {
+            items: List(records),
+        }
+    }
+
+    fn own(span: &mut SpanV2<'a>, header_trace: Option<TraceId>) -> Own {
+        record_own(&mut span.attributes, span.trace_id.as_ref(), header_trace)
+    }
+
+    /// Walks every span under `items.N`: segments first, so that the decision on the
+    /// segment's name is made where its source is known, before any copy of it is met.
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
         cx.key("items", |cx| {
-            for (i, s) in self.items.0.iter_mut().enumerate() {
-                cx.at(Seg::Index(i), |cx| s.scrub(cx));
+            for pass in [true, false] {
+                for (i, s) in self.items.0.iter_mut().enumerate() {
+                    if s.is_segment() == pass {
+                        cx.at(Seg::Index(i), |cx| s.scrub(cx));
+                    }
+                }
             }
         });
     }
 }
 
+/// A record's own attribution, read from its typed attributes (span v2 spans, trace metric
+/// records): the company attribute (named like `--company-tag` in any case, captured while
+/// parsing inside [`crate::attributes::with_company_key`]), `user.id`, and its `trace_id`
+/// (else the envelope's). Two different company values make it ambiguous. A number is the
+/// company (or user) of its decimal string, as for tags, and is kept as that string.
+pub(crate) fn record_own(
+    attrs: &mut Attributes<'_>,
+    trace_id: Option<&Val<'_>>,
+    header_trace: Option<TraceId>,
+) -> Own {
+    let mut company: Result<Option<&str>, Ambiguous> = Ok(None);
+    let mut user: Option<&str> = None;
+    for e in attrs.kept.iter_mut() {
+        if !matches!(e.rule, Rule::Company | Rule::UserId) {
+            continue;
+        }
+        let Some(value) = e.value.value.as_mut() else {
+            continue;
+        };
+        if let AttrVal::One(Val::Num(n)) = value {
+            *value = AttrVal::One(Val::Str(n.to_string().into()));
+        }
+        let AttrVal::One(Val::Str(s)) = &*value else {
+            continue;
+        };
+        // The values compared are the payload's: counted like any text a rule reads.
+        crate::work::charge(s.len());
+        match (e.rule, company) {
+            (Rule::Company, Ok(None)) => company = Ok(Some(s.as_ref())),
+            (Rule::Company, Ok(Some(c))) if c != s.as_ref() => company = Err(Ambiguous),
+            (Rule::UserId, _) if user.is_none() => user = Some(s.as_ref()),
+            _ => {}
+        }
+    }
+    let trace = trace_id
+        .and_then(Val::as_str)
+        .and_then(TraceId::parse)
+        .or(header_trace);
+    Own::attribute(company.map(|c| c.map(str::to_owned)), user, trace)
+}
+
 impl SpanV2<'_> {
+    fn is_segment(&self) -> bool {
+        matches!(self.is_segment, Some(Val::Bool(true)))
+    }
+
     fn scrub(&mut self, cx: &mut Ctx<'_>) {
         ctx::hex_id(&mut self.trace_id);
         ctx::hex_id(&mut self.span_id);
@@ -104,33 +169,71 @@ impl SpanV2<'_> {
         ctx::token(&mut self.kind);
         ctx::timestamp(&mut self.start_timestamp);
         ctx::timestamp(&mut self.end_timestamp);
+        let is_segment = self.is_segment();
         let attrs = &mut self.attributes;
-        cx.report.removed_many("span.attributes.*", attrs.removed);
-        attrs.removed = 0;
-        let op = op(attrs).to_owned();
-        cx.key("name", |cx| {
-            crate::names::span_v2_name(cx, &op, &mut self.name)
-        });
-        cx.key("attributes", |cx| {
-            attrs.kept.retain_mut(|(k, a)| {
-                ctx::token(&mut a.ty);
-                ctx::token(&mut a.unit);
-                let url = is_url_key(k);
-                cx.key(k, |cx| {
-                    cx.key("value", |cx| {
-                        if url {
-                            cx.val_request_url(&mut a.value, None)
-                        } else if *k == "sentry.release" {
-                            crate::deploy::release(cx, &mut a.value)
-                        } else if *k == "sentry.environment" {
-                            crate::deploy::environment(cx, &mut a.value)
-                        } else if !matches!(a.value, Some(Val::Num(_))) {
-                            cx.val_text(&mut a.value)
-                        }
-                    })
-                });
-                a.value.is_some()
+        let op = attr_str(attrs, "sentry.op")
+            .filter(|op| ctx::is_token(op))
+            .unwrap_or("")
+            .to_owned();
+        let route = attr_str(attrs, "http.route").map(str::to_owned);
+        let source = attr_str(attrs, "sentry.segment.name.source").map(str::to_owned);
+        if is_segment {
+            // The segment's name is the transaction name: decided by its source, with
+            // `http.route` as the template of a URL name.
+            cx.key("name", |cx| {
+                names::segment(cx, source.as_deref(), route.as_deref(), &mut self.name)
             });
-        });
+        }
+        let site = Site {
+            op: &op,
+            route: route.as_deref(),
+        };
+        scrub_attributes(cx, attrs, site, "span.attributes.*");
+        if !is_segment {
+            let hints = Hints {
+                route: route.as_deref(),
+                ai: names::ai_names(&op, |k| attr_str(attrs, k)),
+            };
+            cx.key("name", |cx| {
+                names::span_v2_name(cx, &op, &mut self.name, &hints)
+            });
+        }
     }
+}
+
+/// Judges typed attributes under `attributes`; what goes is counted under `removed_path`.
+pub(crate) fn scrub_attributes(
+    cx: &mut Ctx<'_>,
+    attrs: &mut Attributes<'_>,
+    site: Site<'_>,
+    removed_path: &'static str,
+) {
+    cx.report.removed_many(removed_path, attrs.removed);
+    attrs.removed = 0;
+    let mut company_kept = false;
+    cx.key("attributes", |cx| {
+        attrs.kept.retain_mut(|e| {
+            if e.rule == Rule::Company {
+                // One company attribute is enough (the attribution made sure they agree).
+                if company_kept || !cx.ids_allowed {
+                    cx.report.removed(removed_path);
+                    return false;
+                }
+                company_kept = true;
+            }
+            ctx::token(&mut e.value.ty);
+            ctx::token(&mut e.value.unit);
+            let policy = cx.policy;
+            cx.key(e.meta_key(policy), |cx| {
+                cx.key("value", |cx| {
+                    attributes::judge(cx, e.rule, site, &mut e.value.value)
+                })
+            });
+            let kept = e.value.value.is_some();
+            if !kept {
+                cx.report.removed(removed_path);
+            }
+            kept
+        });
+    });
 }

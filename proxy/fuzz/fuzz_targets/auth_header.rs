@@ -1,6 +1,7 @@
 //! Arbitrary text as the `X-Sentry-Auth` header and the query string: `RequestAuth::from_parts`
 //! never panics, and what it accepts is clean: keys are 1 to 64 ASCII alphanumerics, the
-//! client name at most 64 printable ASCII characters, and a header key and a query key agree.
+//! client name is a strict `name/version` (no `,`, `=`, space or `@` that could add a pair
+//! or a person to the upstream's `X-Sentry-Auth`), and a header key and a query key agree.
 //! The first byte splits the input between header (and whether there is one) and query.
 #![no_main]
 
@@ -36,7 +37,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(h, q);
     }
     if let Some(client) = &auth.client {
-        assert!(client.chars().count() <= 64 && client.bytes().all(|b| b.is_ascii_graphic()));
+        assert_eq!(proxy::dsn::client_name(client), Some(client.as_str()));
+        assert!(client.len() <= 97, "{client:?}");
+        assert!(
+            client.bytes().filter(|b| *b == b'/').count() == 1
+                && !client.bytes().any(|b| b", =@;\"\\ ".contains(&b) || !b.is_ascii_graphic()),
+            "{client:?}"
+        );
     }
     let _ = auth.resolve(None, "42");
 });

@@ -35,6 +35,7 @@ families! {
     ITEMS_DROPPED = "scrubproxy_items_dropped_total", "counter", ["type", "reason"], "Items removed before egress, by item type and reason.";
     REDACTIONS = "scrubproxy_redactions_total", "counter", ["rule"], "Values replaced by a placeholder, by detector rule.";
     FIELDS_REMOVED = "scrubproxy_fields_removed_total", "counter", ["field"], "Fields removed by the allowlist, by field.";
+    WORK_BUDGET_EXHAUSTED = "scrubproxy_work_budget_exhausted_total", "counter", [], "Envelopes that used up their scrubbing work budget: free text judged after that point left as a placeholder.";
     ENVELOPES_EMITTED = "scrubproxy_envelopes_emitted_total", "counter", ["sink"], "Scrubbed envelopes handed to a sink (dry-run stdout, outbox, upstream queue).";
     ENVELOPES_EMPTY = "scrubproxy_envelopes_empty_total", "counter", [], "Envelopes with nothing left to send after scrubbing.";
     SINK_ERRORS = "scrubproxy_sink_errors_total", "counter", ["sink"], "Failures writing to a dry-run sink.";
@@ -43,6 +44,7 @@ families! {
     UPSTREAM_RESPONSES = "scrubproxy_upstream_responses_total", "counter", ["status"], "Upstream answers, by HTTP status.";
     UPSTREAM_ERRORS = "scrubproxy_upstream_errors_total", "counter", ["kind"], "Upstream requests without an answer, by kind (tls, timeout, network).";
     UPSTREAM_RETRIES = "scrubproxy_upstream_retries_total", "counter", [], "Send attempts retried after a 5xx, timeout or network error.";
+    SENDER_RESTARTS = "scrubproxy_sender_restarts_total", "counter", ["cause"], "Senders started again after they failed (panic, ended, cancelled); their envelope was queued again.";
     QUEUE_DEPTH = "scrubproxy_queue_depth", "gauge", [], "Envelopes waiting in the outbound queue.";
     QUEUE_BYTES = "scrubproxy_queue_bytes", "gauge", [], "Bytes waiting in the outbound queue.";
     SPOOL_BYTES = "scrubproxy_spool_bytes", "gauge", [], "Bytes in the disk spool.";

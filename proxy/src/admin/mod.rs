@@ -1,5 +1,6 @@
 //! Admin, beside the path: the operator's listener, on its own address. `/healthz`
-//! (alive), `/readyz` (taking traffic, consent valid, room in the queue), `/metrics`
+//! (alive), `/readyz` (taking traffic, consent valid, room in the queue, a sender
+//! working; the reasons when not), `/metrics`
 //! (Prometheus text); behind a bearer token, `/consent/refresh` and `/audit/recent`.
 //!
 //! Enters: the operator's and orchestrator's requests, and the running proxy's state
@@ -26,8 +27,12 @@ use crate::respond::json;
 
 /// What the admin endpoints read from the running proxy.
 pub trait Status: Send + Sync + 'static {
-    /// `/readyz`: may an orchestrator send traffic here now?
-    fn is_ready(&self) -> bool;
+    /// `/readyz`: why an orchestrator should not send traffic here now (stable reason
+    /// labels); empty when it may.
+    fn not_ready(&self) -> Vec<&'static str>;
+    /// `/readyz` details: a safeguard the operator turned off (the EU residency guard),
+    /// shown whatever the status so that a probe or a reviewer sees it.
+    fn ready_warning(&self) -> Option<String>;
     /// `/metrics`: the Prometheus text, gauges updated first.
     fn render_metrics(&self) -> String;
     /// `/audit/recent`: the last envelopes sent, as JSON (`[]` without an upstream).
@@ -41,8 +46,13 @@ pub trait Status: Send + Sync + 'static {
 pub struct AdminSettings {
     /// Bearer token of the endpoints that act or show content (`None`: they answer 404).
     pub token: Option<String>,
-    /// Time to receive request headers.
+    /// Time to receive request headers (also the longest a connection may sit idle before
+    /// its first request).
     pub header_read_timeout: std::time::Duration,
+    /// Most concurrent admin connections; more wait in the kernel's backlog. Without a cap, a
+    /// flood of idle connections on this port used every file descriptor, and the SDK port's
+    /// `accept` and the consent file's reads failed.
+    pub max_connections: usize,
 }
 
 /// Serves the admin endpoints until `shutdown` resolves.
@@ -52,12 +62,18 @@ pub async fn serve<S: Status>(
     state: Arc<S>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(settings.max_connections.max(1)));
     let settings = Arc::new(settings);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
+        .header_read_timeout(settings.header_read_timeout)
+        .max_buf_size(64 * 1024);
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
@@ -81,6 +97,7 @@ pub async fn serve<S: Status>(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "admin connection ended with an error");
             }
+            drop(permit);
         });
     }
 }
@@ -178,14 +195,28 @@ async fn handle(
         }
         (&Method::GET, "/healthz") => json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         (&Method::GET, "/readyz") => {
-            if state.is_ready() {
-                json(StatusCode::OK, r#"{"status":"ready"}"#.into())
+            let reasons = state.not_ready();
+            let (code, status) = if reasons.is_empty() {
+                (StatusCode::OK, "ready")
             } else {
-                json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    r#"{"status":"not ready"}"#.into(),
-                )
+                (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+            };
+            // Written by hand: `json!` would sort the keys, and `status` reads first.
+            let mut body = format!(r#"{{"status":"{status}""#);
+            if !reasons.is_empty() {
+                body.push_str(&format!(
+                    r#","reasons":{}"#,
+                    serde_json::Value::from(reasons)
+                ));
             }
+            if let Some(w) = state.ready_warning() {
+                body.push_str(&format!(
+                    r#","eu_residency":{}"#,
+                    serde_json::Value::from(w)
+                ));
+            }
+            body.push('}');
+            json(code, body)
         }
         (&Method::GET, "/audit/recent") => {
             if let Some(resp) = authorize(&req, settings) {

@@ -1,5 +1,7 @@
 //! The command line: every flag has an env var and a visible default. Raw values only;
-//! [`crate::config::Config`] validates them all at once.
+//! [`crate::config::Config`] validates them all at once. Flags that can hold a secret (DSNs
+//! and project maps, the consent URL, the egress proxy, the admin token) have
+//! `hide_env_values`, so `--help` never prints what their variables are set to.
 
 // These doc comments are also the `--help` text, where a bare URL reads better than a link.
 #![allow(rustdoc::bare_urls)]
@@ -167,12 +169,14 @@ pub struct PolicyArgs {
     /// Forward `check_in` items (cron monitors, scrubbed).
     #[arg(long, env = "SENTRY_PROXY_ALLOW_CHECK_INS")]
     pub allow_check_ins: bool,
-    /// Release names kept as sent although they are not versions or hashes (comma-separated);
-    /// others become `[release]`.
+    /// Release names kept as sent although they are not versions, hashes or
+    /// `<package>@<version>` (comma-separated; `*` matches any run of characters:
+    /// `acme-web@*`); others become `[release]`.
     #[arg(long, env = "SENTRY_PROXY_ALLOWED_RELEASES", value_delimiter = ',')]
     pub allowed_releases: Vec<String>,
     /// Environment names kept as sent although they are not known environment words
-    /// (comma-separated); others become `[environment]`.
+    /// (comma-separated; `*` matches any run of characters: `*-staging`); others become
+    /// `[environment]`.
     #[arg(long, env = "SENTRY_PROXY_ALLOWED_ENVIRONMENTS", value_delimiter = ',')]
     pub allowed_environments: Vec<String>,
     /// Keep frames' source lines (pre_context, context_line, post_context) with string
@@ -189,7 +193,7 @@ pub struct ConsentArgs {
     pub consent_file: Option<PathBuf>,
 
     /// An HTTP(S) URL serving the consent document, polled with ETag / If-None-Match.
-    #[arg(long, env = "SENTRY_PROXY_CONSENT_URL")]
+    #[arg(long, env = "SENTRY_PROXY_CONSENT_URL", hide_env_values = true)]
     pub consent_url: Option<String>,
 
     /// Time between two polls of --consent-url.
@@ -203,6 +207,15 @@ pub struct ConsentArgs {
     /// Longest time the last good document stays in force when its source fails; then nothing leaves.
     #[arg(long, env = "SENTRY_PROXY_CONSENT_MAX_AGE", default_value = "15m")]
     pub consent_max_age: String,
+
+    /// Deadline of one whole fetch of the consent document (connect, headers and body of
+    /// --consent-url, or the read of --consent-file); a source slower than that has failed.
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_CONSENT_FETCH_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub consent_fetch_timeout: String,
 
     /// Items that name no company (sessions, client reports, events without the company tag).
     #[arg(long, env = "SENTRY_PROXY_UNATTRIBUTED", value_enum, default_value_t = UnattributedArg::Drop)]
@@ -258,12 +271,22 @@ pub struct ServeArgs {
     /// accepted inbound, so apps only swap the host of their SENTRY_DSN. Repeatable
     /// (comma-separated in the env var); all upstream DSNs must share one host.
     /// Without any, the proxy runs in dry-run mode.
-    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_DSN", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_UPSTREAM_DSN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub upstream_dsn: Vec<String>,
 
     /// Map an inbound DSN to an upstream DSN: LOCAL_DSN=UPSTREAM_DSN (only the key and project
     /// id of LOCAL_DSN matter). Repeatable (comma-separated in the env var).
-    #[arg(long, env = "SENTRY_PROXY_PROJECT_MAP", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_PROJECT_MAP",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub project_map: Vec<String>,
 
     /// A file of LOCAL_DSN=UPSTREAM_DSN lines (blank lines and # comments ignored).
@@ -281,6 +304,18 @@ pub struct ServeArgs {
     /// Allow an http:// upstream (tests only: the upstream must be HTTPS in production).
     #[arg(long, env = "SENTRY_PROXY_INSECURE_UPSTREAM")]
     pub insecure_upstream: bool,
+
+    /// EU residency: hosts accepted as upstream besides Sentry's EU region
+    /// (*.ingest.de.sentry.io, built in), e.g. sentry.example.eu or *.sentry.example.eu for a
+    /// self-hosted Sentry or Bugsink in your EU data centre. Any other upstream host refuses
+    /// to start. Comma-separated; exact hosts, IP addresses and *.domain patterns.
+    #[arg(long, env = "SENTRY_PROXY_EU_UPSTREAM_HOSTS", value_delimiter = ',')]
+    pub eu_upstream_hosts: Vec<String>,
+
+    /// Turn the EU residency guard off: accept an upstream outside the EU. Reported by
+    /// `config show`, `/readyz` and a warning at start.
+    #[arg(long, env = "SENTRY_PROXY_ALLOW_NON_EU_UPSTREAM")]
+    pub allow_non_eu_upstream: bool,
 
     /// Largest request body accepted, compressed (e.g. 20MiB).
     #[arg(long, env = "SENTRY_PROXY_MAX_BODY_SIZE", default_value = "20MiB")]
@@ -333,7 +368,7 @@ pub struct ServeArgs {
     pub tls_roots: crate::egress::tls::Roots,
 
     /// HTTP CONNECT proxy for egress, e.g. http://proxy.corp:3128 (HTTPS_PROXY is used when unset).
-    #[arg(long, env = "SENTRY_PROXY_EGRESS_PROXY")]
+    #[arg(long, env = "SENTRY_PROXY_EGRESS_PROXY", hide_env_values = true)]
     pub egress_proxy: Option<String>,
 
     /// Outbound body compression: zstd costs a third of gzip's CPU for the same size; an
@@ -415,6 +450,11 @@ pub struct ServeArgs {
     /// /audit/recent). Without it those endpoints are disabled.
     #[arg(long, env = "SENTRY_PROXY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Most concurrent connections on the admin listener (probes, scrapes, refreshes); more
+    /// wait in the kernel's backlog, so a flood there cannot take the SDK port's file descriptors.
+    #[arg(long, env = "SENTRY_PROXY_ADMIN_MAX_CONNECTIONS", default_value_t = 64)]
+    pub admin_max_connections: usize,
 
     /// How many recently sent envelopes /audit/recent keeps.
     #[arg(long, env = "SENTRY_PROXY_AUDIT_SIZE", default_value_t = 50)]

@@ -25,6 +25,8 @@ pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
 pub mod cli;
 mod parts;
+pub mod residency;
+mod secrets;
 mod show;
 
 use parts::{addr, duration, egress_proxy, size};
@@ -59,12 +61,16 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// Bearer token of the admin endpoints that act or show content.
     pub admin_token: Option<String>,
+    /// Most concurrent admin connections.
+    pub admin_max_connections: usize,
     /// Shutdown drain time.
     pub shutdown_timeout: Duration,
     /// Most traces the trace map remembers (0: off).
     pub trace_map_max_entries: usize,
     /// How long the trace map remembers a trace.
     pub trace_map_ttl: Duration,
+    /// What the EU residency guard checked (or that it is off).
+    pub eu_residency: residency::EuResidency,
 }
 
 /// Where scrubbed envelopes go.
@@ -109,9 +115,14 @@ impl TryFrom<ServeArgs> for Config {
         if a.max_connections == 0 {
             errs.push("--max-connections must be at least 1".into());
         }
+        if a.admin_max_connections == 0 {
+            errs.push("--admin-max-connections must be at least 1".into());
+        }
 
         let mut map: HashMap<String, HashMap<String, Arc<Dsn>>> = HashMap::new();
         let mut upstreams: Vec<Arc<Dsn>> = Vec::new();
+        // Where each upstream DSN came from, for the residency guard's errors.
+        let mut upstream_sources: Vec<String> = Vec::new();
         let mut add =
             |local: (String, String), up: Arc<Dsn>, what: &str, errs: &mut Vec<String>| {
                 let projects = map.entry(local.0).or_default();
@@ -130,6 +141,7 @@ impl TryFrom<ServeArgs> for Config {
                 Ok(d) => {
                     let d = Arc::new(d);
                     upstreams.push(d.clone());
+                    upstream_sources.push(format!("--upstream-dsn #{}", i + 1));
                     add(
                         (d.public_key.clone(), d.project_id.clone()),
                         d,
@@ -173,6 +185,7 @@ impl TryFrom<ServeArgs> for Config {
                 (Ok(l), Ok(u)) => {
                     let u = Arc::new(u);
                     upstreams.push(u.clone());
+                    upstream_sources.push(what.clone());
                     add((l.public_key, l.project_id), u, &what, &mut errs);
                 }
                 (Err(e), _) => errs.push(format!("{what}: local DSN: {e}")),
@@ -189,6 +202,26 @@ impl TryFrom<ServeArgs> for Config {
         }
 
         let dry_run = a.dry_run || upstreams.is_empty();
+        // Every DSN, not only the first: each error names the flag or file line to fix.
+        let guard = residency::Residency::from_flags(
+            &a.eu_upstream_hosts,
+            a.allow_non_eu_upstream,
+            &mut errs,
+        );
+        if !dry_run {
+            for (up, what) in upstreams.iter().zip(&upstream_sources) {
+                if let Err(e) = guard.check(what, &up.host) {
+                    errs.push(e);
+                }
+            }
+        }
+        let eu_residency = residency::EuResidency::new(
+            &guard,
+            upstreams
+                .first()
+                .filter(|_| !dry_run)
+                .map(|u| u.host.as_str()),
+        );
         if a.outbox.is_some() && !dry_run {
             errs.push(
                 "--outbox is a dry-run output: add --dry-run or remove --upstream-dsn".into(),
@@ -222,10 +255,10 @@ impl TryFrom<ServeArgs> for Config {
         if !level_ok {
             errs.push("--upstream-compression-level: gzip takes 1-9, zstd 1-19".into());
         }
-        if let Some(t) = &a.admin_token {
-            if t.len() < 16 {
-                errs.push("--admin-token: use at least 16 characters".into());
-            }
+        if let Some(why) = a.admin_token.as_deref().and_then(secrets::weak_admin_token) {
+            errs.push(format!(
+                "--admin-token: {why} (generate one, e.g. openssl rand -hex 32)"
+            ));
         }
         if !dry_run && a.consent.consent_file.is_none() && a.consent.consent_url.is_none() {
             errs.push("a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)".into());
@@ -339,9 +372,11 @@ impl TryFrom<ServeArgs> for Config {
             policy: policy.ok_or_else(|| ConfigErrors(vec!["policy".into()]))?,
             consent,
             admin_token: a.admin_token,
+            admin_max_connections: a.admin_max_connections,
             shutdown_timeout: shutdown_timeout.unwrap_or_default(),
             trace_map_max_entries: a.trace_map_max_entries,
             trace_map_ttl: trace_map_ttl.unwrap_or_default(),
+            eu_residency,
         })
     }
 }

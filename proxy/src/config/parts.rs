@@ -106,6 +106,22 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
         source_context: a.source_context,
         allowed_hosts: trimmed(&a.allowed_hosts),
     };
+    // Every bad pattern is reported, not only the first one the policy meets.
+    let mut bad_pattern = false;
+    for (flag, patterns) in [
+        ("--allowed-releases", &config.allowed_releases),
+        ("--allowed-environments", &config.allowed_environments),
+    ] {
+        for p in patterns {
+            if let Some(why) = scrub::pattern_error(p) {
+                errs.push(format!("{flag}: pattern {p:?}: {why}"));
+                bad_pattern = true;
+            }
+        }
+    }
+    if bad_pattern {
+        return None;
+    }
     match scrub::Policy::new(config) {
         Ok(p) => Some(Arc::new(p)),
         Err(scrub::PolicyError::EmptyCompanyTag) => {
@@ -123,6 +139,7 @@ pub fn policy(a: &PolicyArgs, errs: &mut Vec<String>) -> Option<Arc<scrub::Polic
 pub fn consent_config(a: &ConsentArgs, dry_run: bool, errs: &mut Vec<String>) -> ConsentConfig {
     let poll_interval = duration("--consent-poll-interval", &a.consent_poll_interval, errs);
     let max_age = duration("--consent-max-age", &a.consent_max_age, errs);
+    let fetch_timeout = duration("--consent-fetch-timeout", &a.consent_fetch_timeout, errs);
     if a.consent_file.is_some() && a.consent_url.is_some() {
         errs.push("--consent-file and --consent-url: choose one source of truth".into());
     }
@@ -145,6 +162,7 @@ pub fn consent_config(a: &ConsentArgs, dry_run: bool, errs: &mut Vec<String>) ->
         url,
         poll_interval: poll_interval.unwrap_or(Duration::from_secs(30)),
         max_age: max_age.unwrap_or(Duration::from_secs(900)),
+        fetch_timeout: fetch_timeout.unwrap_or(Duration::from_secs(10)),
         tls: None,
         unattributed: match a.unattributed {
             UnattributedArg::Drop => consent::Unattributed::Drop,

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::secrets::mask_url;
 use super::{Config, Output, Routes};
 
 impl Config {
@@ -44,7 +45,12 @@ impl Config {
             Output::Upstream(u) => {
                 let _ = writeln!(s, "output = upstream {}:{}", u.client.host, u.client.port);
                 if let Some(p) = &u.client.proxy {
-                    let _ = writeln!(s, "egress_proxy = {p}");
+                    let auth = if u.client.proxy_auth.is_some() {
+                        " (with credentials)"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(s, "egress_proxy = {}{auth}", mask_url(p));
                 }
                 let _ = writeln!(
                     s,
@@ -72,6 +78,7 @@ impl Config {
                 let _ = writeln!(s, "retry_max_age = {:?}", u.settings.retry_max_age);
             }
         }
+        let _ = writeln!(s, "eu_residency = {}", self.eu_residency.describe());
         let _ = writeln!(s, "max_body_size = {}", self.limits.max_body);
         let _ = writeln!(
             s,
@@ -94,6 +101,7 @@ impl Config {
             self.inbound.body_read_timeout
         );
         let _ = writeln!(s, "max_connections = {}", self.inbound.max_connections);
+        let _ = writeln!(s, "admin_max_connections = {}", self.admin_max_connections);
         let _ = writeln!(
             s,
             "worker_threads = {}",
@@ -105,7 +113,9 @@ impl Config {
         );
         let consent = match (&self.consent.file, &self.consent.url) {
             (Some(f), _) => format!("file {}", f.display()),
-            (None, Some(u)) => format!("url {} every {:?}", u, self.consent.poll_interval),
+            (None, Some(u)) => {
+                format!("url {} every {:?}", mask_url(u), self.consent.poll_interval)
+            }
             (None, None) if self.consent.assume_without_source => {
                 "none (dry run assumes telemetry on for every company, no IDs)".to_owned()
             }
@@ -113,6 +123,11 @@ impl Config {
         };
         let _ = writeln!(s, "consent = {consent}");
         let _ = writeln!(s, "consent_max_age = {:?}", self.consent.max_age);
+        let _ = writeln!(
+            s,
+            "consent_fetch_timeout = {:?}",
+            self.consent.fetch_timeout
+        );
         let _ = writeln!(
             s,
             "unattributed = {}",

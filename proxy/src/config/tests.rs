@@ -107,6 +107,160 @@ fn one_upstream_host_and_https_only() {
     );
 }
 
+/// A serving config for `dsn` with a consent source, plus `extra` flags.
+fn upstream(dsn: &str, extra: &[&str]) -> Result<Config, ConfigErrors> {
+    let mut args = vec!["--upstream-dsn", dsn, "--consent-file", "consent.json"];
+    args.extend_from_slice(extra);
+    Config::try_from(serve(&args))
+}
+
+fn refused(host: &str, what: &str) -> String {
+    format!(
+        "{what}: upstream host {host} is not an EU ingest host: diagnostic data must stay in \
+         the EU. Use Sentry's EU region (*.ingest.de.sentry.io), add your own EU host with \
+         --eu-upstream-hosts, or opt out with --allow-non-eu-upstream"
+    )
+}
+
+#[test]
+fn eu_region_upstream_is_accepted_and_shown() {
+    let c = upstream("https://abc@o123.ingest.de.sentry.io/42", &[]).unwrap();
+    assert_eq!(
+        c.eu_residency.describe(),
+        "enforced: upstream o123.ingest.de.sentry.io allowed by *.ingest.de.sentry.io (built in)"
+    );
+    assert!(c.show().contains("\neu_residency = enforced: upstream o123.ingest.de.sentry.io allowed by *.ingest.de.sentry.io (built in)\n"));
+    assert_eq!(c.eu_residency.warning(), None);
+}
+
+#[test]
+fn us_and_default_sentry_hosts_are_refused_naming_the_flags() {
+    for host in [
+        "o1.ingest.us.sentry.io",
+        "o1.ingest.sentry.io",
+        "sentry.io",
+        // Look-alikes of the EU suffix are not under it.
+        "ingest.de.sentry.io",
+        "o1.evilingest.de.sentry.io",
+        "o1.ingest.de.sentry.io.attacker.example",
+    ] {
+        let e = upstream(&format!("https://abc@{host}/42"), &[]).unwrap_err();
+        assert_eq!(e.0, vec![refused(host, "--upstream-dsn #1")], "{host}");
+    }
+}
+
+#[test]
+fn self_hosted_eu_hosts_are_allowed_by_the_flag_or_its_env_var() {
+    let c = upstream(
+        "https://abc@sentry.example.eu/42",
+        &[
+            "--eu-upstream-hosts",
+            "bugsink.example.eu,sentry.example.eu",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.eu_residency.describe(),
+        "enforced: upstream sentry.example.eu allowed by sentry.example.eu (--eu-upstream-hosts)"
+    );
+    // A pattern takes every host under the domain, in any case, not the domain itself.
+    let flags = ["--eu-upstream-hosts", "*.Sentry.Example.EU"];
+    assert!(upstream("https://abc@O1.sentry.example.eu/42", &flags).is_ok());
+    let e = upstream("https://abc@sentry.example.eu/42", &flags).unwrap_err();
+    assert_eq!(e.0, vec![refused("sentry.example.eu", "--upstream-dsn #1")]);
+    // An IP address, as a self-hosted upstream in a private network may be.
+    let ip = ["--eu-upstream-hosts", "10.1.2.3"];
+    assert!(upstream("https://abc@10.1.2.3:8443/42", &ip).is_ok());
+    // Set as the env var SENTRY_PROXY_EU_UPSTREAM_HOSTS sets it (proxy/tests/residency.rs runs
+    // the binary with the variable itself).
+    let mut cli = Cli::try_parse_from(["sentry-scrub-proxy"]).unwrap().serve;
+    cli.upstream_dsn = vec!["https://abc@sentry.example.eu/42".into()];
+    cli.consent.consent_file = Some("consent.json".into());
+    assert!(Config::try_from(cli.clone()).is_err());
+    cli.eu_upstream_hosts = vec!["sentry.example.eu".into()];
+    assert!(Config::try_from(cli).is_ok());
+}
+
+#[test]
+fn project_map_dsns_pass_the_same_guard() {
+    let dir = std::env::temp_dir().join(format!("residency-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("map.txt");
+    std::fs::write(
+        &file,
+        "# one line per app\nhttp://k1@proxy:9000/7=https://def@o1.ingest.us.sentry.io/43\n",
+    )
+    .unwrap();
+    let e = Config::try_from(serve(&[
+        "--upstream-dsn",
+        "https://abc@o1.ingest.us.sentry.io/42",
+        "--project-map",
+        "http://local1@proxy:9000/3=https://def@o1.ingest.us.sentry.io/43",
+        "--project-map-file",
+        file.to_str().unwrap(),
+        "--consent-file",
+        "consent.json",
+    ]))
+    .unwrap_err();
+    let host = "o1.ingest.us.sentry.io";
+    assert_eq!(
+        e.0,
+        vec![
+            refused(host, "--upstream-dsn #1"),
+            refused(host, "--project-map #1"),
+            refused(host, &format!("{}:2", file.display())),
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn opting_out_is_reported_everywhere() {
+    let c = upstream(
+        "https://abc@o1.ingest.us.sentry.io/42",
+        &["--allow-non-eu-upstream"],
+    )
+    .unwrap();
+    let line = "NOT ENFORCED (--allow-non-eu-upstream): upstream o1.ingest.us.sentry.io may be outside the EU";
+    assert_eq!(c.eu_residency.describe(), line);
+    assert_eq!(c.eu_residency.warning().as_deref(), Some(line));
+    assert!(c.show().contains(&format!("\neu_residency = {line}\n")));
+}
+
+#[test]
+fn dry_run_and_bad_entries() {
+    // Nothing is sent in a dry run, so the upstream named for its routes is not checked.
+    let c = Config::try_from(serve(&[
+        "--dry-run",
+        "--upstream-dsn",
+        "https://abc@o1.ingest.us.sentry.io/42",
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.eu_residency.describe(),
+        "not applicable (dry run: nothing is sent)"
+    );
+    // Entries that are no host are named, with the flag, even when nothing is checked.
+    let e = Config::try_from(serve(&[
+        "--eu-upstream-hosts",
+        "ok.example.eu,,*,https://x.eu,*.,a..b,host:443",
+    ]))
+    .unwrap_err();
+    let bad = |v: &str| {
+        format!("--eu-upstream-hosts: {v:?} is not a host name, IP address or *.domain pattern")
+    };
+    assert_eq!(
+        e.0,
+        vec![
+            bad("*"),
+            bad("https://x.eu"),
+            bad("*."),
+            bad("a..b"),
+            bad("host:443")
+        ]
+    );
+}
+
 #[test]
 fn backoff_steps_are_flags_and_ordered() {
     let c = Config::try_from(serve(&[
@@ -131,5 +285,38 @@ fn backoff_steps_are_flags_and_ordered() {
     assert_eq!(
         e.0,
         vec!["--retry-backoff-base must not exceed --retry-backoff-max"]
+    );
+}
+
+/// Issue 22: `--allowed-releases` and `--allowed-environments` take `*` patterns; every
+/// pattern that cannot mean what the operator wrote is refused at start, all at once.
+#[test]
+fn release_and_environment_patterns_are_checked_at_start() {
+    let c = Config::try_from(serve(&[
+        "--allowed-releases",
+        "acme-web@*,exact-name",
+        "--allowed-environments",
+        "*-staging",
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.policy.config().allowed_releases,
+        vec!["acme-web@*", "exact-name"]
+    );
+    let e = Config::try_from(serve(&[
+        "--allowed-releases",
+        "*,acme-web@1.?",
+        "--allowed-environments",
+        "prod[1-3],qa stage",
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        vec![
+            "--allowed-releases: pattern \"*\": a pattern of `*` alone would keep every value",
+            "--allowed-releases: pattern \"acme-web@1.?\": only `*` is a wildcard (`?`, `[…]` and `{…}` are not supported)",
+            "--allowed-environments: pattern \"prod[1-3]\": only `*` is a wildcard (`?`, `[…]` and `{…}` are not supported)",
+            "--allowed-environments: pattern \"qa stage\": spaces and control characters are not allowed",
+        ]
     );
 }

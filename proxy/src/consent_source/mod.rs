@@ -7,7 +7,15 @@
 //!
 //! Fail closed: an invalid new document keeps the last good one (and is reported); a source
 //! that cannot confirm its document for `--consent-max-age` closes the gate.
+//!
+//! The source is a peer like any other, so nothing it does can hold the loop: one deadline
+//! (`--consent-fetch-timeout`) covers a whole fetch (connect, headers and body, or the file
+//! read); the fetch runs beside the loop rather than in it, so the expiry of a stale
+//! document has its own timer, a refresh abandons a poll in flight and fetches anew (a
+//! document fetched before the app's change must not answer the app's refresh), and a stop
+//! drops whatever is in flight.
 
+mod fetch;
 mod view;
 
 pub use view::{load_file, ConsentView};
@@ -16,17 +24,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use consent::{ConsentDocument, DropReason};
-use http::{header, Request, StatusCode};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use consent::DropReason;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::admin::metrics::{self, Metrics};
+use fetch::{Fetch, Loaded, Loader};
 
 /// Consent sources and policy.
 #[derive(Debug, Clone)]
@@ -39,6 +42,9 @@ pub struct ConsentConfig {
     pub poll_interval: Duration,
     /// Longest time a document stays in force without confirmation.
     pub max_age: Duration,
+    /// Deadline of one whole fetch of the document (URL: connect, headers and body; file:
+    /// the read).
+    pub fetch_timeout: Duration,
     /// TLS for an https consent URL (same trust as the upstream).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Items without a company.
@@ -51,7 +57,10 @@ impl ConsentConfig {
     /// The configured source, if any.
     pub fn source(&self) -> Option<Source> {
         if let Some(f) = &self.file {
-            return Some(Source::File(f.clone()));
+            return Some(Source::File {
+                path: f.clone(),
+                timeout: self.fetch_timeout,
+            });
         }
         let url = self.url.clone()?;
         let tls = self.tls.clone()?;
@@ -59,6 +68,7 @@ impl ConsentConfig {
             url,
             interval: self.poll_interval,
             tls,
+            timeout: self.fetch_timeout,
         })
     }
 
@@ -91,8 +101,13 @@ impl ConsentConfig {
 /// The configured source.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// A file.
-    File(PathBuf),
+    /// A file, re-read every 250 ms.
+    File {
+        /// Its path.
+        path: PathBuf,
+        /// Deadline of one read.
+        timeout: Duration,
+    },
     /// A URL, polled.
     Url {
         /// The document's URL.
@@ -101,6 +116,8 @@ pub enum Source {
         interval: Duration,
         /// TLS for https URLs.
         tls: Arc<rustls::ClientConfig>,
+        /// Deadline of one whole fetch: connect, headers and body.
+        timeout: Duration,
     },
 }
 
@@ -116,47 +133,76 @@ pub async fn run(
     mut refresh: mpsc::Receiver<Refresh>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let tick = match &source {
+        Source::File { .. } => Duration::from_millis(250),
+        Source::Url { interval, .. } => *interval,
+    };
     let mut loader = Loader::new(source);
     let mut st = Status::default();
     // The first load already happened synchronously in State::new for files; do it here for
     // both so the version and age start right.
-    st.apply(loader.load().await, &tx, &metrics);
+    let mut fetch: Option<Fetch> = Some(loader.start());
+    // Refreshes answered by the fetch in flight (which started after they arrived).
+    let mut waiting: Vec<Refresh> = Vec::new();
     loop {
-        let tick = match &loader.source {
-            Source::File(_) => Duration::from_millis(250),
-            Source::Url { interval, .. } => *interval,
-        };
+        // Its own timer: a fetch that hangs until its deadline does not delay the expiry.
+        let expires_at = st.expires_at(max_age);
         let stopped = async {
             // Map the `Ref` away: it must not live across the other branches' awaits.
             let _ = stop.wait_for(|s| *s).await;
         };
+        let fetched = async {
+            match fetch.as_mut() {
+                Some(f) => f.await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            biased;
+            // Whatever is in flight is dropped: a stop never waits for the source.
             () = stopped => return,
             r = refresh.recv() => {
                 let Some(reply) = r else { return };
-                let outcome = loader.load().await;
+                waiting.push(reply);
+                // A poll in flight may have read the document before the change the
+                // refresh is about: start again.
+                fetch = Some(loader.start());
+            }
+            result = fetched => {
+                fetch = None;
+                let outcome = loader.finish(result);
                 let failed = match &outcome {
                     Loaded::Failed(e) => Some(e.clone()),
                     _ => None,
                 };
                 st.apply(outcome, &tx, &metrics);
-                let _ = reply.send(match failed {
-                    Some(e) => Err(e),
-                    None => Ok(st.version),
-                });
-            }
-            () = tokio::time::sleep(tick.min(Duration::from_millis(250))) => {
-                if st.due(tick) {
-                    let outcome = loader.load().await;
-                    st.apply(outcome, &tx, &metrics);
+                for reply in waiting.drain(..) {
+                    let _ = reply.send(match &failed {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(st.version),
+                    });
                 }
             }
+            () = tokio::time::sleep(tick.min(Duration::from_millis(250))) => {
+                if fetch.is_none() && st.due(tick) {
+                    st.last_try = Some(Instant::now());
+                    fetch = Some(loader.start());
+                }
+            }
+            () = sleep_until(expires_at) => {}
         }
         if st.expire(max_age, &tx, &metrics) {
             // Whatever the source says next is published anew.
-            loader.last = None;
-            loader.etag = None;
+            loader.forget();
         }
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -174,6 +220,16 @@ struct Status {
 impl Status {
     fn due(&self, every: Duration) -> bool {
         self.last_try.is_none_or(|t| t.elapsed() >= every)
+    }
+
+    /// When the document in force goes past `max_age` (`None`: no document, or already
+    /// expired). A millisecond past, so that the check in [`Status::expire`] finds it older.
+    fn expires_at(&self, max_age: Duration) -> Option<Instant> {
+        if self.expired {
+            return None;
+        }
+        let at = self.confirmed?.checked_add(max_age)?;
+        at.checked_add(Duration::from_millis(1))
     }
 
     fn apply(&mut self, outcome: Loaded, tx: &watch::Sender<Arc<ConsentView>>, metrics: &Metrics) {
@@ -236,111 +292,5 @@ impl Status {
         self.expired = true;
         tx.send_replace(Arc::new(ConsentView::Closed(DropReason::ConsentExpired)));
         true
-    }
-}
-
-enum Loaded {
-    New(ConsentDocument),
-    Same,
-    Failed(String),
-}
-
-struct Loader {
-    source: Source,
-    last: Option<Bytes>,
-    etag: Option<http::HeaderValue>,
-    client: Option<Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>>,
-}
-
-impl Loader {
-    fn new(source: Source) -> Loader {
-        let client = match &source {
-            Source::Url { tls, .. } => {
-                let mut http = HttpConnector::new();
-                http.enforce_http(false);
-                http.set_connect_timeout(Some(Duration::from_secs(5)));
-                let https = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config((**tls).clone())
-                    .https_or_http()
-                    .enable_http1()
-                    .wrap_connector(http);
-                Some(Client::builder(TokioExecutor::new()).build(https))
-            }
-            Source::File(_) => None,
-        };
-        Loader {
-            source,
-            last: None,
-            etag: None,
-            client,
-        }
-    }
-
-    async fn load(&mut self) -> Loaded {
-        let (bytes, etag) = match &self.source {
-            Source::File(path) => match tokio::fs::read(path).await {
-                Ok(b) => (Bytes::from(b), None),
-                Err(e) => return Loaded::Failed(format!("{}: {}", path.display(), e.kind())),
-            },
-            Source::Url { url, .. } => match self.fetch(url.clone()).await {
-                Ok(Some(fetched)) => fetched,
-                Ok(None) => return self.same(),
-                Err(e) => return Loaded::Failed(e),
-            },
-        };
-        if self.last.as_ref() == Some(&bytes) {
-            self.etag = etag;
-            return Loaded::Same;
-        }
-        match ConsentDocument::parse(&bytes) {
-            Ok(doc) => {
-                self.last = Some(bytes);
-                self.etag = etag;
-                Loaded::New(doc)
-            }
-            // The ETag of a refused document is not remembered: a 304 for it would
-            // otherwise confirm the last good document forever.
-            Err(e) => Loaded::Failed(format!("invalid consent document: {e}")),
-        }
-    }
-
-    fn same(&self) -> Loaded {
-        if self.last.is_some() {
-            Loaded::Same
-        } else {
-            Loaded::Failed("304 Not Modified before any document".into())
-        }
-    }
-
-    /// The body and its ETag; `Ok(None)` on 304.
-    async fn fetch(
-        &self,
-        url: http::Uri,
-    ) -> Result<Option<(Bytes, Option<http::HeaderValue>)>, String> {
-        let Some(client) = &self.client else {
-            return Err("no HTTP client".into());
-        };
-        let mut req = Request::get(url).header(header::ACCEPT, "application/json");
-        if let Some(etag) = &self.etag {
-            req = req.header(header::IF_NONE_MATCH, etag.clone());
-        }
-        let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
-            .await
-            .map_err(|_| "consent URL timed out".to_owned())?
-            .map_err(|e| format!("consent URL: {e}"))?;
-        match resp.status() {
-            StatusCode::NOT_MODIFIED => Ok(None),
-            StatusCode::OK => {
-                let etag = resp.headers().get(header::ETAG).cloned();
-                let body = Limited::new(resp.into_body(), 16 << 20)
-                    .collect()
-                    .await
-                    .map_err(|_| "consent URL: body too large or broken".to_owned())?
-                    .to_bytes();
-                Ok(Some((body, etag)))
-            }
-            s => Err(format!("consent URL answered {}", s.as_u16())),
-        }
     }
 }

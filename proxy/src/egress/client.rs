@@ -216,10 +216,14 @@ impl Upstream {
         payload: Bytes,
         encoding: Option<&'static str>,
     ) -> Result<Answer, SendError> {
+        // Checked again here, not only at ingest: a job replayed from a spool written by an
+        // older version carries the name it was given then.
+        let client = client_name
+            .and_then(crate::dsn::client_name)
+            .unwrap_or(USER_AGENT);
         let auth = format!(
-            "Sentry sentry_key={}, sentry_version=7, sentry_client={}",
+            "Sentry sentry_key={}, sentry_version=7, sentry_client={client}",
             dsn.public_key,
-            client_name.unwrap_or(USER_AGENT)
         );
         let mut req = Request::post(dsn.envelope_url())
             .header(header::CONTENT_TYPE, "application/x-sentry-envelope")

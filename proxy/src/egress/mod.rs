@@ -27,10 +27,12 @@
 //! | `client.rs` | the HTTPS client: compression, `X-Sentry-Auth`, error classes |
 //! | `connector.rs` | the one-host connector and the CONNECT tunnel |
 //! | `tls.rs` | rustls, TLS 1.2+, roots, private CA |
-//! | `ratelimit.rs` | `X-Sentry-Rate-Limits` parsing and the per-category table |
+//! | `answer.rs` | the answer classifier: what an upstream status and its headers mean, clamped |
+//! | `ratelimit.rs` | `X-Sentry-Rate-Limits` parsing (clamped, known categories) and the per-category table |
 //! | `audit.rs` | the ring of envelopes as sent, for `/audit/recent` |
 //! | `sink.rs` | the dry-run output (stdout, outbox) |
 
+pub mod answer;
 pub mod audit;
 pub mod client;
 pub mod connector;
@@ -118,6 +120,8 @@ pub struct Egress {
     unattributed: Unattributed,
     /// Jobs held by senders right now.
     in_flight: AtomicUsize,
+    /// Sender slots whose sender failed and waits to be started again.
+    senders_down: AtomicUsize,
     /// Durable appends refused for lack of room since the last one that worked.
     spool_full: Burst,
     /// Durable appends that failed on the disk since the last one that worked.
@@ -214,6 +218,7 @@ impl Egress {
             consent,
             unattributed,
             in_flight: AtomicUsize::new(0),
+            senders_down: AtomicUsize::new(0),
             spool_full: Burst::default(),
             spool_io: Burst::default(),
             held: Burst::default(),
@@ -282,6 +287,39 @@ impl Egress {
                 tracing::warn!(error = %e, "spool write failed");
                 Err((job, Full::Queue))
             }
+        }
+    }
+
+    /// Whether no sender works right now: every slot's sender failed and waits for its
+    /// restart (readiness reason `no_sender`).
+    pub fn no_sender(&self) -> bool {
+        self.senders_down.load(Ordering::Relaxed) >= self.settings.senders.max(1)
+    }
+
+    /// A sender failed while holding `job`: it goes back where it can be sent again. A
+    /// durable job stays on disk and the replayer loads it again; a job of the overflow
+    /// spool is released to it; any other goes back to the queue, or, when that is full, to
+    /// the spool, and without either it is counted lost (`sender_failed`).
+    pub fn requeue(&self, job: Job) {
+        if let (Some(wal), Some(id)) = (&self.wal, job.wal_id) {
+            wal.defer(id);
+            return;
+        }
+        if let (Some(spool), Some(path)) = (&self.spool, &job.spool_file) {
+            spool.release(path);
+            return;
+        }
+        let Err(job) = self.queue.try_push(job) else {
+            return;
+        };
+        let written = self.spool.as_ref().map(|s| s.write(&job));
+        match written {
+            Some(Ok(_)) => self.metrics.inc(&metrics::SPOOL_WRITES, &["queue_full"]),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "could not spool the envelope of a failed sender: lost");
+                count_items(&self.metrics, &job, "sender_failed");
+            }
+            None => count_items(&self.metrics, &job, "sender_failed"),
         }
     }
 

@@ -12,17 +12,22 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
+use super::answer::{self, Outcome};
 use super::wal::Resolved;
 use super::{count_items, ratelimit, retain_by, Egress, Job};
 use crate::admin::metrics;
 use crate::consent_source::ConsentView;
 
-/// Starts the senders, and with a spool its replayer (and with a durable one its sweeper);
-/// they stop when `stop` turns true.
+/// Starts the senders (each under a supervisor that restarts it if it panics or ends), and
+/// with a spool its replayer (and with a durable one its sweeper); they stop when `stop`
+/// turns true.
 pub fn spawn(egress: Arc<Egress>, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     for _ in 0..egress.settings.senders.max(1) {
-        tasks.push(tokio::spawn(sender(egress.clone(), stop.clone())));
+        let e = egress.clone();
+        let s = stop.clone();
+        let make = move || tokio::spawn(sender(e.clone(), s.clone()));
+        tasks.push(tokio::spawn(supervise(make, egress.clone(), stop.clone())));
     }
     if egress.wal.is_some() {
         tasks.push(tokio::spawn(sweeper(egress.clone(), stop.clone())));
@@ -33,6 +38,81 @@ pub fn spawn(egress: Arc<Egress>, stop: watch::Receiver<bool>) -> Vec<tokio::tas
     tasks
 }
 
+/// First wait before a failed sender is started again; it doubles with each failure that
+/// follows a restart within [`RESTART_RESET`], up to [`RESTART_MAX`].
+const RESTART_BASE: Duration = Duration::from_millis(100);
+/// Longest wait before a restart.
+const RESTART_MAX: Duration = Duration::from_secs(5);
+/// A sender that ran this long before failing starts again from [`RESTART_BASE`].
+const RESTART_RESET: Duration = Duration::from_secs(60);
+
+/// Keeps one sender running until `stop`: a sender that panics or returns is counted
+/// (`sender_restarts_total{cause}`), logged, and started again after a growing delay. While
+/// it is down, its slot counts in [`Egress::senders_down`], and readiness fails when every
+/// slot is down. The job it held is not lost: [`Held`] gives it back when the task's
+/// future is dropped.
+async fn supervise<F>(mut make: F, egress: Arc<Egress>, mut stop: watch::Receiver<bool>)
+where
+    F: FnMut() -> tokio::task::JoinHandle<()>,
+{
+    let mut failures: u32 = 0;
+    loop {
+        let started = Instant::now();
+        let ended = make().await;
+        if *stop.borrow() {
+            return;
+        }
+        let cause = match ended {
+            Ok(()) => "ended",
+            Err(e) if e.is_panic() => "panic",
+            Err(_) => "cancelled",
+        };
+        egress.metrics.inc(&metrics::SENDER_RESTARTS, &[cause]);
+        if started.elapsed() >= RESTART_RESET {
+            failures = 0;
+        }
+        let delay = backoff(RESTART_BASE, RESTART_MAX, failures);
+        failures = failures.saturating_add(1);
+        tracing::error!(cause, restart_in = ?delay, "a sender stopped; it is restarted and its envelope queued again");
+        egress.senders_down.fetch_add(1, Ordering::Relaxed);
+        let stopped = tokio::select! {
+            _ = stop.wait_for(|s| *s) => true,
+            () = tokio::time::sleep(delay) => false,
+        };
+        egress.senders_down.fetch_sub(1, Ordering::Relaxed);
+        if stopped {
+            return;
+        }
+    }
+}
+
+/// The job a sender holds, with the in-flight count it adds to. Dropped with the job still
+/// in it (the sender's task panicked, or was dropped), it gives the job back to be sent
+/// again ([`Egress::requeue`]): a failed sender loses nothing acknowledged.
+struct Held<'a> {
+    egress: &'a Egress,
+    job: Option<Job>,
+}
+
+impl<'a> Held<'a> {
+    fn new(egress: &'a Egress, job: Job) -> Held<'a> {
+        egress.in_flight.fetch_add(1, Ordering::Relaxed);
+        Held {
+            egress,
+            job: Some(job),
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.egress.requeue(job);
+        }
+        self.egress.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn sender(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
     loop {
         let job = tokio::select! {
@@ -40,11 +120,17 @@ async fn sender(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
             job = egress.queue.pop() => job,
         };
-        egress.in_flight.fetch_add(1, Ordering::Relaxed);
-        if let Some(job) = deliver(&egress, job, &mut stop).await {
+        let mut held = Held::new(&egress, job);
+        let stopped = match held.job.as_mut() {
+            Some(job) => deliver(&egress, job, &mut stop).await,
+            None => false,
+        };
+        // Delivered or dropped: done with. Stopped: parked for the next start.
+        if let (true, Some(job)) = (stopped, held.job.take()) {
             egress.park(job);
         }
-        egress.in_flight.fetch_sub(1, Ordering::Relaxed);
+        held.job = None;
+        drop(held);
         egress.gauges();
     }
 }
@@ -140,23 +226,25 @@ async fn replay(
     }
 }
 
-/// Tries until delivered, dropped or stopped; returns the job only when stopped.
-async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>) -> Option<Job> {
+/// Tries until delivered, dropped or stopped; true when stopped (the job is then parked by
+/// the caller). What the upstream answered is classified by [`answer::classify`], which
+/// clamps every duration it carries.
+async fn deliver(egress: &Egress, job: &mut Job, stop: &mut watch::Receiver<bool>) -> bool {
     let metrics = &*egress.metrics;
     let mut attempt: u32 = 0;
     loop {
         if job.age(SystemTime::now()) > egress.settings.retry_max_age {
-            count_items(metrics, &job, "retry_expired");
-            egress.finish(&job);
-            return None;
+            count_items(metrics, job, "retry_expired");
+            egress.finish(job);
+            return false;
         }
-        if !hold_while_consent_unknown(egress, &job, stop).await {
-            return Some(job);
+        if !hold_while_consent_unknown(egress, job, stop).await {
+            return true;
         }
-        recheck(egress, &mut job).await;
+        recheck(egress, job).await;
         if job.envelope.items().is_empty() {
-            egress.finish(&job);
-            return None;
+            egress.finish(job);
+            return false;
         }
         let body = job.envelope.to_bytes();
         let started = Instant::now();
@@ -167,75 +255,47 @@ async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>
         let sent = tokio::select! {
             biased;
             r = egress.upstream.send(&job.upstream, job.client.as_deref(), &body) => r,
-            _ = stop.wait_for(|s| *s) => return Some(job),
+            _ = stop.wait_for(|s| *s) => return true,
         };
         match sent {
-            Ok(answer) => {
+            Ok(reply) => {
                 metrics.observe_latency(started.elapsed().as_secs_f64());
-                let status = answer.status;
+                let status = reply.status;
                 metrics.inc(&metrics::UPSTREAM_RESPONSES, &[status_label(status)]);
-                let limits = answer
-                    .headers
-                    .get("x-sentry-rate-limits")
-                    .and_then(|v| v.to_str().ok())
-                    .map(ratelimit::parse_header)
-                    .unwrap_or_default();
-                if !limits.is_empty() {
-                    egress.limits.record(&limits, &job.upstream, Instant::now());
+                let verdict = answer::classify(status, &reply.headers);
+                if !verdict.limits.is_empty() {
+                    egress
+                        .limits
+                        .record(&verdict.limits, &job.upstream, Instant::now());
                 }
-                if status.is_success() {
-                    metrics.inc(&metrics::ENVELOPES_FORWARDED, &[]);
-                    for item in job.envelope.items() {
-                        metrics.inc(&metrics::ITEMS_FORWARDED, &[item.ty().label()]);
+                match verdict.outcome {
+                    Outcome::Delivered => {
+                        metrics.inc(&metrics::ENVELOPES_FORWARDED, &[]);
+                        for item in job.envelope.items() {
+                            metrics.inc(&metrics::ITEMS_FORWARDED, &[item.ty().label()]);
+                        }
+                        egress.audit.record(status.as_u16(), body);
+                        egress.finish(job);
+                        return false;
                     }
-                    egress.audit.record(status.as_u16(), body);
-                    egress.finish(&job);
-                    return None;
-                }
-                if status == http::StatusCode::TOO_MANY_REQUESTS {
-                    if limits.is_empty() {
-                        let secs = answer
-                            .headers
-                            .get(http::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .unwrap_or(60);
-                        egress.limits.record(
-                            &[ratelimit::Limit {
-                                retry_after: secs,
-                                categories: vec![],
-                                scope: "organization".into(),
-                            }],
-                            &job.upstream,
-                            Instant::now(),
-                        );
+                    Outcome::RateLimited | Outcome::Refused(_) => {
+                        if verdict.outcome != Outcome::RateLimited {
+                            tracing::warn!(
+                                status = status.as_u16(),
+                                "upstream refused an envelope; dropped"
+                            );
+                        }
+                        let reason = verdict.outcome.drop_reason().unwrap_or("upstream_rejected");
+                        count_items(metrics, job, reason);
+                        egress.finish(job);
+                        return false;
                     }
-                    count_items(metrics, &job, "upstream_rate_limited");
-                    egress.finish(&job);
-                    return None;
-                }
-                if !(status.is_server_error() || status == http::StatusCode::REQUEST_TIMEOUT) {
-                    tracing::warn!(
+                    Outcome::Retry => tracing::debug!(
                         status = status.as_u16(),
-                        "upstream refused an envelope; dropped"
-                    );
-                    count_items(
-                        metrics,
-                        &job,
-                        if status == 413 {
-                            "upstream_too_large"
-                        } else {
-                            "upstream_rejected"
-                        },
-                    );
-                    egress.finish(&job);
-                    return None;
+                        attempt,
+                        "upstream failed; will retry"
+                    ),
                 }
-                tracing::debug!(
-                    status = status.as_u16(),
-                    attempt,
-                    "upstream failed; will retry"
-                );
             }
             Err(e) => {
                 metrics.inc(&metrics::UPSTREAM_ERRORS, &[e.label()]);
@@ -254,7 +314,7 @@ async fn deliver(egress: &Egress, mut job: Job, stop: &mut watch::Receiver<bool>
             attempt,
         );
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return Some(job),
+            _ = stop.wait_for(|s| *s) => return true,
             () = tokio::time::sleep(delay) => {}
         }
     }
@@ -396,17 +456,4 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_bounded() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(10);
-        for attempt in 0..40 {
-            let d = backoff(base, max, attempt);
-            let step = base.saturating_mul(1u32 << attempt.min(16)).min(max);
-            assert!(d >= step / 2 && d <= step, "{attempt}: {d:?}");
-        }
-    }
-}
+mod tests;

@@ -61,7 +61,7 @@ pub struct Spool {
 impl Spool {
     /// Opens (creating) the folder, removes temporary leftovers of a crash, and counts bytes.
     pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<Spool> {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let mut bytes = 0;
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
@@ -98,7 +98,11 @@ impl Spool {
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let dest = self.dir.join(&name);
         {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = private_file()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&tmp)?;
             f.write_all(&body)?;
             f.sync_all()?;
         }
@@ -191,24 +195,68 @@ fn accepted_ms(job: &Job) -> u64 {
 /// per-item consent facts), then the scrubbed envelope exactly as it would be sent.
 /// Shared by the spool files and the durable log.
 pub fn encode(job: &Job) -> Vec<u8> {
-    let meta = Meta {
-        v: 1,
-        upstream: job.upstream.to_string(),
-        client: job.client.clone(),
-        accepted_ms: accepted_ms(job),
-        consent: job
-            .consent
-            .iter()
-            .map(|c| ItemMeta {
-                company: c.company.clone(),
-                ids: c.ids_allowed,
-            })
-            .collect(),
-    };
-    let mut body = serde_json::to_vec(&meta).unwrap_or_default();
-    body.push(b'\n');
-    job.envelope.write_to(&mut body);
+    let mut body = Vec::with_capacity(encoded_len_hint(job));
+    encode_into(job, &mut body);
     body
+}
+
+/// Appends what [`encode`] returns to `out`, borrowing from the job: the durable log writes
+/// it straight into its record.
+pub fn encode_into(job: &Job, out: &mut Vec<u8>) {
+    let meta = MetaRef {
+        v: 1,
+        upstream: &job.upstream,
+        client: job.client.as_deref(),
+        accepted_ms: accepted_ms(job),
+        consent: ConsentRef(&job.consent),
+    };
+    // Writing into a Vec cannot fail, and these types always serialize.
+    let _ = serde_json::to_writer(&mut *out, &meta);
+    out.push(b'\n');
+    job.envelope.write_to(out);
+}
+
+/// About the size of the encoded job: the envelope plus room for the metadata line, so
+/// that the buffer rarely grows.
+pub fn encoded_len_hint(job: &Job) -> usize {
+    job.envelope.serialized_len() + 160 + 48 * job.consent.len()
+}
+
+/// [`Meta`] as written, borrowed from the job (the same JSON, without copying its strings).
+#[derive(Serialize)]
+struct MetaRef<'a> {
+    v: u32,
+    #[serde(serialize_with = "display")]
+    upstream: &'a crate::dsn::Dsn,
+    client: Option<&'a str>,
+    accepted_ms: u64,
+    consent: ConsentRef<'a>,
+}
+
+struct ConsentRef<'a>(&'a [scrub::KeptConsent]);
+
+impl Serialize for ConsentRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for c in self.0 {
+            struct Item<'a>(&'a scrub::KeptConsent);
+            impl Serialize for Item<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut st = s.serialize_struct("ItemMeta", 2)?;
+                    st.serialize_field("company", &self.0.company.as_deref())?;
+                    st.serialize_field("ids", &self.0.ids_allowed)?;
+                    st.end()
+                }
+            }
+            seq.serialize_element(&Item(c))?;
+        }
+        seq.end()
+    }
+}
+
+fn display<S: serde::Serializer>(d: &&crate::dsn::Dsn, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
 }
 
 /// Reads what [`encode`] wrote; the envelope's payloads are slices of `raw`.
@@ -247,6 +295,25 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Creates `dir` and its missing parents readable by the proxy's user only (0700): the
+/// spool holds scrubbed envelopes, which are still the customer's. An existing folder is
+/// left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Options for a spool file: created readable and writable by the proxy's user only (0600).
+pub fn private_file() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.mode(0o600);
+    o
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub struct RequestAuth {
     pub header_key: Option<String>,
     /// `sentry_key` from the query string.
     pub query_key: Option<String>,
-    /// `sentry_client` from the header or the query, e.g. `sentry.python/2.75.0`: kept for upstream.
+    /// `sentry_client` from the header or the query, e.g. `sentry.python/2.75.0`, when it has
+    /// the strict `name/version` shape ([`crate::dsn::client_name`]): kept for upstream.
     pub client: Option<String>,
 }
 
@@ -47,7 +48,7 @@ impl RequestAuth {
             });
             let parsed = read_pairs(pairs)?.ok_or(Reject::BadAuthHeader)?;
             auth.header_key = Some(clean_key(parsed.public_key())?);
-            auth.client = parsed.client_agent().map(clean_client);
+            auth.client = parsed.client_agent().and_then(clean_client);
         }
         if let Some(q) = query {
             let pairs =
@@ -55,7 +56,7 @@ impl RequestAuth {
             if let Some(parsed) = read_pairs(pairs)? {
                 auth.query_key = Some(clean_key(parsed.public_key())?);
                 if auth.client.is_none() {
-                    auth.client = parsed.client_agent().map(clean_client);
+                    auth.client = parsed.client_agent().and_then(clean_client);
                 }
             }
         }
@@ -146,13 +147,10 @@ fn clean_key(v: &str) -> Result<String, Reject> {
     Ok(v.to_owned())
 }
 
-/// The client name is forwarded upstream; keep it short and printable.
-fn clean_client(v: &str) -> String {
-    v.trim()
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(64)
-        .collect()
+/// The client name is forwarded upstream only in the strict `name/version` shape of
+/// [`crate::dsn::client_name`]; any other is dropped (the proxy's own name goes instead).
+fn clean_client(v: &str) -> Option<String> {
+    crate::dsn::client_name(v.trim()).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -309,5 +307,30 @@ mod tests {
                 "{q}"
             );
         }
+    }
+
+    /// Issue 27, finding 4: a client name that is not `name/version` is not kept, so the
+    /// proxy's own name goes upstream instead.
+    #[test]
+    fn only_strict_client_names_are_kept() {
+        let a = RequestAuth::from_parts(
+            Some("Sentry sentry_key=abc, sentry_client=alice.smith@example.com/DE89370400440532013000"),
+            None,
+        )
+        .unwrap();
+        assert_eq!((a.key(), a.client.as_deref()), (Some("abc"), None));
+        let a = RequestAuth::from_parts(
+            None,
+            Some("sentry_key=abc&sentry_client=x%2Csentry_key%3Dffffffffffffffffffffffffffffffff"),
+        )
+        .unwrap();
+        assert_eq!((a.key(), a.client.as_deref()), (Some("abc"), None));
+        // A bad name in the header does not hide a good one in the query.
+        let a = RequestAuth::from_parts(
+            Some("Sentry sentry_key=abc, sentry_client=not a name"),
+            Some("sentry_key=abc&sentry_client=sentry.javascript.browser%2F9.1.0"),
+        )
+        .unwrap();
+        assert_eq!(a.client.as_deref(), Some("sentry.javascript.browser/9.1.0"));
     }
 }

@@ -416,6 +416,10 @@ pub fn record(metrics: &Metrics, report: &scrub::Report) {
     for (field, n) in &report.removed_fields {
         entries.push((&metrics::FIELDS_REMOVED, [field, ""], u64::from(*n)));
     }
+    if report.work_budget_exhausted > 0 {
+        let n = u64::from(report.work_budget_exhausted);
+        entries.push((&metrics::WORK_BUDGET_EXHAUSTED, ["", ""], n));
+    }
     metrics.add_many(entries.iter().map(|(family, labels, n)| {
         let labels = labels.get(..family.labels.len()).unwrap_or(labels);
         (*family, labels, *n)

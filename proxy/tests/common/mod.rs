@@ -22,6 +22,11 @@ use tokio::task::JoinHandle;
 /// hanging it. Never used to assert how long something took.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The capture upstream listens on loopback and stands in for an EU ingest: the tests name
+/// it with `--eu-upstream-hosts`, as the operator of a self-hosted EU Sentry names theirs.
+/// Loopback is not exempt from the EU residency guard in the product.
+pub const LOCAL_UPSTREAM: &[&str] = &["--eu-upstream-hosts", "127.0.0.1,localhost"];
+
 /// Flags every test proxy gets, before its own.
 const BASE_ARGS: &[&str] = &[
     "--listen",
@@ -30,6 +35,8 @@ const BASE_ARGS: &[&str] = &[
     "127.0.0.1:0",
     "--unattributed",
     "forward",
+    "--eu-upstream-hosts",
+    "127.0.0.1,localhost",
 ];
 
 /// Small limits, so size cases need small bodies.
@@ -525,19 +532,32 @@ impl BinProxy {
     /// then `args`; `env` is added to an environment cleared of `SENTRY_PROXY_*` and proxy
     /// variables. Waits until the ready file appears.
     pub fn start(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> BinProxy {
-        BinProxy::launch(dir, name, args, env, false)
+        BinProxy::launch(dir, name, &[], args, env, false)
+    }
+
+    /// Like [`BinProxy::start`], run through `wrapper` (e.g. `prlimit --nofile=1024:1024 --`),
+    /// which must exec the binary in place so that the PID is the proxy's.
+    pub fn start_under(
+        dir: &Path,
+        name: &str,
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> BinProxy {
+        BinProxy::launch(dir, name, wrapper, args, env, false)
     }
 
     /// Like [`BinProxy::start`], but stderr goes through a pipe that a thread of the test
     /// copies to the log file: for a proxy whose own file writes are made to fail (a file
     /// size limit would cut its log file too).
     pub fn start_piped(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> BinProxy {
-        BinProxy::launch(dir, name, args, env, true)
+        BinProxy::launch(dir, name, &[], args, env, true)
     }
 
     fn launch(
         dir: &Path,
         name: &str,
+        wrapper: &[&str],
         args: &[&str],
         env: &[(&str, &str)],
         piped: bool,
@@ -546,7 +566,15 @@ impl BinProxy {
         let _ = std::fs::remove_file(&ready);
         let log_path = dir.join(format!("{name}.stderr.log"));
         let log = std::fs::File::create(&log_path).expect("create log file");
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sentry-scrub-proxy"));
+        let bin = env!("CARGO_BIN_EXE_sentry-scrub-proxy");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = std::process::Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => std::process::Command::new(bin),
+        };
         cmd.args([
             "--listen",
             "127.0.0.1:0",
@@ -555,6 +583,7 @@ impl BinProxy {
             "--ready-file",
         ])
         .arg(&ready)
+        .args(LOCAL_UPSTREAM)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null());
@@ -734,6 +763,7 @@ impl TestProxy {
             "--admin-listen",
             "127.0.0.1:0",
         ];
+        all.extend_from_slice(LOCAL_UPSTREAM);
         all.extend_from_slice(args);
         let cli = Cli::try_parse_from(&all).expect("test flags parse");
         assert!(cli.command.is_none(), "test proxies serve");

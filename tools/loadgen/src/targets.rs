@@ -146,6 +146,9 @@ pub async fn start_proxy(
             "--upstream-dsn",
             &format!("http://{KEY}@{sink}/42"),
             "--insecure-upstream",
+            // The local sink stands in for an EU ingest (the EU residency guard).
+            "--eu-upstream-hosts",
+            "127.0.0.1",
         ])
         .args(["--consent-file", consent.to_str().unwrap_or_default()])
         .args(["--unattributed", "forward", "--log", "warn"])

@@ -12,8 +12,9 @@
 //!
 //! Pure: the trace map, its bounds and its clock live with the caller.
 
-pub(crate) mod batch;
 mod trace_id;
+
+use std::collections::HashMap;
 
 use envelope::ItemType;
 
@@ -151,6 +152,26 @@ impl Default for Own {
     }
 }
 
+impl Own {
+    /// A record's own attribution by its company attribute (span v2 spans, metric records).
+    pub fn attribute(
+        company: Result<Option<String>, Ambiguous>,
+        user: Option<&str>,
+        trace: Option<TraceId>,
+    ) -> Own {
+        let by = match company {
+            Ok(None) => AttributedBy::Unattributed,
+            _ => AttributedBy::Attribute,
+        };
+        Own {
+            company,
+            by,
+            user: user.map(str::to_owned),
+            trace,
+        }
+    }
+}
+
 /// An item or record that names two companies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ambiguous;
@@ -162,11 +183,17 @@ enum Claim {
     Ambiguous,
 }
 
-/// The traces of one envelope and the company each is named with (rule b). Envelopes hold
-/// one trace or a few (3.x's span batcher never mixes traces), so a list is enough.
+/// The traces of one envelope and the company each is named with (rule b), and what the
+/// gate's trace map said of the traces it was asked about (rule c). Maps, not lists: an
+/// envelope of many items or records of distinct traces must cost one lookup per record,
+/// not one per record and trace. The map is asked once per trace and envelope, so its
+/// metrics count traces, not records.
 #[derive(Debug, Default)]
 pub(crate) struct Traces {
-    claims: Vec<(TraceId, Claim)>,
+    claims: HashMap<TraceId, Claim>,
+    /// The order claims were first made in, so the gate is taught in the envelope's order.
+    order: Vec<TraceId>,
+    asked: HashMap<TraceId, TraceCompany>,
 }
 
 /// An item's company once every rule was applied.
@@ -187,18 +214,21 @@ impl Traces {
             Ok(None) => return,
             Err(Ambiguous) => Claim::Ambiguous,
         };
-        match self.claims.iter_mut().find(|(t, _)| *t == trace) {
-            None => self.claims.push((trace, claim)),
-            Some((_, Claim::Ambiguous)) => {}
-            Some((_, known)) if *known == claim => {}
-            Some((_, known)) => *known = Claim::Ambiguous,
+        match self.claims.get_mut(&trace) {
+            None => {
+                self.claims.insert(trace, claim);
+                self.order.push(trace);
+            }
+            Some(Claim::Ambiguous) => {}
+            Some(known) if *known == claim => {}
+            Some(known) => *known = Claim::Ambiguous,
         }
     }
 
     /// Tells the gate what this envelope says of each trace (for its trace map).
     pub fn teach<G: Gate + ?Sized>(&self, gate: &mut G) {
-        for (trace, claim) in &self.claims {
-            match claim {
+        for trace in &self.order {
+            match &self.claims[trace] {
                 Claim::Company(c) => gate.learn(*trace, Learned::Company(c)),
                 Claim::Ambiguous => gate.learn(*trace, Learned::Ambiguous),
             }
@@ -209,7 +239,7 @@ impl Traces {
     /// trace's in this envelope, else the gate's trace map. `Err` when the item or its
     /// trace names two companies.
     pub fn resolve<G: Gate + ?Sized>(
-        &self,
+        &mut self,
         own: &Own,
         gate: &mut G,
     ) -> Result<Resolved, Ambiguous> {
@@ -225,7 +255,7 @@ impl Traces {
                 by: AttributedBy::Unattributed,
             });
         };
-        if let Some((_, claim)) = self.claims.iter().find(|(t, _)| *t == trace) {
+        if let Some(claim) = self.claims.get(&trace) {
             return match claim {
                 Claim::Company(c) => Ok(Resolved {
                     company: Some(c.clone()),
@@ -234,9 +264,10 @@ impl Traces {
                 Claim::Ambiguous => Err(Ambiguous),
             };
         }
-        match gate.trace(trace) {
+        let found = self.asked.entry(trace).or_insert_with(|| gate.trace(trace));
+        match found {
             TraceCompany::Company(c) => Ok(Resolved {
-                company: Some(c),
+                company: Some(c.clone()),
                 by: AttributedBy::TraceMap,
             }),
             TraceCompany::Ambiguous => Err(Ambiguous),

@@ -1,6 +1,5 @@
 //! The attribution rules on their own: resolution order, conflicts, batch records.
 
-use super::batch::Batch;
 use super::*;
 
 const T1: &str = "771a43a4192642f0b136d5159a501700";
@@ -118,68 +117,5 @@ fn a_trace_naming_two_companies_attributes_no_one() {
     assert_eq!(
         traces.resolve(&own(None, Some(T2)), &mut MapGate::default()),
         Err(Ambiguous)
-    );
-}
-
-/// A record's own company (or `Ambiguous`) and trace.
-type RecordWho = (Result<Option<String>, Ambiguous>, Option<TraceId>);
-
-fn records(payload: &str) -> Vec<RecordWho> {
-    let b = Batch::read(payload, "company_id", Some(t(T2))).unwrap();
-    b.records
-        .iter()
-        .map(|r| (r.own.company.clone(), r.own.trace))
-        .collect()
-}
-
-#[test]
-fn batch_records_name_their_company_and_trace() {
-    let payload = format!(
-        r#"{{"version":2,"items":[
-        {{"trace_id":"{T1}","attributes":{{"company_id":{{"type":"string","value":"4711"}}}}}},
-        {{"trace_id":"{T1}","attributes":{{"Company_ID":{{"type":"integer","value":4711}}}}}},
-        {{"attributes":{{"company_id":"12"}}}},
-        null,
-        {{"trace_id":"not-a-trace","attributes":{{"other":{{"value":"4711"}}}}}},
-        {{"trace_id":"{T1}","attributes":{{"company_id":{{"value":"7"}},"COMPANY_ID":{{"value":"8"}}}}}},
-        {{"trace_id":"{T1}","attributes":{{"company_id":{{"value":true}}}}}}
-    ]}}"#
-    );
-    assert_eq!(
-        records(&payload),
-        [
-            (Ok(Some("4711".into())), Some(t(T1))),
-            (Ok(Some("4711".into())), Some(t(T1))),
-            // No trace of its own: the envelope's.
-            (Ok(Some("12".into())), Some(t(T2))),
-            (Ok(None), Some(t(T2))),
-            (Err(Ambiguous), Some(t(T1))),
-            (Ok(None), Some(t(T1))),
-        ]
-    );
-}
-
-#[test]
-fn a_record_that_is_not_an_object_refuses_the_item() {
-    assert!(Batch::read(r#"{"items":[{"trace_id":"x"},"text"]}"#, "company_id", None).is_err());
-    assert!(Batch::read("{\"items\":[", "company_id", None).is_err());
-    // No list: no records, as the typed parse reads it.
-    let b = Batch::read(r#"{"items":{"a":1}}"#, "company_id", None).unwrap();
-    assert!(b.records.is_empty());
-}
-
-#[test]
-fn a_batch_is_split_into_its_records() {
-    let payload =
-        r#"{"version":2,"items":[{"span_id":"a1"}, {"span_id":"b2"} ,{"span_id":"c3"}],"x":1}"#;
-    let b = Batch::read(payload, "company_id", None).unwrap();
-    assert_eq!(b.payload_of(&[true, true, true]), payload);
-    assert_eq!(
-        b.payload_of(&[true, false, true]),
-        r#"{"version":2,"items":[{"span_id":"a1"},{"span_id":"c3"}],"x":1}"#
-    );
-    assert_eq!(
-        b.payload_of(&[false, true, false]),
-        r#"{"version":2,"items":[{"span_id":"b2"}],"x":1}"#
     );
 }

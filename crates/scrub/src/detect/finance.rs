@@ -5,7 +5,7 @@
 //! mod-97). Cards additionally need a known issuer prefix (IIN) with a length that issuer
 //! uses, which is what keeps unix-ms timestamps (`17…`) and nanosecond clocks out.
 
-use super::text::{at, before, digits_from, is_word, numeric_end_ok, numeric_start_ok};
+use super::text::{at, before, digits_upto, is_word, numeric_end_ok, numeric_start_ok};
 
 /// Most digits in a card number (ISO/IEC 7812).
 const MAX_CARD: usize = 19;
@@ -23,7 +23,8 @@ pub(crate) fn card_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
     let mut sep = None;
     let mut i = p;
     loop {
-        let g = digits_from(b, i);
+        // One digit more than fits is enough to stop.
+        let g = digits_upto(b, i, MAX_CARD + 1 - n);
         if n + g > MAX_CARD || (groups == 1 && ends[0].1 < 4) {
             break;
         }
@@ -114,7 +115,7 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
 pub(crate) fn iban_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
     let s = p.checked_sub(2)?;
     let cc = [b[s], b[s + 1]];
-    if !cc.iter().all(u8::is_ascii_uppercase) || is_word(before(b, s)) || digits_from(b, p) < 2 {
+    if !cc.iter().all(u8::is_ascii_uppercase) || is_word(before(b, s)) || digits_upto(b, p, 2) < 2 {
         return None;
     }
     let len = IBAN_LENGTHS.iter().find(|(c, _)| **c == cc)?.1;
@@ -133,6 +134,7 @@ pub(crate) fn iban_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
         n += 1;
         i += 1;
     }
+    crate::work::charge(i - s);
     if is_word(at(b, i)) {
         return None;
     }

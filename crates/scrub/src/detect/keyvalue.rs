@@ -8,6 +8,7 @@
 //! that keeps `token_type=bearer`, `max_tokens=1024` and `tokenizer=…` out, which are
 //! configuration, not secrets. Key words match in any case (`PASSWORD=`, `Authorization:`).
 
+use super::memo::{Class, Memo};
 use super::text::{at, before};
 
 /// Bytes of a key name.
@@ -63,11 +64,6 @@ fn secret_key(key: &[u8]) -> Option<&'static [u8]> {
     })
 }
 
-/// Ends an unquoted value.
-fn ends_value(c: u8) -> bool {
-    c.is_ascii_whitespace() || b"&,;\"'()[]{}<>\\".contains(&c)
-}
-
 /// Skip up to `max` bytes satisfying `f` from `i`.
 fn skip(b: &[u8], mut i: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
     let stop = i + max;
@@ -77,9 +73,16 @@ fn skip(b: &[u8], mut i: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
     i
 }
 
+/// Longest bound-parameter marker: `%(` + a key of 64 bytes + `)s`.
+const MAX_PARAMETER: usize = 68;
+
 /// The secret value after the separator (`=` or `:`) at `sep`, if the key before it is a
 /// secret-looking key (`password=…`, `"token": "…"`, `db_password => …`, `pwd := …`).
-pub(crate) fn secret_value_at(b: &[u8], sep: usize) -> Option<(usize, usize)> {
+///
+/// The key is read backwards within 70 bytes; the value has no length bound (a cut would
+/// leave the rest of a long token behind), so its end comes from `memo`: every seed
+/// inside one value (`password=password=…`) shares the same end, walked once.
+pub(crate) fn secret_value_at(b: &[u8], sep: usize, memo: &mut Memo) -> Option<(usize, usize)> {
     let mut i = match (b[sep], at(b, sep + 1)) {
         (b'=', _) if before(b, sep) == b':' => return None, // `:=`, seen from its `:`
         (b'=', b'>') | (b':', b'=') => sep + 2,
@@ -101,6 +104,7 @@ pub(crate) fn secret_value_at(b: &[u8], sep: usize) -> Option<(usize, usize)> {
     if is_key_byte(before(b, ks)) {
         return None; // key longer than we look back: not one of ours
     }
+    crate::work::charge(sep - ks + 1);
     let word = secret_key(&b[ks..ke])?;
     i = skip(b, i, 4, |c| c == b' ' || c == b'\t');
     let escaped = at(b, i) == b'\\' && matches!(at(b, i + 1), b'"' | b'\'');
@@ -120,29 +124,31 @@ pub(crate) fn secret_value_at(b: &[u8], sep: usize) -> Option<(usize, usize)> {
             vs = skip(b, w, 4, |c| c == b' ');
         }
     }
-    let mut ve = vs;
-    match quote {
-        Some(q) => {
-            while ve < b.len() && b[ve] != q && b[ve] != b'\n' {
-                ve += 1;
-            }
-            if escaped && ve > vs && b[ve - 1] == b'\\' {
-                ve -= 1;
-            }
-        }
-        None => ve = skip(b, vs, b.len() - vs, |c| c != 0 && !ends_value(c)),
+    crate::work::charge(vs - sep);
+    let class = match quote {
+        Some(b'"') => Class::DoubleQuoted,
+        Some(_) => Class::SingleQuoted,
+        None => Class::Bare,
+    };
+    let run = memo.extent(b, class, vs);
+    let mut ve = run.end;
+    if escaped && ve > vs && b[ve - 1] == b'\\' {
+        ve -= 1;
     }
     // An already-redacted value (`"[secret]"`) is left alone, so redaction is idempotent; a
-    // value without a letter or digit (`Unexpected token: '}'`) is syntax, not a secret; nor
-    // is a bound-parameter marker (`"session_key" = %s` in a query the SQL normaliser wrote).
+    // value without a letter or digit (`Unexpected token: '}'`) is syntax, not a secret
+    // (`marked`: the run holds one); nor is a bound-parameter marker (`"session_key" = %s`
+    // in a query the SQL normaliser wrote).
     let value = &b[vs..ve];
     let placeholder = value.first() == Some(&b'[') && value.last() == Some(&b']');
-    let plausible = value.iter().any(u8::is_ascii_alphanumeric) || value.iter().any(|&c| c >= 0x80);
-    (!placeholder && plausible && !sql_parameter(value)).then_some((vs, ve))
+    (!placeholder && run.marked && !sql_parameter(value)).then_some((vs, ve))
 }
 
 /// `%s`, `%(name)s`, `?`, `$1`, `:name`: a query's bound-parameter marker, not a value.
 fn sql_parameter(v: &[u8]) -> bool {
+    if v.len() > MAX_PARAMETER {
+        return false;
+    }
     match v {
         b"%s" | b"?" => true,
         [b'%', b'(', name @ .., b')', b's'] => name.iter().copied().all(is_key_byte),

@@ -35,6 +35,7 @@
 
 mod finance;
 mod keyvalue;
+mod memo;
 mod national;
 mod network;
 mod paths;
@@ -44,6 +45,7 @@ mod prefilter;
 mod secrets;
 mod text;
 
+use memo::Memo;
 use prefilter::{Prefilter, Trigger};
 use secrets::SecretRules;
 
@@ -225,8 +227,9 @@ impl Detectors {
     /// When candidates overlap, the most specific kind wins, then the longest match.
     pub fn find(&self, text: &str, out: &mut Vec<Match>) {
         out.clear();
+        let mut memo = Memo::default();
         self.prefilter
-            .scan(text, |seed| self.validate(text, seed, out));
+            .scan(text, |seed| self.validate(text, seed, out, &mut memo));
         resolve_overlaps(out);
     }
 
@@ -237,6 +240,7 @@ impl Detectors {
         if found.is_empty() {
             return None;
         }
+        crate::work::charge(text.len());
         let extra: usize = found.iter().map(|m| m.kind.placeholder().len()).sum();
         let mut out = String::with_capacity(text.len() + extra);
         let mut remarks = Vec::with_capacity(found.len());
@@ -253,7 +257,7 @@ impl Detectors {
     }
 
     /// Run the validators that a seed can start, pushing candidates (overlaps allowed).
-    fn validate(&self, text: &str, seed: Trigger, out: &mut Vec<Match>) {
+    fn validate(&self, text: &str, seed: Trigger, out: &mut Vec<Match>, memo: &mut Memo) {
         let b = text.as_bytes();
         let mut push = |kind, range: Option<(usize, usize)>| {
             if let Some((start, end)) = range.filter(|(s, e)| s < e) {
@@ -280,14 +284,14 @@ impl Detectors {
             Trigger::Colon(p) => {
                 push(Kind::Ip, network::ipv6_at(b, p));
                 push(Kind::Mac, network::mac_at(b, p));
-                push(Kind::Secret, keyvalue::secret_value_at(b, p));
+                push(Kind::Secret, keyvalue::secret_value_at(b, p, memo));
             }
-            Trigger::Equals(p) => push(Kind::Secret, keyvalue::secret_value_at(b, p)),
+            Trigger::Equals(p) => push(Kind::Secret, keyvalue::secret_value_at(b, p, memo)),
             Trigger::Dash(p) => push(Kind::Mac, network::mac_at(b, p)),
             Trigger::Scheme(p) => push(Kind::UrlCredentials, network::url_credentials_at(b, p)),
             Trigger::HomePath(p, len) => push(Kind::HomeUser, paths::home_user_at(b, p, len)),
             Trigger::Secret(rule, p) => {
-                if let Some(m) = self.secrets.match_at(rule, text, p) {
+                if let Some(m) = self.secrets.match_at(rule, text, p, memo) {
                     out.push(m);
                 }
             }
@@ -296,12 +300,17 @@ impl Detectors {
 }
 
 /// Keep a non-overlapping subset of `cands`: higher priority first, then longer, then
-/// leftmost. Works in place and allocates nothing: accepted matches are kept sorted by start
-/// in the prefix `cands[..kept]`, which never overtakes the read index.
+/// leftmost. Few candidates (the usual case) are kept sorted by start in the prefix
+/// `cands[..kept]`, in place and without allocating; many go through an ordered map, since
+/// inserting into the middle of the prefix would move the kept ones each time (a string of
+/// one kind of match, then another, moved the square of their count).
 fn resolve_overlaps(cands: &mut Vec<Match>) {
+    /// Up to this many candidates, moving kept ones costs less than a map.
+    const IN_PLACE: usize = 64;
     if cands.len() < 2 {
         return;
     }
+    crate::work::charge(cands.len());
     cands.sort_unstable_by(|a, b| {
         (b.kind.priority(), b.end - b.start, a.start).cmp(&(
             a.kind.priority(),
@@ -309,6 +318,25 @@ fn resolve_overlaps(cands: &mut Vec<Match>) {
             b.start,
         ))
     });
+    if cands.len() > IN_PLACE {
+        let mut kept = std::collections::BTreeMap::new();
+        for &m in cands.iter() {
+            let left_ok = kept
+                .range(..m.start)
+                .next_back()
+                .is_none_or(|(_, k): (&usize, &Match)| k.end <= m.start);
+            let right_ok = kept
+                .range(m.start..)
+                .next()
+                .is_none_or(|(&s, _)| s >= m.end);
+            if left_ok && right_ok {
+                kept.insert(m.start, m);
+            }
+        }
+        cands.clear();
+        cands.extend(kept.into_values());
+        return;
+    }
     let mut kept = 0;
     for i in 0..cands.len() {
         let m = cands[i];

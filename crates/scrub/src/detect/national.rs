@@ -12,11 +12,12 @@
 //! have enough structure that false positives are rare.
 
 use super::text::{
-    at, before, digits_from, is_word, numeric_end_ok, numeric_start_ok, NUMERIC_JOINERS,
+    at, before, digits_upto, is_word, numeric_end_ok, numeric_start_ok, NUMERIC_JOINERS,
 };
 
 /// A national identifier starting with the digit run at `p` (a free-standing number).
 pub(crate) fn national_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
+    crate::work::charge(16);
     nir(b, p)
         .or_else(|| belgian_formatted(b, p))
         .or_else(|| bare(b, p, 11, |d| steuer_id(d) || belgian(d)))
@@ -27,6 +28,7 @@ pub(crate) fn national_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
 /// A national identifier whose digit run at `p` follows upper-case letters (NIE, codice
 /// fiscale).
 pub(crate) fn lettered_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
+    crate::work::charge(16);
     nie(b, p).or_else(|| codice_fiscale(b, p))
 }
 
@@ -37,8 +39,9 @@ fn num(d: &[u8]) -> u64 {
 /// Exactly `len` digits at `p`, bounded, accepted by `check`.
 fn bare(b: &[u8], p: usize, len: usize, check: fn(&[u8]) -> bool) -> Option<(usize, usize)> {
     let e = p + len;
-    let bounded =
-        digits_from(b, p) == len && numeric_start_ok(b, p) && numeric_end_ok(b, e, NUMERIC_JOINERS);
+    let bounded = digits_upto(b, p, len + 1) == len
+        && numeric_start_ok(b, p)
+        && numeric_end_ok(b, e, NUMERIC_JOINERS);
     (bounded && check(&b[p..e])).then_some((p, e))
 }
 
@@ -161,7 +164,7 @@ fn control_letter(b: &[u8], e: usize, n: u64) -> Option<usize> {
 
 /// Spanish DNI: 8 digits and the letter `TRWAGMYFPDXBNJZSQVHLCKE[n mod 23]`.
 fn dni(b: &[u8], p: usize) -> Option<(usize, usize)> {
-    if digits_from(b, p) != 8 || !numeric_start_ok(b, p) {
+    if digits_upto(b, p, 9) != 8 || !numeric_start_ok(b, p) {
         return None;
     }
     control_letter(b, p + 8, num(&b[p..p + 8])).map(|e| (p, e))
@@ -176,7 +179,7 @@ fn nie(b: &[u8], p: usize) -> Option<(usize, usize)> {
         b'Z' => 2,
         _ => return None,
     };
-    if digits_from(b, p) != 7 || is_word(before(b, s)) {
+    if digits_upto(b, p, 8) != 7 || is_word(before(b, s)) {
         return None;
     }
     control_letter(b, p + 7, lead * 10_000_000 + num(&b[p..p + 7])).map(|e| (s, e))

@@ -32,6 +32,7 @@ pub(crate) fn email_at(b: &[u8], a: usize) -> Option<(usize, usize)> {
     while e < b.len() && e - a <= 255 && is_domain(b[e]) {
         e += 1;
     }
+    crate::work::charge(e - s);
     while e > a + 1 && matches!(b[e - 1], b'.' | b'-') {
         e -= 1;
     }
@@ -55,11 +56,15 @@ pub(crate) fn email_at(b: &[u8], a: usize) -> Option<(usize, usize)> {
 
 /// Does the text before `p` say this dotted number is a version (`==1.2.3.4`, `v`, `version`)?
 fn version_context(b: &[u8], p: usize) -> bool {
-    let head = &b[..p];
+    // An operator or a key is a few bytes before the number: look no further back than
+    // this (past it, an address is judged an address: stricter, never looser).
+    const REACH: usize = 16;
+    let head = &b[p.saturating_sub(REACH)..p];
     let trimmed_len = head
         .iter()
         .rposition(|c| !matches!(c, b' ' | b':' | b'"' | b'\'' | b'='))
         .map_or(0, |i| i + 1);
+    crate::work::charge(head.len() + 1);
     let word = &head[..trimmed_len];
     let ends_with =
         |w: &[u8]| word.len() >= w.len() && word[word.len() - w.len()..].eq_ignore_ascii_case(w);
@@ -78,7 +83,7 @@ pub(crate) fn ipv4_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
     }
     let mut e = p;
     for octet in 0..4 {
-        let n = super::text::digits_from(b, e);
+        let n = super::text::digits_upto(b, e, 4);
         if n == 0 || n > 3 {
             return None;
         }
@@ -141,6 +146,7 @@ pub(crate) fn ipv6_at(b: &[u8], c: usize) -> Option<(usize, usize)> {
     while e < b.len() && e - s < 45 && is_v6(b[e]) {
         e += 1;
     }
+    crate::work::charge(e - s);
     while e > c && b[e - 1] == b'.' {
         e -= 1;
     }
@@ -160,6 +166,7 @@ pub(crate) fn ipv6_at(b: &[u8], c: usize) -> Option<(usize, usize)> {
 pub(crate) fn mac_at(b: &[u8], sep: usize) -> Option<(usize, usize)> {
     let s = sep.checked_sub(2)?;
     let e = s + 17;
+    crate::work::charge(17);
     let d = b[sep];
     if e > b.len() || is_word(before(b, s)) || matches!(before(b, s), b':' | b'-' | b'.') {
         return None;
@@ -193,6 +200,7 @@ pub(crate) fn url_credentials_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
             _ => e += 1,
         }
     }
+    crate::work::charge(e - s + 1);
     let info = &b[s..e];
     let technical = TECHNICAL_USERS.iter().any(|u| u.eq_ignore_ascii_case(info));
     let empty = info.is_empty() || info == b":";

@@ -56,6 +56,7 @@ pub(crate) fn home_user_at(b: &[u8], p: usize, len: usize) -> Option<(usize, usi
     while e < b.len() && !ends_segment(b[e]) {
         e += 1;
     }
+    crate::work::charge(e - p);
     // Windows profile folders may contain spaces (`C:\Users\Jane Doe\`): accept them when a
     // path separator closes the segment within a name-sized window. A window end that is
     // not a separator (possibly mid-character) is discarded.
@@ -64,6 +65,7 @@ pub(crate) fn home_user_at(b: &[u8], p: usize, len: usize) -> Option<(usize, usi
         while wide < b.len() && wide - s < 64 && (b[wide] == b' ' || !ends_segment(b[wide])) {
             wide += 1;
         }
+        crate::work::charge(wide - e);
         if matches!(at(b, wide), b'\\' | b'/') {
             e = wide;
         }
@@ -88,6 +90,7 @@ pub(crate) fn home_user_at(b: &[u8], p: usize, len: usize) -> Option<(usize, usi
 /// assert_eq!(mask_nested_home("/srv/app/home/views.py"), None);
 /// ```
 pub fn mask_nested_home(path: &str) -> Option<String> {
+    crate::work::charge(path.len());
     let sep = if path.contains('/') { '/' } else { '\\' };
     let segments: Vec<&str> = path.split(sep).collect();
     let mut out: Option<Vec<&str>> = None;

@@ -6,7 +6,7 @@
 //! plausible digit count (E.164 caps at 15), and a separator pattern that dates, times,
 //! versions, decimals and hex tokens do not have (see the rules on [`phone_at`]).
 
-use super::text::{at, digits_from, numeric_end_ok, numeric_start_ok, NUMERIC_JOINERS};
+use super::text::{at, digits_upto, numeric_end_ok, numeric_start_ok, NUMERIC_JOINERS};
 
 /// Separators between digit groups.
 fn is_sep(c: u8) -> bool {
@@ -40,7 +40,8 @@ pub(crate) fn phone_at(b: &[u8], p: usize) -> Option<(usize, usize)> {
     let (mut i, mut digits, mut groups, mut min_group) = (p + prefix, 0, 0, usize::MAX);
     let (mut sep, mut open) = (None, false);
     loop {
-        let g = digits_from(b, i);
+        // One digit past the maximum is enough to refuse.
+        let g = digits_upto(b, i, 16 - digits);
         digits += g;
         groups += 1;
         min_group = min_group.min(g);

@@ -120,6 +120,7 @@ impl Prefilter {
     /// Report every seed in `text` to `f`.
     pub(crate) fn scan(&self, text: &str, mut f: impl FnMut(Trigger)) {
         let b = text.as_bytes();
+        crate::work::charge(b.len());
         let mut i = 0;
         while i < b.len() {
             match CLASS[b[i] as usize] {
@@ -140,9 +141,11 @@ impl Prefilter {
             }
             i += 1;
         }
+        crate::work::charge(b.len());
         if !self.any.is_match(text) {
             return;
         }
+        crate::work::charge(b.len());
         for m in self.all.find_overlapping_iter(text) {
             let (p, len) = (m.start(), m.len());
             f(match self.meaning[m.pattern().as_usize()] {

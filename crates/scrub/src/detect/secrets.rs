@@ -1,12 +1,16 @@
 //! Credentials recognised by a marker: JWTs (`eyJ`), `Bearer`/`Basic` authorization, API
 //! keys with a vendor prefix, and PEM private keys.
 //!
-//! The marker is found by the prefilter; a regex anchored at the marker then checks the
-//! shape. Anchoring keeps each regex run short (it fails at the first wrong byte) and means
-//! we never scan a whole string per rule.
+//! The marker is found by the prefilter; the shape is then checked from the marker only, and
+//! never further than the match can reach: a regex runs on the window of bytes the token
+//! could span (a JWT's `[A-Za-z0-9_.-]` run, `Bearer`, its blanks and its token), a vendor
+//! key's body is a maximal run of its characters taken from the scan's [`Memo`] (seeds
+//! inside one run, as in `sk-sk-sk-…`, share its end), and a PEM key's `-----END` line is
+//! searched once for all the `-----BEGIN` before it.
 
 use regex::{Regex, RegexBuilder};
 
+use super::memo::{Class, Memo};
 use super::text::{at, before, is_word};
 use super::{DetectorError, Kind, Match};
 
@@ -25,32 +29,57 @@ pub(crate) enum SecretRule {
     Vendor(usize),
 }
 
-/// An API-key format with a documented vendor prefix.
-pub(crate) struct Vendor {
-    /// Detector name, for errors.
-    pub(crate) name: &'static str,
-    /// Literal prefixes (prefilter triggers).
-    pub(crate) prefixes: &'static [&'static str],
-    /// Anchored pattern; the minimum lengths keep prefix-only words (`sk-learn`) out.
-    pattern: &'static str,
-    /// Also require a digit: random keys of this length contain one, prose does not.
-    needs_digit: bool,
+/// How long a vendor key's body is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Length {
+    /// At least this many characters, as many as follow (the regex `{n,}`).
+    AtLeast(usize),
+    /// Exactly this many (the regex `{n}`); a longer run of letters and digits is no key.
+    Exactly(usize),
 }
 
-/// Vendor API keys. Prefixes are matched case-sensitively by the pattern.
+/// An API-key format with a documented vendor prefix: the prefix, then a body of one
+/// character class.
+pub(crate) struct Vendor {
+    /// Literal prefixes (prefilter triggers), matched case-sensitively.
+    pub(crate) prefixes: &'static [&'static str],
+    /// The body's characters.
+    body: Class,
+    /// The body's length; the minimums keep prefix-only words (`sk-learn`) out.
+    len: Length,
+    /// Also require a digit: random keys of this length contain one, prose does not.
+    needs_digit: bool,
+    /// A second body after a `.`, of the same class and length (SendGrid).
+    second: bool,
+}
+
+/// Vendor API keys (the body classes: [`Class`]).
 #[rustfmt::skip]
 pub(crate) const VENDORS: &[Vendor] = &[
-    Vendor { name: "stripe", prefixes: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"], pattern: r"^[sr]k_(?:live|test)_[0-9A-Za-z]{16,}", needs_digit: false },
-    Vendor { name: "openai-anthropic", prefixes: &["sk-"], pattern: r"^sk-[A-Za-z0-9_-]{20,}", needs_digit: true },
-    Vendor { name: "github", prefixes: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], pattern: r"^gh[pousr]_[A-Za-z0-9]{30,}", needs_digit: false },
-    Vendor { name: "github-pat", prefixes: &["github_pat_"], pattern: r"^github_pat_[A-Za-z0-9_]{22,}", needs_digit: false },
-    Vendor { name: "gitlab", prefixes: &["glpat-"], pattern: r"^glpat-[A-Za-z0-9_-]{20,}", needs_digit: false },
-    Vendor { name: "slack", prefixes: &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"], pattern: r"^xox[abprs]-[A-Za-z0-9-]{10,}", needs_digit: true },
-    Vendor { name: "aws", prefixes: &["AKIA", "ASIA"], pattern: r"^(?:AKIA|ASIA)[A-Z0-9]{16}", needs_digit: true },
-    Vendor { name: "google", prefixes: &["AIza"], pattern: r"^AIza[0-9A-Za-z_-]{35}", needs_digit: false },
-    Vendor { name: "sendgrid", prefixes: &["SG."], pattern: r"^SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", needs_digit: false },
-    Vendor { name: "huggingface", prefixes: &["hf_"], pattern: r"^hf_[A-Za-z0-9]{30,}", needs_digit: false },
-    Vendor { name: "sentry", prefixes: &["sntrys_", "sntryu_"], pattern: r"^sntry(?:s_[A-Za-z0-9+/=_]{40,}|u_[0-9a-f]{64})", needs_digit: false },
+    // stripe: [sr]k_(live|test)_[0-9A-Za-z]{16,}
+    Vendor { prefixes: &["sk_live_", "sk_test_", "rk_live_", "rk_test_"], body: Class::Alnum, len: Length::AtLeast(16), needs_digit: false, second: false },
+    // openai, anthropic: sk-[A-Za-z0-9_-]{20,}
+    Vendor { prefixes: &["sk-"], body: Class::WordDash, len: Length::AtLeast(20), needs_digit: true, second: false },
+    // github: gh[pousr]_[A-Za-z0-9]{30,}
+    Vendor { prefixes: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], body: Class::Alnum, len: Length::AtLeast(30), needs_digit: false, second: false },
+    // github fine-grained: github_pat_[A-Za-z0-9_]{22,}
+    Vendor { prefixes: &["github_pat_"], body: Class::Word, len: Length::AtLeast(22), needs_digit: false, second: false },
+    // gitlab: glpat-[A-Za-z0-9_-]{20,}
+    Vendor { prefixes: &["glpat-"], body: Class::WordDash, len: Length::AtLeast(20), needs_digit: false, second: false },
+    // slack: xox[abprs]-[A-Za-z0-9-]{10,}
+    Vendor { prefixes: &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"], body: Class::AlnumDash, len: Length::AtLeast(10), needs_digit: true, second: false },
+    // aws: (AKIA|ASIA)[A-Z0-9]{16}
+    Vendor { prefixes: &["AKIA", "ASIA"], body: Class::UpperDigit, len: Length::Exactly(16), needs_digit: true, second: false },
+    // google: AIza[0-9A-Za-z_-]{35}
+    Vendor { prefixes: &["AIza"], body: Class::WordDash, len: Length::Exactly(35), needs_digit: false, second: false },
+    // sendgrid: SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}
+    Vendor { prefixes: &["SG."], body: Class::WordDash, len: Length::AtLeast(16), needs_digit: false, second: true },
+    // huggingface: hf_[A-Za-z0-9]{30,}
+    Vendor { prefixes: &["hf_"], body: Class::Alnum, len: Length::AtLeast(30), needs_digit: false, second: false },
+    // sentry org token: sntrys_[A-Za-z0-9+/=_]{40,}
+    Vendor { prefixes: &["sntrys_"], body: Class::Base64Word, len: Length::AtLeast(40), needs_digit: false, second: false },
+    // sentry user token: sntryu_[0-9a-f]{64}
+    Vendor { prefixes: &["sntryu_"], body: Class::LowerHex, len: Length::Exactly(64), needs_digit: false, second: false },
 ];
 
 /// The compiled anchored rules.
@@ -61,7 +90,6 @@ pub(crate) struct SecretRules {
     basic: Regex,
     pem_begin: Regex,
     pem_end: Regex,
-    vendors: Vec<Regex>,
 }
 
 /// Compile one rule with a size limit; a failure names the detector.
@@ -70,6 +98,51 @@ fn compile(detector: &'static str, pattern: &str) -> Result<Regex, DetectorError
         .size_limit(1 << 20)
         .build()
         .map_err(|source| DetectorError::Pattern { detector, source })
+}
+
+/// The longest `-----BEGIN … PRIVATE KEY-----` (or `END`) line the PEM patterns match.
+const PEM_LINE: usize = 80;
+
+/// Characters of a JWT (its three to five segments and their dots).
+fn is_jwt_byte(c: u8) -> bool {
+    is_word(c) || matches!(c, b'-' | b'.')
+}
+
+/// Characters of a bearer token (RFC 6750 `b64token`).
+fn is_bearer_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'-')
+}
+
+/// Characters of basic credentials (base64).
+fn is_basic_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/')
+}
+
+/// `i` (at most the length), moved back to a char boundary.
+fn floor_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// End of the run of `f` bytes from `i`.
+fn run_end(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < b.len() && f(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The window an authorization scheme's regex can match from `p`: the scheme word
+/// (`scheme` bytes), blanks, the token's characters, then `=` padding.
+fn scheme_window(b: &[u8], p: usize, scheme: usize, token: impl Fn(u8) -> bool) -> usize {
+    let blanks = run_end(b, (p + scheme).min(b.len()), |c| c == b' ' || c == b'\t');
+    let token_end = run_end(b, blanks, token);
+    let end = run_end(b, token_end, |c| c == b'=');
+    crate::work::charge(end - p);
+    end
 }
 
 impl SecretRules {
@@ -91,30 +164,39 @@ impl SecretRules {
                 "pem",
                 r"^-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----",
             )?,
-            vendors: VENDORS
-                .iter()
-                .map(|v| compile(v.name, v.pattern))
-                .collect::<Result<_, _>>()?,
         })
     }
 
     /// Run `rule` anchored at `p` (a prefilter literal, hence a char boundary).
-    pub(crate) fn match_at(&self, rule: SecretRule, text: &str, p: usize) -> Option<Match> {
+    pub(crate) fn match_at(
+        &self,
+        rule: SecretRule,
+        text: &str,
+        p: usize,
+        memo: &mut Memo,
+    ) -> Option<Match> {
         let b = text.as_bytes();
-        let tail = &text[p..];
+        // Windows end after ASCII runs or at a fixed length: cut back to a char boundary
+        // (what the patterns match is ASCII, so the cut never shortens a match).
+        let window = |end: usize| text.get(p..floor_boundary(text, end)).unwrap_or_default();
         let (kind, start, end) = match rule {
             SecretRule::Jwt => {
                 let prev = before(b, p);
-                if is_word(prev) || matches!(prev, b'-' | b'.') {
+                // A marker inside a token is part of it, not the start of another: so the
+                // windows of two JWT seeds never overlap.
+                if is_jwt_byte(prev) {
                     return None;
                 }
-                let m = self.jwt.find(tail)?;
+                let w = run_end(b, p, is_jwt_byte);
+                crate::work::charge(w - p);
+                let m = self.jwt.find(window(w))?;
                 let end = p + m.as_str().trim_end_matches('.').len();
                 (Kind::Jwt, p, end)
             }
             SecretRule::Bearer | SecretRule::Basic if is_word(before(b, p)) => return None,
             SecretRule::Bearer => {
-                let g = self.bearer.captures(tail)?.get(1)?;
+                let w = scheme_window(b, p, 6, is_bearer_byte);
+                let g = self.bearer.captures(window(w))?.get(1)?;
                 let tok = g.as_str();
                 let digit = tok.bytes().any(|c| c.is_ascii_digit());
                 if tok.len() < 8 || !(digit || tok.len() >= 20) || is_word(at(b, p + g.end())) {
@@ -123,7 +205,8 @@ impl SecretRules {
                 (Kind::BearerToken, p + g.start(), p + g.end())
             }
             SecretRule::Basic => {
-                let g = self.basic.captures(tail)?.get(1)?;
+                let w = scheme_window(b, p, 5, is_basic_byte);
+                let g = self.basic.captures(window(w))?.get(1)?;
                 // Basic credentials are base64("user:password"); requiring the decoded colon
                 // is what separates them from the English word "basic" before any word.
                 if !base64_has_colon(g.as_str().as_bytes()) || is_word(at(b, p + g.end())) {
@@ -132,12 +215,17 @@ impl SecretRules {
                 (Kind::BasicAuth, p + g.start(), p + g.end())
             }
             SecretRule::Pem => {
-                let begin = self.pem_begin.find(tail)?;
+                crate::work::charge(PEM_LINE);
+                let begin = self.pem_begin.find(window(p + PEM_LINE))?;
                 // A truncated key (no END line, as in a cut-off log message) is removed to
                 // the end of the string: what follows BEGIN is key material.
-                let end = memchr::memmem::find(&b[p + begin.end()..], b"-----END ")
-                    .map(|off| p + begin.end() + off)
-                    .and_then(|e| self.pem_end.find(&text[e..]).map(|m| e + m.end()))
+                let end = memo
+                    .next_pem_end(b, b"-----END ", p + begin.end())
+                    .and_then(|e| {
+                        crate::work::charge(PEM_LINE);
+                        let line = text.get(e..floor_boundary(text, e + PEM_LINE))?;
+                        self.pem_end.find(line).map(|m| e + m.end())
+                    })
                     .unwrap_or(b.len());
                 (Kind::PrivateKey, p, end)
             }
@@ -146,17 +234,55 @@ impl SecretRules {
                 if prev.is_ascii_alphanumeric() || prev == b'_' {
                     return None;
                 }
-                let m = self.vendors.get(i)?.find(tail)?;
-                let body = m.as_str().as_bytes();
-                let digit_ok = !VENDORS[i].needs_digit || body.iter().any(u8::is_ascii_digit);
-                if !digit_ok || at(b, p + m.end()).is_ascii_alphanumeric() {
-                    return None;
-                }
-                (Kind::ApiKey, p, p + m.end())
+                let end = vendor_key_end(VENDORS.get(i)?, b, p, memo)?;
+                (Kind::ApiKey, p, end)
             }
         };
         (end > start).then_some(Match { kind, start, end })
     }
+}
+
+/// The end of a key of `vendor` at `p` (where one of its prefixes starts), if there is one:
+/// the prefix, a body of the vendor's class and length (SendGrid: two, joined by `.`), a
+/// digit when the vendor's keys always hold one, and no letter or digit glued after it.
+fn vendor_key_end(vendor: &Vendor, b: &[u8], p: usize, memo: &mut Memo) -> Option<usize> {
+    let prefix = vendor
+        .prefixes
+        .iter()
+        .find(|x| b[p..].starts_with(x.as_bytes()))?;
+    let body = p + prefix.len();
+    let (end, digit) = match vendor.len {
+        Length::AtLeast(min) => {
+            let run = memo.extent(b, vendor.body, body);
+            if run.end - body < min {
+                return None;
+            }
+            if vendor.second {
+                if at(b, run.end) != b'.' {
+                    return None;
+                }
+                let next = memo.extent(b, vendor.body, run.end + 1);
+                if next.end - (run.end + 1) < min {
+                    return None;
+                }
+                (next.end, run.marked || next.marked)
+            } else {
+                (run.end, run.marked)
+            }
+        }
+        Length::Exactly(n) => {
+            // Bounded: read n bytes, and one more to see what follows.
+            let end = body + n;
+            let bytes = b.get(body..end)?;
+            crate::work::charge(n);
+            if !bytes.iter().all(|&c| vendor.body.has(c)) {
+                return None;
+            }
+            (end, bytes.iter().any(u8::is_ascii_digit))
+        }
+    };
+    let ok = (digit || !vendor.needs_digit) && !at(b, end).is_ascii_alphanumeric();
+    ok.then_some(end)
 }
 
 /// Does the base64 text decode (strictly: length a multiple of 4) to bytes containing `:`?
@@ -181,3 +307,7 @@ fn base64_has_colon(s: &[u8]) -> bool {
         bytes[..3 - pad.min(2)].contains(&b':')
     })
 }
+
+#[cfg(test)]
+#[path = "secrets_tests.rs"]
+mod tests;

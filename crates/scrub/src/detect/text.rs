@@ -22,10 +22,23 @@ pub(crate) fn before(b: &[u8], i: usize) -> u8 {
     }
 }
 
-/// Number of consecutive ASCII digits starting at `i`.
+/// Number of consecutive ASCII digits starting at `i` (the prefilter's walk over a run).
 pub(crate) fn digits_from(b: &[u8], i: usize) -> usize {
-    b.get(i..)
-        .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
+    digits_upto(b, i, usize::MAX)
+}
+
+/// Number of consecutive ASCII digits starting at `i`, counting at most `max`: validators
+/// need to know whether a run is longer than what they accept, never by how much, so a
+/// long run costs each of them `max` bytes, not its length.
+pub(crate) fn digits_upto(b: &[u8], i: usize, max: usize) -> usize {
+    let n = b.get(i..).map_or(0, |s| {
+        s.iter()
+            .take(max)
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    });
+    crate::work::charge(n + 1);
+    n
 }
 
 /// Can a numeric token start at `p`? Not when glued to a word (`v1`, `0x…`, hex hashes) and

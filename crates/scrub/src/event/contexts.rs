@@ -243,7 +243,9 @@ impl Contexts<'_> {
                 ctx::num(&mut t.exclusive_time);
                 ctx::flag(&mut t.sampled);
                 ctx::token(&mut t.ty);
-                cx.key("data", |cx| t.data.scrub(cx, "contexts.trace.data.*"));
+                let op = t.op.as_ref().and_then(Val::as_str).unwrap_or("");
+                let site = crate::attributes::Site { op, route: None };
+                cx.key("data", |cx| t.data.scrub(cx, "contexts.trace.data.*", site));
             });
         }
         if let Some(b) = &mut self.browser {

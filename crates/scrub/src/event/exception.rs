@@ -187,6 +187,8 @@ impl Exception<'_> {
         let whole = cx.policy.technical_exception(ty, module);
         let mode = cx.policy.config.exception_messages;
         let local = match (&self.value, mode) {
+            // Past the budget the message is not judged: no need for the words.
+            _ if cx.budget_spent() => Vec::new(),
             (Some(Val::Str(_)), MessageMode::Template) if !whole => self.code_words(),
             _ => Vec::new(),
         };
@@ -204,8 +206,12 @@ impl Exception<'_> {
 
     /// The words of the code this exception went through (its frames' functions and
     /// modules, its own module): names built of them in the message are names of code.
+    /// Sorted and without repeats, as [`crate::exception_text::Vocabulary::is_code`]
+    /// looks them up (a list searched word by word cost the square of the frames' words).
     fn code_words(&self) -> Vec<String> {
-        let mut words: Vec<String> = Vec::new();
+        // A set, so a repeated word (the same module in every frame) costs a lookup, not a
+        // copy; its order is the sorted order the lookups need.
+        let mut words: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let frames = self.stacktrace.iter().flat_map(|st| st.frames.0.iter());
         let names = frames
             .flat_map(|f| [&f.function, &f.module])
@@ -214,14 +220,15 @@ impl Exception<'_> {
         for name in names {
             for w in crate::exception_text::split_words(name) {
                 if w.len() >= 3 && w.bytes().all(|b| b.is_ascii_alphabetic()) {
-                    let lower = w.to_ascii_lowercase();
-                    if !words.contains(&lower) {
-                        words.push(lower);
+                    crate::work::charge(w.len());
+                    let lower = crate::exception_text::lower(w);
+                    if !words.contains(lower.as_ref()) {
+                        words.insert(lower.into_owned());
                     }
                 }
             }
         }
-        words
+        words.into_iter().collect()
     }
 }
 
@@ -292,7 +299,8 @@ impl Frame<'_> {
         if !present {
             return;
         }
-        if !cx.policy.config.source_context {
+        // Past the work budget the lines are not read: they go, as when they are off.
+        if !cx.policy.config.source_context || cx.budget_spent() {
             self.pre_context.0.clear();
             self.context_line = None;
             self.post_context.0.clear();
@@ -326,6 +334,9 @@ impl Frame<'_> {
 /// A frame's file: a URL gets the URL treatment (no query, decoded path segments), a path
 /// the detectors (home-directory users), including a home folder deeper in the path.
 fn path_or_url(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
+    if cx.val_over_budget(v) {
+        return;
+    }
     match v {
         Some(Val::Str(s)) if s.contains("://") => cx.val_url(v),
         Some(Val::Str(s)) => {

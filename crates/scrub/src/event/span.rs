@@ -2,163 +2,46 @@
 //! (SQL literals and URL queries removed) and then passed through the detectors; data only
 //! for allowlisted technical keys.
 
-use std::borrow::Cow;
-use std::fmt;
+use serde::{Deserialize, Serialize};
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
-
+use crate::attributes::{AttrVal, Site};
 use crate::ctx::{self, Ctx};
 use crate::values::{Pairs, Val};
 
-/// Span data keys that describe the program, not the user (values still pass the detectors;
-/// URL values lose their query first).
-pub const SPAN_DATA_KEYS: &[&str] = &[
-    "blocking",
-    "cache.hit",
-    "cache.item_size",
-    "code.file.path",
-    "code.filepath",
-    "code.function",
-    "code.function.name",
-    "code.line.number",
-    "code.lineno",
-    "code.namespace",
-    "db.operation",
-    "db.operation.name",
-    "db.system",
-    "db.system.name",
-    "gen_ai.operation.name",
-    "gen_ai.request.max_tokens",
-    "gen_ai.request.model",
-    "gen_ai.request.temperature",
-    "gen_ai.response.model",
-    "gen_ai.system",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.total_tokens",
-    "http.method",
-    "http.request.method",
-    "http.response.body.size",
-    "http.response.status_code",
-    "http.response_content_length",
-    "http.status_code",
-    "network.protocol.name",
-    "network.protocol.version",
-    "sentry.environment",
-    "sentry.op",
-    "sentry.origin",
-    "sentry.release",
-    "sentry.sample_rate",
-    "sentry.sdk.name",
-    "sentry.sdk.version",
-    "sentry.source",
-    "thread.id",
-    "thread.name",
-    "url",
-    "url.full",
-    "http.url",
-];
+pub use crate::attributes::Allowlisted;
 
-/// Keys whose string values are URLs: query, fragment and userinfo go first.
-pub fn is_url_key(key: &str) -> bool {
-    matches!(key, "url" | "url.full" | "http.url")
-}
+/// Allowlisted span data: the keys of `attributes::keys::KEYS`, each judged by its rule.
+pub type SpanData<'a> = Allowlisted<AttrVal<'a>>;
 
-/// A map filtered by [`SPAN_DATA_KEYS`] while parsing: other keys are skipped unread and
-/// only counted. Span data (`V` = a scalar) and v2 span attributes (`V` = a typed
-/// attribute) share it.
-#[derive(Debug)]
-pub struct Allowlisted<V> {
-    /// Kept entries, keyed by the allowlist's own `&'static str`.
-    pub kept: Vec<(&'static str, V)>,
-    /// Entries skipped.
-    pub removed: u32,
-}
-
-impl<V> Default for Allowlisted<V> {
-    fn default() -> Self {
-        Allowlisted {
-            kept: Vec::new(),
-            removed: 0,
-        }
-    }
-}
-
-impl<V> Allowlisted<V> {
-    /// True when nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.kept.is_empty()
-    }
-}
-
-impl<V: Serialize> Serialize for Allowlisted<V> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.kept.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-struct AllowlistedVisitor<V>(std::marker::PhantomData<V>);
-
-impl<'de, V: Deserialize<'de>> Visitor<'de> for AllowlistedVisitor<V> {
-    type Value = Allowlisted<V>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("span data")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut d = Allowlisted::default();
-        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-            match SPAN_DATA_KEYS.iter().find(|a| **a == k.as_ref()) {
-                // A repeated key must not grow the list without bound.
-                Some(key) if d.kept.len() < crate::values::MAX_ELEMENTS => {
-                    d.kept.push((*key, map.next_value()?))
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    d.removed = d.removed.saturating_add(1);
-                }
-            }
-        }
-        Ok(d)
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Allowlisted::default())
-    }
-}
-
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for Allowlisted<V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(AllowlistedVisitor(std::marker::PhantomData))
-    }
-}
-
-/// Allowlisted span data.
-pub type SpanData<'a> = Allowlisted<Val<'a>>;
-
-impl Allowlisted<Val<'_>> {
-    /// Walks the data under the current path; `removed_path` names dropped keys in the report.
-    pub fn scrub(&mut self, cx: &mut Ctx<'_>, removed_path: &'static str) {
+impl Allowlisted<AttrVal<'_>> {
+    /// Walks the data under the current path; `removed_path` names dropped keys in the
+    /// report. `site` is the span the data belongs to.
+    pub fn scrub(&mut self, cx: &mut Ctx<'_>, removed_path: &'static str, site: Site<'_>) {
         cx.report.removed_many(removed_path, self.removed);
         self.removed = 0;
-        self.kept.retain_mut(|(k, v)| {
-            let mut slot = Some(std::mem::replace(v, Val::Other));
-            if is_url_key(k) {
-                cx.key(k, |cx| cx.val_request_url(&mut slot, None));
-            } else if *k == "sentry.release" {
-                cx.key(k, |cx| crate::deploy::release(cx, &mut slot));
-            } else if *k == "sentry.environment" {
-                cx.key(k, |cx| crate::deploy::environment(cx, &mut slot));
-            } else if !matches!(slot, Some(Val::Num(_))) {
-                // Numbers under technical keys (thread ids, sizes, line numbers) are kept
-                // as sent: a Luhn-valid thread id is not a card.
-                cx.key(k, |cx| cx.val_text(&mut slot));
+        let mut company_kept = false;
+        self.kept.retain_mut(|e| {
+            if e.rule == crate::attributes::Rule::Company {
+                // One company value is enough (the attribution made sure they agree).
+                if company_kept || !cx.ids_allowed {
+                    return false;
+                }
+                company_kept = true;
             }
+            let mut slot = Some(std::mem::replace(&mut e.value, AttrVal::One(Val::Other)));
+            let policy = cx.policy;
+            cx.key(e.meta_key(policy), |cx| {
+                crate::attributes::judge(cx, e.rule, site, &mut slot)
+            });
             match slot {
                 Some(val) => {
-                    *v = val;
+                    e.value = val;
                     true
                 }
-                None => false,
+                None => {
+                    cx.report.removed(removed_path);
+                    false
+                }
             }
         });
     }
@@ -221,13 +104,20 @@ impl<'a> Span<'a> {
         ctx::token(&mut self.origin);
         ctx::num(&mut self.exclusive_time);
         let op = self.op.as_ref().and_then(Val::as_str).unwrap_or("");
-        cx.key("description", |cx| {
-            scrub_description(cx, op, &mut self.description);
-        });
         cx.key("tags", |cx| {
             crate::event::scrub_tags(cx, &mut self.tags, "spans.tags.*")
         });
-        cx.key("data", |cx| self.data.scrub(cx, "spans.data.*"));
+        let site = Site { op, route: None };
+        cx.key("data", |cx| self.data.scrub(cx, "spans.data.*", site));
+        // After the data: an AI span's name may be the SDK's form of its kept attributes.
+        let data = &self.data;
+        let hints = crate::names::Hints {
+            route: None,
+            ai: crate::names::ai_names(op, |k| data.get(k).and_then(AttrVal::as_str)),
+        };
+        cx.key("description", |cx| {
+            scrub_description(cx, op, &mut self.description, &hints);
+        });
     }
 }
 

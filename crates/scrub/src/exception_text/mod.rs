@@ -32,6 +32,7 @@
 mod catalog;
 mod pattern;
 mod slots;
+mod statement;
 mod vocab;
 
 use std::sync::OnceLock;
@@ -152,6 +153,7 @@ impl Templates {
 
     /// The entries `text` may match, in catalog order.
     fn candidates(&self, text: &str) -> Vec<usize> {
+        crate::work::charge(text.len());
         let first = text.as_bytes().first().copied();
         // Prefixes sharing the message's first byte form one run of the sorted index.
         let start = self
@@ -199,8 +201,8 @@ impl Templates {
     }
 
     /// Judges the message of an exception of type `ty` (bare or dotted). `local` are the
-    /// lower-case words of the event's own functions and modules; `hosts` the operator's
-    /// allowlist.
+    /// lower-case words of the event's own functions and modules, sorted; `hosts` the
+    /// operator's allowlist.
     pub fn judge(&self, ty: &str, msg: &str, local: &[String], hosts: &[String]) -> Verdict {
         if msg.len() > MAX_LEN {
             return Verdict::Unknown;
@@ -289,6 +291,7 @@ impl Templates {
             if !e.types.is_empty() && !e.types.contains(&ty) {
                 continue;
             }
+            crate::work::charge(text.len());
             let Some(caps) = e.regex().and_then(|r| r.captures(text)) else {
                 continue;
             };
@@ -330,6 +333,7 @@ impl Templates {
             };
             out.push_str(&text[copied..m.start()]);
             copied = m.end();
+            crate::work::charge(m.len());
             if *slot == Slot::Msg {
                 let at = out.len();
                 match self.message(cause_type, m.as_str(), j, depth + 1, out) {

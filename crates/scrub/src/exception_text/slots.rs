@@ -189,7 +189,7 @@ impl Slot {
 pub struct Judge<'a> {
     /// Words of code in general.
     pub vocab: &'a Vocabulary,
-    /// Lower-case words of this event's functions and modules.
+    /// Lower-case words of this event's functions and modules, sorted.
     pub local: &'a [String],
     /// Hosts kept in messages: exact names, or suffixes written `.example.com`.
     pub hosts: &'a [String],
@@ -260,12 +260,20 @@ impl Judge<'_> {
     /// only when every word left is a word of code (keywords, tables, columns). A failing
     /// statement is often one the application built by pasting user text into it
     /// (`WHERE title = merger plans of Globex`), which no literal rule can see.
+    /// An SQL statement in a library's message (SQLAlchemy's `[SQL: …]`, psycopg's
+    /// `LINE 1: …`): normalised exactly like a `db` span's description (every literal
+    /// becomes `%s`, comments go), then kept when it is a plain statement
+    /// ([`super::statement::is_plain_statement`]: its other words are the schema's names,
+    /// written by the vendor's code) or when every word of it is a word of code.
     fn sql(&self, text: &str, out: &mut String) -> bool {
         let normalized = crate::normalize::sql::scrub_sql(text);
         let sql = normalized.as_deref().unwrap_or(text);
-        let code = sql
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .all(|w| w.is_empty() || w.bytes().all(|b| b.is_ascii_digit()) || self.code_name(w));
+        let code = super::statement::is_plain_statement(sql, |w| self.code_name(w))
+            || sql
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .all(|w| {
+                    w.is_empty() || w.bytes().all(|b| b.is_ascii_digit()) || self.code_name(w)
+                });
         if code {
             out.push_str(sql);
         } else {

@@ -24,6 +24,7 @@ impl Default for Vocabulary {
             .lines()
             .filter(|w| !w.is_empty())
             .chain(API_WORDS.iter().copied())
+            .chain(crate::normalize::ident::vendor_api_words().iter().copied())
             .chain(FILE_EXTENSIONS.iter().copied())
             .collect();
         Vocabulary { words }
@@ -45,8 +46,10 @@ impl Vocabulary {
     /// Is `s` made only of words of code? It is split at every character that is not a
     /// letter or digit and at camel humps; each word must be a word of code, one of
     /// `local` (lower-case words of the event's own code), carry a digit (ids, versions,
-    /// hashes) or have at most two letters. Empty text is not.
+    /// hashes) or have at most two letters. Empty text is not. `local` must be sorted (it
+    /// is searched by bisection; an unsorted list can only miss words, which is stricter).
     pub fn is_code(&self, s: &str, local: &[String]) -> bool {
+        crate::work::charge(s.len().min(201));
         !s.is_empty()
             && s.len() <= 200
             && s.split(|c: char| !c.is_ascii_alphanumeric())
@@ -54,7 +57,8 @@ impl Vocabulary {
                 .all(|w| {
                     w.len() <= 2 || w.bytes().any(|b| b.is_ascii_digit()) || {
                         let lower = lower(w);
-                        self.knows(&lower) || local.iter().any(|l| *l == *lower)
+                        self.knows(&lower)
+                            || local.binary_search_by(|l| l.as_str().cmp(&lower)).is_ok()
                     }
                 })
             && s.bytes().any(|b| b.is_ascii_alphanumeric())

@@ -38,6 +38,7 @@
 /// assert!(!is_probably_template("search failed for CANARY secret"));
 /// ```
 pub fn is_probably_template(s: &str) -> bool {
+    crate::work::charge(s.len());
     let b = s.as_bytes();
     let mut i = 0;
     while let Some(k) = memchr::memchr2(b'%', b'{', &b[i..]) {

@@ -62,6 +62,7 @@ pub fn mask_lines(lines: &mut [String]) -> usize {
 /// Masks one line given what was left open before it: the new text (`None` when unchanged)
 /// and what is still open at its end.
 fn mask_line(line: &str, mut open: Option<Open>) -> (Option<String>, Option<Open>) {
+    crate::work::charge(line.len());
     let b = line.as_bytes();
     let mut out = super::Rewriter::new(line);
     let mut i = 0;

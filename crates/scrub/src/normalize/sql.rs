@@ -120,6 +120,7 @@ enum Limit {
 /// Pass 1: replace literals, drop comments. Also reports whether an `IN` or
 /// `VALUES` keyword was seen, i.e. whether pass 2 can have anything to do.
 fn replace_literals(sql: &str) -> (Option<String>, bool) {
+    crate::work::charge(sql.len());
     let b = sql.as_bytes();
     let n = b.len();
     let mut w = Rewriter::new(sql);
@@ -443,6 +444,7 @@ fn is_limit_keyword(word: &[u8]) -> bool {
 /// Pass 2: collapse `IN (…)` placeholder lists and `VALUES` rows. Runs on text
 /// that has no literal or comment left.
 fn collapse_lists(text: &str) -> Option<String> {
+    crate::work::charge(text.len());
     let b = text.as_bytes();
     let n = b.len();
     let mut w = Rewriter::new(text);
@@ -450,6 +452,10 @@ fn collapse_lists(text: &str) -> Option<String> {
     // After one `VALUES (` that never closes, later ones are inside it: trying
     // them again would rescan to the end each time (quadratic on hostile input).
     let mut values_unbalanced = false;
+    // Where each group closes, found in one pass when the first `VALUES` needs it: a row
+    // list is read group after group, and a group that never closes would otherwise be
+    // walked to the end again by every `VALUES (…), (` before it.
+    let mut groups: Option<Groups> = None;
     while i < n {
         let c = b[i];
         if c == b'"' || c == b'`' {
@@ -470,7 +476,8 @@ fn collapse_lists(text: &str) -> Option<String> {
                 }
             } else if !values_unbalanced && word.eq_ignore_ascii_case(b"values") {
                 let open = skip_ws(b, i);
-                match values_rows_end(b, open) {
+                let groups = groups.get_or_insert_with(|| Groups::new(b));
+                match values_rows_end(b, open, groups) {
                     Some(end) => {
                         if &b[open..end] != b"(%s)" && has_placeholder(&b[open..end]) {
                             w.replace(open, end, "(%s)");
@@ -524,10 +531,11 @@ fn placeholder_group(b: &[u8], open: usize) -> Option<(usize, usize, bool)> {
                 match b.get(j + 1) {
                     Some(b's') => j += 2,
                     Some(b'(') => {
-                        let close = j + 2 + memchr(b')', &b[j + 2..])?;
-                        if !b[j + 2..close].iter().all(|&x| is_ident_continue(x))
-                            || b.get(close + 1) != Some(&b's')
-                        {
+                        // `%(name)s`: the name's own bytes, then `)s`. (Searching for the
+                        // `)` first walked to the end of the text at every `in (%(`.)
+                        let close = ident_end(b, j + 2);
+                        crate::work::charge(close - j);
+                        if b.get(close) != Some(&b')') || b.get(close + 1) != Some(&b's') {
                             return None;
                         }
                         j = close + 2;
@@ -582,48 +590,127 @@ fn has_placeholder(group: &[u8]) -> bool {
 
 /// End of the `(…), (…)` rows starting at `open` (any balanced content), or
 /// `None` if there is no complete first row.
-fn values_rows_end(b: &[u8], open: usize) -> Option<usize> {
-    let mut end = balanced_end(b, open)?;
+fn values_rows_end(b: &[u8], open: usize, groups: &Groups) -> Option<usize> {
+    let mut end = groups.end(b, open)?;
     loop {
         let comma = skip_ws(b, end);
         if b.get(comma) != Some(&b',') {
             return Some(end);
         }
         let next = skip_ws(b, comma + 1);
-        match balanced_end(b, next) {
+        match groups.end(b, next) {
             Some(e) => end = e,
             None => return Some(end),
         }
     }
 }
 
-/// End of the parenthesised group opening at `open`, skipping quoted identifiers.
-fn balanced_end(b: &[u8], open: usize) -> Option<usize> {
-    if b.get(open) != Some(&b'(') {
-        return None;
-    }
-    let mut depth = 0usize;
-    let mut j = open;
-    while j < b.len() {
-        match b[j] {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(j + 1);
+/// The end of every balanced parenthesised group of a text, skipping quoted identifiers:
+/// `(open, end)` sorted by `open`. A group that does not close (or holds a quote that does
+/// not) has none.
+struct Groups(Vec<(usize, usize)>);
+
+impl Groups {
+    /// One pass over `b`.
+    fn new(b: &[u8]) -> Groups {
+        crate::work::charge(b.len());
+        let mut found = Vec::new();
+        let mut open = Vec::new();
+        let mut j = 0;
+        while j < b.len() {
+            match b[j] {
+                b'(' => open.push(j),
+                b')' => {
+                    if let Some(o) = open.pop() {
+                        found.push((o, j + 1));
+                    }
                 }
-            }
-            q @ (b'"' | b'`') => {
-                let (end, closed) = quoted_end(b, j, q, q == b'"');
-                if !closed {
-                    return None;
+                q @ (b'"' | b'`') => {
+                    let (end, closed) = quoted_end(b, j, q, q == b'"');
+                    if !closed {
+                        // Every group still open, and any after, never closes.
+                        break;
+                    }
+                    j = end;
+                    continue;
                 }
-                j = end;
-                continue;
+                _ => {}
             }
-            _ => {}
+            j += 1;
         }
-        j += 1;
+        found.sort_unstable();
+        Groups(found)
     }
-    None
+
+    /// End of the parenthesised group opening at `open`.
+    fn end(&self, b: &[u8], open: usize) -> Option<usize> {
+        if b.get(open) != Some(&b'(') {
+            return None;
+        }
+        let k = self.0.binary_search_by_key(&open, |&(o, _)| o).ok()?;
+        Some(self.0[k].1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// How a group's end was found before [`Groups`]: a walk from its `(`.
+    fn walk_from(b: &[u8], open: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        let mut j = open;
+        while j < b.len() {
+            match b[j] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j + 1);
+                    }
+                }
+                q @ (b'"' | b'`') => {
+                    let (end, closed) = quoted_end(b, j, q, q == b'"');
+                    if !closed {
+                        return None;
+                    }
+                    j = end;
+                    continue;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        None
+    }
+
+    proptest! {
+        /// Every `(` outside quoted identifiers (where `collapse_lists` can ask) ends where
+        /// a walk from it ends.
+        #[test]
+        fn groups_end_where_a_walk_from_their_open_ends(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&["(", ")", "\"", "`", "\\", "a", " ", ",", "%s", "VALUES "][..]),
+                0..40,
+            )
+        ) {
+            let text = parts.concat();
+            let b = text.as_bytes();
+            let groups = Groups::new(b);
+            let mut j = 0;
+            while j < b.len() {
+                match b[j] {
+                    q @ (b'"' | b'`') => {
+                        j = quoted_end(b, j, q, q == b'"').0;
+                        continue;
+                    }
+                    b'(' => prop_assert_eq!(groups.end(b, j), walk_from(b, j), "at {} in {:?}", j, text),
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+    }
 }

@@ -30,6 +30,7 @@ struct Layout {
 /// authority, `#` starts a fragment only if the reference starts with `/` or
 /// `.`, so Ruby's `Class#method` names survive.
 fn layout(url: &str) -> Layout {
+    crate::work::charge(url.len());
     let b = url.as_bytes();
     let n = b.len();
     let mut pos = match scheme_len(b) {
@@ -143,6 +144,7 @@ pub fn scrub_url(url: &str) -> Option<String> {
 /// );
 /// ```
 pub fn scrub_http_description(desc: &str) -> Option<String> {
+    crate::work::charge(desc.len());
     let b = desc.as_bytes();
     let Some(space) = memchr(b' ', b) else {
         return scrub_url(desc);
@@ -237,6 +239,7 @@ where
 /// assert_eq!(percent_decode("100%"), "100%");
 /// ```
 pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    crate::work::charge(s.len());
     let b = s.as_bytes();
     let Some(first) = memchr(b'%', b) else {
         return Cow::Borrowed(s);

@@ -37,12 +37,13 @@ mod writer;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use super::queue::Job;
 use super::spool;
-use record::{record, scan, DONE, HEADER, PREFIX, PUT};
+use record::{put_record, scan, set_id, HEADER, PREFIX, PUT};
 pub use revoke::{Resolved, Revoked};
 
 /// When appended records are flushed to disk.
@@ -120,6 +121,9 @@ struct State {
     bytes: u64,
     /// Bytes promised to records still waiting for the writer.
     reserved: u64,
+    /// Jobs done whose tombstones the writer has not taken yet: they ride with the next
+    /// group, or go at the writer's next tick when no put comes (no wake-up of their own).
+    pending_done: Vec<u64>,
     active: u64,
     next_id: u64,
 }
@@ -141,9 +145,6 @@ enum Op {
         record: Vec<u8>,
         facts: Box<[Fact]>,
         reply: tokio::sync::oneshot::Sender<std::io::Result<()>>,
-    },
-    Done {
-        record: Vec<u8>,
     },
     /// Overwrite a put in place (revocation); the reply says whether it worked.
     Erase {
@@ -185,9 +186,10 @@ fn facts_of(job: &Job) -> Box<[Fact]> {
 impl Wal {
     /// Opens (creating) the log in `dir`, recovers it, and starts the writer thread.
     pub fn open(dir: &Path, max_bytes: u64, mode: FsyncMode) -> std::io::Result<(Wal, Recovered)> {
-        std::fs::create_dir_all(dir)?;
+        spool::create_private_dir(dir)?;
         let (mut state, recovered) = recover::recover(dir)?;
         let file = OpenOptions::new()
+            .mode(0o600)
             .create(true)
             .append(true)
             .open(segment_path(dir, state.active))?;
@@ -207,6 +209,8 @@ impl Wal {
             rotate: false,
             poisoned: false,
             pending_done: Vec::new(),
+            buf: Vec::new(),
+            spare: Vec::new(),
         };
         std::thread::Builder::new()
             .name("spool-writer".into())
@@ -231,18 +235,19 @@ impl Wal {
     /// its id. `Full` when the log would pass `--spool-max-bytes`; `Io` when the write or
     /// its sync failed, and then the job is not in the log.
     pub async fn append(&self, job: &Job) -> Result<u64, WalError> {
-        let body = spool::encode(job);
-        let (id, record) = {
+        // Encoded before the lock, under a placeholder id: the id is only known under it.
+        let mut record = put_record(job);
+        let id = {
             let mut st = self.lock();
             let id = st.next_id;
-            let record = record(PUT, id, &body);
             if st.bytes + st.reserved + record.len() as u64 > self.max_bytes {
                 return Err(WalError::Full);
             }
             st.next_id += 1;
             st.reserved += record.len() as u64;
-            (id, record)
+            id
         };
+        set_id(&mut record, id);
         let (reply, rx) = tokio::sync::oneshot::channel();
         let facts = facts_of(job);
         self.send(Op::Put {
@@ -266,19 +271,21 @@ impl Wal {
             .map_err(|_| WalError::Io(std::io::Error::other("spool writer stopped")))
     }
 
-    /// The job is done (delivered or dropped): a tombstone, without waiting for the disk.
-    /// A crash before it reaches the disk replays the job once more.
+    /// The job is done (delivered or dropped): out of the live set now, and a tombstone
+    /// that rides with the writer's next group (or its next tick), without waiting for the
+    /// disk and without waking the writer. A crash before it reaches the disk replays the job
+    /// once more.
     pub fn done(&self, id: u64) {
-        let (id, was_live) = {
-            let mut st = self.lock();
-            let id = st.moved.remove(&id).unwrap_or(id);
+        let mut st = self.lock();
+        let id = st.moved.remove(&id).unwrap_or(id);
+        if !st.backlog.is_empty() {
             st.backlog.retain(|b| *b != id);
-            (id, st.live.contains_key(&id))
-        };
-        if was_live {
-            let _ = self.send(Op::Done {
-                record: record(DONE, id, &[]),
-            });
+        }
+        if let Some(live) = st.live.remove(&id) {
+            if let Some(s) = st.segments.get_mut(&live.loc.segment) {
+                s.live = s.live.saturating_sub(1);
+            }
+            st.pending_done.push(id);
         }
     }
 

@@ -11,6 +11,9 @@
 //! of the proxy reads it as the tombstone of that id. The format has no version byte
 //! because it has not changed since the first durable spool: old logs replay as they are.
 
+use crate::egress::queue::Job;
+use crate::egress::spool;
+
 /// Bytes of a record before its kind: length and checksum.
 pub(super) const PREFIX: usize = 8;
 /// Bytes of kind and id: the smallest record body.
@@ -19,6 +22,36 @@ pub(super) const HEADER: usize = 9;
 pub(super) const PUT: u8 = 1;
 /// A tombstone: the job of that id is done (delivered, dropped, or erased).
 pub(super) const DONE: u8 = 2;
+
+/// A put record of `job` with id 0, encoded straight into one buffer of the right size (no
+/// intermediate body, no growth); [`set_id`] gives it its id and checksum.
+pub(super) fn put_record(job: &Job) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PREFIX + HEADER + spool::encoded_len_hint(job));
+    out.extend_from_slice(&[0; PREFIX]);
+    out.push(PUT);
+    out.extend_from_slice(&[0; 8]);
+    spool::encode_into(job, &mut out);
+    let len = (out.len() - PREFIX) as u32;
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// Sets the id of a record built by [`put_record`], then its checksum.
+pub(super) fn set_id(record: &mut [u8], id: u64) {
+    record[PREFIX + 1..PREFIX + HEADER].copy_from_slice(&id.to_le_bytes());
+    let crc = crc32fast::hash(&record[PREFIX..]);
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Appends a tombstone for `id` to `out`.
+pub(super) fn push_done(out: &mut Vec<u8>, id: u64) {
+    let mut body = [0u8; HEADER];
+    body[0] = DONE;
+    body[1..].copy_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&(HEADER as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+}
 
 /// A whole record: prefix, kind, id, body.
 pub(super) fn record(kind: u8, id: u64, body: &[u8]) -> Vec<u8> {
@@ -38,11 +71,6 @@ pub(super) fn record(kind: u8, id: u64, body: &[u8]) -> Vec<u8> {
 pub(super) fn erased(id: u64, len: u32) -> Vec<u8> {
     let body = (len as usize).saturating_sub(PREFIX + HEADER);
     record(DONE, id, &vec![0; body])
-}
-
-/// The id of a done record built by [`record`].
-pub(super) fn done_id(record: &[u8]) -> u64 {
-    u64::from_le_bytes(record[9..17].try_into().expect("8 bytes"))
 }
 
 /// One record found by [`scan`].

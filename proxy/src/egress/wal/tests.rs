@@ -1,3 +1,4 @@
+use super::record::{record, DONE};
 use super::*;
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -304,5 +305,46 @@ async fn a_revoked_job_waiting_on_disk_leaves_the_backlog() {
     let left = wal.next_deferred().expect("one").expect("loads");
     assert_eq!(payload(&left), "{\"n\":1}");
     assert!(wal.next_deferred().is_none());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The put written straight into its record is byte for byte the record of the job's
+/// encoding (the format every earlier log was written in), under any id.
+#[test]
+fn a_put_record_is_the_record_of_the_encoded_job() {
+    let mut j = job_of(&[("{\"n\":1}", Some("7")), ("{\"n\":2}", None)]);
+    j.client = Some("sentry.python/2.75.0 \"quoted\"".into());
+    for id in [0, 1, 0x0102_0304_0506_0708] {
+        let mut put = record::put_record(&j);
+        record::set_id(&mut put, id);
+        assert_eq!(put, record(PUT, id, &spool::encode(&j)));
+    }
+    let mut tombstone = Vec::new();
+    record::push_done(&mut tombstone, 42);
+    assert_eq!(tombstone, record(DONE, 42, &[]));
+}
+
+/// A job done leaves the live set at once, and its tombstone reaches the file without any
+/// further put to ride with (the writer's tick), so a restart does not replay it.
+#[tokio::test]
+async fn a_tombstone_is_written_without_a_put_to_carry_it() {
+    let d = dir("tick");
+    let (wal, _) = Wal::open(&d, 1 << 20, FsyncMode::Batch).expect("open");
+    let id = wal.append(&job(0)).await.expect("append");
+    let seg = segments(&d).pop().expect("a segment");
+    let with_put = std::fs::metadata(&seg).expect("meta").len();
+    wal.done(id);
+    assert_eq!(wal.live(), 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::metadata(&seg).expect("meta").len() == with_put {
+        assert!(std::time::Instant::now() < deadline, "no tombstone written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let found = scan(&std::fs::read(&seg).expect("read"));
+    let kinds: Vec<(u8, u64)> = found.records.iter().map(|r| (r.kind, r.id)).collect();
+    assert_eq!(kinds, vec![(PUT, id), (DONE, id)]);
+    close(wal);
+    let (_wal, rec) = Wal::open(&d, 1 << 20, FsyncMode::Batch).expect("reopen");
+    assert_eq!(rec.live, 0);
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -13,8 +13,12 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 
-use super::record::done_id;
+use super::record::push_done;
 use super::{compact, segment_path, sync_dir, FsyncMode, Live, Loc, Op, Segment, State};
+
+/// How long a tombstone waits for a group to ride with before the writer writes it alone:
+/// under traffic the next put comes first, so the writer wakes for puts only.
+const TOMBSTONE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// An active segment with nothing live rotates from this size, so that a drained log shrinks.
 const IDLE_ROTATE_BYTES: u64 = 64 << 10;
@@ -36,8 +40,12 @@ pub(super) struct Writer {
     pub rotate: bool,
     /// The failed append could not be cut back: nothing more may go into this segment.
     pub poisoned: bool,
-    /// Tombstones whose append failed, written with the next group.
-    pub pending_done: Vec<Vec<u8>>,
+    /// Tombstones (job ids) whose append failed, written with the next group.
+    pub pending_done: Vec<u64>,
+    /// The group's bytes, kept between groups so that a group allocates nothing.
+    pub buf: Vec<u8>,
+    /// An empty list swapped with the shared one of jobs done, for the same reason.
+    pub spare: Vec<u64>,
 }
 
 fn copy(e: &std::io::Error) -> std::io::Error {
@@ -54,16 +62,22 @@ impl Writer {
     /// sync of its own would only halve the throughput).
     pub fn run(mut self, rx: mpsc::Receiver<Op>) {
         let mut next: Option<Op> = None;
+        let mut batch = Vec::new();
         loop {
             let first = match next.take() {
                 Some(op) => op,
-                None => match rx.recv() {
+                None => match rx.recv_timeout(TOMBSTONE_TICK) {
                     Ok(op) => op,
-                    Err(_) => break,
+                    // Nothing came: write the tombstones of the jobs done meanwhile.
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.group(&mut batch);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 },
             };
             let mut puts = usize::from(matches!(first, Op::Put { .. }));
-            let mut batch = vec![first];
+            batch.push(first);
             while let Ok(op) = rx.try_recv() {
                 let put = matches!(op, Op::Put { .. });
                 if put && puts > 0 && self.mode == FsyncMode::Always {
@@ -73,8 +87,10 @@ impl Writer {
                 puts += usize::from(put);
                 batch.push(op);
             }
-            self.group(batch);
+            self.group(&mut batch);
         }
+        // The tombstones of the last jobs done, so that a clean stop replays none of them.
+        self.group(&mut batch);
         let _ = self.file.sync_data();
     }
 
@@ -82,7 +98,9 @@ impl Writer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn group(&mut self, batch: Vec<Op>) {
+    /// Appends the ops of `batch` (emptied) and the tombstones waiting, with one write and
+    /// at most one sync: a group of tombstones only is not synced (nobody waits for it).
+    fn group(&mut self, batch: &mut Vec<Op>) {
         if self.rotate {
             let state = self.state.clone();
             let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -91,17 +109,27 @@ impl Writer {
                 tracing::debug!(kind = %e.kind(), "spool segment rotation failed");
             }
         }
-        // Appends first, in order, with where each put lands.
-        let mut buf = Vec::new();
-        for r in self.pending_done.drain(..) {
-            buf.extend_from_slice(&r);
+        // Appends first, in order, with where each put lands. The jobs done since the last
+        // group were taken out of the live set by `Wal::done`; their tombstones go first.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let mut dones = std::mem::take(&mut self.spare);
+        let active = {
+            let mut st = self.lock();
+            std::mem::swap(&mut st.pending_done, &mut dones);
+            st.active
+        };
+        dones.splice(0..0, self.pending_done.drain(..));
+        for &id in &dones {
+            push_done(&mut buf, id);
         }
         let start = self.size;
-        let active = self.active();
         let mut puts = Vec::new();
-        let mut dones = Vec::new();
         let mut erasures = Vec::new();
-        for op in batch {
+        let synced = batch
+            .iter()
+            .any(|op| matches!(op, Op::Put { .. } | Op::Erase { .. }));
+        for op in batch.drain(..) {
             match op {
                 Op::Put {
                     id,
@@ -117,14 +145,10 @@ impl Writer {
                     buf.extend_from_slice(&record);
                     puts.push((id, loc, facts, reply));
                 }
-                Op::Done { record } => {
-                    buf.extend_from_slice(&record);
-                    dones.push(record);
-                }
                 Op::Erase { loc, record, reply } => erasures.push((loc, record, reply)),
             }
         }
-        let result = self.append(&buf);
+        let result = self.append(&buf, synced);
         let erased = self.erase(&erasures);
         let state = self.state.clone();
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,20 +158,14 @@ impl Writer {
             if let Some(s) = st.segments.get_mut(&active) {
                 s.bytes += buf.len() as u64;
             }
-        }
-        for record in &dones {
-            // Done in memory whether or not the tombstone reached the disk: the job is gone.
-            if let Some(live) = st.live.remove(&done_id(record)) {
-                if let Some(s) = st.segments.get_mut(&live.loc.segment) {
-                    s.live = s.live.saturating_sub(1);
-                }
-            }
-        }
-        if result.is_err() {
+            dones.clear();
+            self.spare = dones;
+        } else {
             self.pending_done = dones;
             let over = self.pending_done.len().saturating_sub(MAX_PENDING_DONE);
             self.pending_done.drain(..over);
         }
+        self.buf = buf;
         let mut replies = Vec::with_capacity(puts.len());
         for (id, loc, facts, reply) in puts {
             st.reserved -= u64::from(loc.len).min(st.reserved);
@@ -170,12 +188,9 @@ impl Writer {
         }
     }
 
-    fn active(&self) -> u64 {
-        self.lock().active
-    }
-
-    /// Writes and syncs one group; on failure cuts the segment back to where it started.
-    fn append(&mut self, buf: &[u8]) -> std::io::Result<()> {
+    /// Writes one group, and syncs it if `sync` (and the mode syncs); on failure cuts the
+    /// segment back to where it started.
+    fn append(&mut self, buf: &[u8], sync: bool) -> std::io::Result<()> {
         if buf.is_empty() {
             return Ok(());
         }
@@ -185,7 +200,7 @@ impl Writer {
             ));
         }
         let mut result = self.file.write_all(buf);
-        if result.is_ok() && self.mode != FsyncMode::Off {
+        if result.is_ok() && sync && self.mode != FsyncMode::Off {
             result = self.file.sync_data();
         }
         if result.is_err() {
@@ -246,7 +261,7 @@ impl Writer {
 
     fn rotate_segment(&mut self, st: &mut State) -> std::io::Result<()> {
         let next = st.active + 1;
-        self.file = OpenOptions::new()
+        self.file = crate::egress::spool::private_file()
             .create(true)
             .append(true)
             .open(segment_path(&self.dir, next))?;

@@ -1,31 +1,38 @@
 //! One item, in two steps: [`read`] parses it (denied, unknown and disabled types are
 //! refused before a byte of payload is read) and takes its own attribution; once every
 //! item of the envelope is read and the companies of its traces are known, [`Read::decide`]
-//! asks consent, scrubs what may leave and writes it.
+//! asks consent, scrubs what may leave and writes it. Batch items (span v2, trace metrics)
+//! are decided per record and split by company ([`batch`]).
+
+mod batch;
 
 use bytes::Bytes;
 use envelope::{Item, ItemType};
-use serde_json::{Map, Value};
 
-use crate::attribution::batch::Batch;
-use crate::attribution::{
-    Ambiguous, AttributedBy, Attribution, Gate, Own, Resolved, TraceId, Traces,
-};
+use crate::attribution::Traces;
+use crate::attribution::{Ambiguous, AttributedBy, Attribution, Gate, Own, Resolved, TraceId};
 use crate::ctx::Ctx;
 use crate::event::{self, Event};
 use crate::names::Names;
 use crate::report::Report;
-use crate::{profile, session, spans_v2};
+use crate::spans_v2::SpanBatch;
+use crate::trace_metric::MetricBatch;
+use crate::work::Meter;
+use crate::{profile, session};
 use crate::{
     Decision, KeptConsent, Policy, DROP_AMBIGUOUS_COMPANY, DROP_DENIED_TYPE, DROP_DISABLED_TYPE,
     DROP_INVALID, DROP_UNKNOWN_TYPE, SPAN_V2_CONTENT_TYPE,
 };
 
+pub(crate) use batch::Records;
+use batch::Typed;
+
 /// An item parsed into its kept schema, before consent.
 pub(crate) enum Parsed<'a> {
     Event(Box<Event<'a>>),
     SpanV1(Box<event::span::Span<'a>>),
-    Batch(BatchKind, Batch<'a>),
+    Spans(Typed<SpanBatch<'a>>),
+    Metrics(Typed<MetricBatch<'a>>),
     Session(session::Session<'a>),
     Sessions(session::Sessions<'a>),
     ClientReport(session::ClientReport<'a>),
@@ -40,7 +47,8 @@ pub(crate) enum Parsed<'a> {
 /// Typical envelopes (a few KiB) are parsed once; past it (an envelope of many large
 /// events, or a large profile), items are parsed again when decided, so that the memory
 /// an envelope takes stays that of one parsed item at a time, as before attribution
-/// needed every item read first.
+/// needed every item read first. Batch items are always held: their records' attributions
+/// are read from the parse, and a record keeps only its allowlisted fields.
 pub(crate) const HELD_PARSE_BUDGET: usize = 4 << 20;
 
 /// A read item: its type, its parse and its own attribution.
@@ -60,6 +68,20 @@ pub(crate) struct Decided {
     pub kept: Vec<(Item, KeptConsent)>,
 }
 
+/// What deciding reads and writes besides the gate.
+pub(crate) struct Decide<'d> {
+    /// The compiled policy.
+    pub policy: &'d Policy,
+    /// The envelope's traces (rule b) and the trace map's answers (rule c).
+    pub traces: &'d mut Traces,
+    /// The removal report.
+    pub report: &'d mut Report,
+    /// The names decided so far in this envelope.
+    pub names: &'d mut Names,
+    /// The request's work meter.
+    pub meter: Meter,
+}
+
 /// Parses an item and reads its own attribution. `header_trace` (the envelope header's
 /// `trace.trace_id`) is the trace of items of a request that carry none of their own.
 /// `hold`: keep the parse for [`Read::decide`] (else it parses again).
@@ -70,7 +92,7 @@ pub(crate) fn read<'a>(
     hold: bool,
 ) -> Result<Read<'a>, &'static str> {
     let (mut parsed, own) = parse_item(item, policy, header_trace)?;
-    if !hold && !matches!(parsed, Parsed::Batch(..)) {
+    if !hold && !matches!(parsed, Parsed::Spans(_) | Parsed::Metrics(_)) {
         parsed = Parsed::Later;
     }
     Ok(Read {
@@ -110,10 +132,13 @@ fn parse_item<'a>(
             Parsed::Event(Box::new(ev))
         }
         ItemType::Span if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) => {
-            let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
-            let batch = Batch::read(text, tag, header_trace).map_err(|()| DROP_INVALID)?;
             own.trace = header_trace;
-            Parsed::Batch(BatchKind::SpanV2, batch)
+            Parsed::Spans(Typed::read(payload, tag, header_trace)?)
+        }
+        ItemType::TraceMetric => {
+            // Metric envelopes carry no trace in their header: each record names its own.
+            own.trace = header_trace;
+            Parsed::Metrics(Typed::read(payload, tag, header_trace)?)
         }
         ItemType::Span => {
             let mut span: event::span::Span<'_> = parse(payload)?;
@@ -159,7 +184,8 @@ impl<'a> Read<'a> {
     /// Every own attribution the item holds (one, or one per record of a batch).
     pub fn note(&self, traces: &mut Traces) {
         match &self.parsed {
-            Parsed::Batch(_, batch) => batch.records.iter().for_each(|r| traces.note(&r.own)),
+            Parsed::Spans(b) => b.note(traces),
+            Parsed::Metrics(b) => b.note(traces),
             _ => traces.note(&self.own),
         }
     }
@@ -169,21 +195,21 @@ impl<'a> Read<'a> {
     /// (which the egress re-check and the spool's erasure read per item).
     pub fn decide<G: Gate + ?Sized>(
         self,
-        policy: &Policy,
-        traces: &Traces,
+        cx: Decide<'_>,
         gate: &mut G,
-        report: &mut Report,
-        names: &mut Names,
     ) -> Result<Decided, &'static str> {
-        if let Parsed::Batch(kind, batch) = &self.parsed {
-            let cx = Decide {
-                policy,
-                traces,
-                report,
-                names,
-            };
-            return decide_batch(*kind, self.ty, batch, &self.own, cx, gate);
-        }
+        let parsed = match self.parsed {
+            Parsed::Spans(b) => return b.decide(self.ty, &self.own, cx, gate),
+            Parsed::Metrics(b) => return b.decide(self.ty, &self.own, cx, gate),
+            parsed => parsed,
+        };
+        let Decide {
+            policy,
+            traces,
+            report,
+            names,
+            meter,
+        } = cx;
         let resolved = traces
             .resolve(&self.own, gate)
             .map_err(|Ambiguous| DROP_AMBIGUOUS_COMPANY)?;
@@ -192,11 +218,11 @@ impl<'a> Read<'a> {
             Decision::Drop(reason) => return Err(reason),
             Decision::Forward { ids_allowed } => ids_allowed,
         };
-        let parsed = match self.parsed {
+        let parsed = match parsed {
             Parsed::Later => parse_item(self.item, policy, self.header_trace)?.0,
             parsed => parsed,
         };
-        let mut cx = Ctx::new(policy, ids_allowed, report, names);
+        let mut cx = Ctx::new(policy, ids_allowed, report, names, meter);
         let ty = self.ty.clone();
         let n = self.payload_len;
         let bytes = match parsed {
@@ -228,7 +254,7 @@ impl<'a> Read<'a> {
                 c.scrub(&mut cx);
                 to_bytes(&c, n)?
             }
-            Parsed::Batch(..) | Parsed::Later => return Err(DROP_INVALID),
+            Parsed::Spans(_) | Parsed::Metrics(_) | Parsed::Later => return Err(DROP_INVALID),
         };
         let kept = KeptConsent {
             company: resolved.company,
@@ -240,6 +266,7 @@ impl<'a> Read<'a> {
     }
 }
 
+/// What the gate is asked about an item (or a group of records) of `resolved`'s company.
 fn attribution<'r>(resolved: &'r Resolved, own: &'r Own) -> Attribution<'r> {
     Attribution {
         company: resolved.company.as_deref(),
@@ -247,142 +274,6 @@ fn attribution<'r>(resolved: &'r Resolved, own: &'r Own) -> Attribution<'r> {
         trace_id: own.trace,
         by: resolved.by,
     }
-}
-
-/// The kinds of batch items (`{"items": [record, …]}`), decided per record. A trace metric
-/// item has the same container and per-record attributes: its kind goes here, and the split
-/// and the decisions below serve it as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BatchKind {
-    /// `span` items of content type [`SPAN_V2_CONTENT_TYPE`].
-    SpanV2,
-}
-
-/// What deciding a batch reads and writes besides the gate.
-struct Decide<'d> {
-    policy: &'d Policy,
-    traces: &'d Traces,
-    report: &'d mut Report,
-    names: &'d mut Names,
-}
-
-/// Splits a batch item by company: records are grouped by their resolved company (in the
-/// order each company first appears), each group is asked once and leaves as an item of its
-/// own. Records of a trace that names two companies, and records naming two themselves, are
-/// dropped. Dropped records are counted one by one (the `span` category counts spans).
-fn decide_batch<G: Gate + ?Sized>(
-    kind: BatchKind,
-    ty: &ItemType,
-    batch: &Batch<'_>,
-    container: &Own,
-    cx: Decide<'_>,
-    gate: &mut G,
-) -> Result<Decided, &'static str> {
-    let Decide {
-        policy,
-        traces,
-        report,
-        names,
-    } = cx;
-    let label = ty.label();
-    // An item without records is decided as one item of the envelope's trace, as before.
-    let empty = [container.clone()];
-    let owns: Vec<&Own> = if batch.records.is_empty() {
-        empty.iter().collect()
-    } else {
-        batch.records.iter().map(|r| &r.own).collect()
-    };
-    let mut groups: Vec<(Resolved, Vec<usize>)> = Vec::new();
-    let mut ambiguous = 0u32;
-    for (i, own) in owns.iter().enumerate() {
-        match traces.resolve(own, gate) {
-            Err(Ambiguous) => ambiguous += 1,
-            Ok(r) => match groups.iter_mut().find(|(g, _)| g.company == r.company) {
-                Some((g, members)) => {
-                    g.by = most_direct(g.by, r.by);
-                    members.push(i);
-                }
-                None => groups.push((r, vec![i])),
-            },
-        }
-    }
-    report.dropped_n(label, DROP_AMBIGUOUS_COMPANY, ambiguous);
-    let mut kept = Vec::with_capacity(groups.len());
-    for (resolved, members) in groups {
-        let first = owns[members[0]];
-        let who = attribution(&resolved, first);
-        let n = u32::try_from(members.len()).unwrap_or(u32::MAX);
-        let ids_allowed = match gate.decide(ty, &who) {
-            Decision::Drop(reason) => {
-                report.dropped_n(label, reason, n);
-                continue;
-            }
-            Decision::Forward { ids_allowed } => ids_allowed,
-        };
-        let mut mask = vec![false; owns.len()];
-        members.iter().for_each(|i| mask[*i] = true);
-        let payload = batch.payload_of(&mask);
-        let item = match scrub_batch(kind, &payload, policy, ids_allowed, report, names) {
-            Ok(item) => item,
-            Err(reason) => {
-                report.dropped_n(label, reason, n);
-                continue;
-            }
-        };
-        kept.push((
-            item,
-            KeptConsent {
-                company: resolved.company,
-                ids_allowed,
-            },
-        ));
-    }
-    Ok(Decided { kept })
-}
-
-/// The rule to report for a group of records: the most direct one among them.
-fn most_direct(a: AttributedBy, b: AttributedBy) -> AttributedBy {
-    let rank = |x: AttributedBy| match x {
-        AttributedBy::Tag | AttributedBy::Attribute => 0,
-        AttributedBy::Sibling => 1,
-        AttributedBy::TraceMap => 2,
-        AttributedBy::Unattributed => 3,
-    };
-    if rank(b) < rank(a) {
-        b
-    } else {
-        a
-    }
-}
-
-/// One company's records of a batch item, scrubbed by their type's schema and written as a
-/// container that tells the ingest not to infer an IP or user agent ([`crate::infer`]).
-fn scrub_batch(
-    kind: BatchKind,
-    payload: &str,
-    policy: &Policy,
-    ids_allowed: bool,
-    report: &mut Report,
-    names: &mut Names,
-) -> Result<Item, &'static str> {
-    let mut cx = Ctx::new(policy, ids_allowed, report, names);
-    let (count, bytes) = match kind {
-        BatchKind::SpanV2 => {
-            let mut batch: spans_v2::SpanBatch<'_> =
-                serde_json::from_str(payload).map_err(|_| DROP_INVALID)?;
-            batch.scrub(&mut cx);
-            let container = crate::infer::Container::new(&batch);
-            (batch.len(), to_bytes(&container, payload.len())?)
-        }
-    };
-    let (ty, content_type) = match kind {
-        BatchKind::SpanV2 => ("span", SPAN_V2_CONTENT_TYPE),
-    };
-    let mut header = Map::new();
-    header.insert("type".into(), ty.into());
-    header.insert("content_type".into(), content_type.into());
-    header.insert("item_count".into(), Value::from(count));
-    Item::with_header(header, bytes).map_err(|_| DROP_INVALID)
 }
 
 /// Parses an item payload. The payload's UTF-8 is validated once, whole, so the parser need
