@@ -1389,6 +1389,46 @@ fn spans_sent(got: &[Captured]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A trace metric envelope as sentry-sdk 2.x/3.x sends it: `sent_at` only in the header,
+/// each record naming its trace. Each record is `(span id, trace, company attribute)`; every
+/// record also carries the member's email and an app attribute, which must never leave.
+fn metric_envelope(records: &[(&str, &str, Option<&str>)]) -> Vec<u8> {
+    let attr = |v: &str| json!({"type": "string", "value": v});
+    let items: Vec<Value> = records
+        .iter()
+        .map(|(span, trace, company)| {
+            let mut attributes = json!({"sentry.environment": attr("production"),
+                                        "user.email": attr(testkit::canary::EMAIL),
+                                        "topic": attr("canary merger")});
+            if let Some(c) = company {
+                attributes["company_id"] = attr(c);
+            }
+            json!({"timestamp": 1765144000.5, "trace_id": trace, "span_id": span,
+                   "name": "assistant.latency", "type": "distribution", "value": 812.5,
+                   "unit": "millisecond", "attributes": attributes})
+        })
+        .collect();
+    let payload = json!({"version": 2, "items": items});
+    format!(
+        "{{\"sent_at\":\"2025-01-15T10:32:07.456789Z\"}}\n{{\"type\":\"trace_metric\",\"content_type\":\"application/vnd.sentry.items.trace-metric+json\",\"item_count\":{}}}\n{payload}\n",
+        records.len()
+    )
+    .into_bytes()
+}
+
+/// The span ids of every trace metric record that reached the upstream, per item.
+fn metrics_sent(got: &[Captured]) -> Vec<Vec<String>> {
+    got.iter()
+        .flat_map(items)
+        .filter(|(ty, _)| ty == "trace_metric")
+        .map(|(_, p)| {
+            (p["items"].as_array().expect("metric records").iter())
+                .map(|m| m["span_id"].as_str().expect("span id").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
 const LOOKUPS: &str = "scrubproxy_trace_map_lookups_total";
 
 /// sentry-sdk 3.x under the default `--unattributed drop`: the spans that end before the
@@ -1479,6 +1519,59 @@ async fn a_later_envelope_of_a_trace_is_attributed_by_the_trace_map() {
     proxy.stop().await;
 }
 
+/// sentry-sdk 2.x/3.x send metrics in envelopes of their own, each record naming its trace:
+/// a record without the company attribute takes its trace's company from the map, a record
+/// with it is its own company's, a refused company's trace stays refused, and a trace the
+/// map never saw is unattributed. Records are decided one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_metric_records_follow_their_trace() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("4711", true, false), ("9", false, false)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+    let (traced, body) = event(1, Some("4711"), None);
+    send_ok(&proxy, &body).await;
+    let (refused, body) = event(2, Some("9"), None);
+    send_ok(&proxy, &body).await;
+    let never_seen = "0af7651916cd43dd8448eb211c80319c";
+    let unknown = "5b8efff798038103d269b633813fc60c";
+    send_ok(
+        &proxy,
+        &metric_envelope(&[
+            ("b200000000000001", &traced, None),
+            ("b200000000000002", never_seen, Some("4711")),
+            ("cafe000000000011", &refused, None),
+            ("cafe000000000012", unknown, None),
+        ]),
+    )
+    .await;
+
+    let text = wait_metric(
+        &proxy,
+        "scrubproxy_items_forwarded_total{type=\"trace_metric\"}",
+        1,
+    )
+    .await;
+    assert_line(&text, &dropped("trace_metric", "company_not_consented"), 1);
+    assert_line(&text, &dropped("trace_metric", "unattributed"), 1);
+    // One lookup per trace the envelope leaves unattributed: `traced` and `refused` hit,
+    // `unknown` misses; `never_seen` is named by its own record, so it is not asked.
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"hit\"}}"), 2);
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"miss\"}}"), 1);
+    let got = world.upstream.wait_for(2, BOUND).await;
+    assert_eq!(
+        metrics_sent(&got),
+        [["b200000000000001", "b200000000000002"]]
+    );
+    for c in &got {
+        let body = c.body_text();
+        assert!(!body.contains("cafe"), "{body}");
+        assert!(!body.contains("canary merger"), "{body}");
+        assert!(!body.contains(testkit::canary::EMAIL), "{body}");
+    }
+    proxy.stop().await;
+}
+
 /// The map is bounded: past --trace-map-max-entries the oldest trace is forgotten, and its
 /// later spans are unattributed again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1548,8 +1641,9 @@ async fn a_trace_of_two_companies_attributes_none_of_its_unnamed_items() {
     proxy.stop().await;
 }
 
-/// Spans attributed by the trace map carry their company's consent into the queue (and the
-/// durable spool): revoking the company drops them before any send, as it drops events.
+/// Spans and metric records attributed by the trace map carry their company's consent into
+/// the queue (and the durable spool): revoking the company drops them before any send, as it
+/// drops events, and erases them from the spool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_spans_attributed_by_the_map_are_dropped_on_revocation() {
     revoked_by_trace(None).await;
@@ -1572,8 +1666,8 @@ async fn revoked_by_trace(spool_mode: Option<&str>) {
     let proxy = world.proxy_file(&flags).await;
     wait_ready(&proxy, 200).await;
 
-    // The first envelope stalls in flight; the event of trace `traced` and the spans of the
-    // same trace (attributed by the map) wait in the queue.
+    // The first envelope stalls in flight; the event of trace `traced`, the spans and the
+    // metric records of the same trace (attributed by the map) wait in the queue.
     let (stalled, body) = event(0, Some("4711"), None);
     send_ok(&proxy, &body).await;
     world.upstream.wait_for(1, BOUND).await;
@@ -1584,13 +1678,22 @@ async fn revoked_by_trace(spool_mode: Option<&str>) {
         &span_envelope(&traced, &[("cafe000000000005", None)]),
     )
     .await;
-    let text = wait_metric(&proxy, "scrubproxy_queue_depth", 2).await;
+    send_ok(
+        &proxy,
+        &metric_envelope(&[
+            ("cafe000000000006", &traced, None),
+            ("cafe000000000007", &traced, Some("4711")),
+        ]),
+    )
+    .await;
+    let text = wait_metric(&proxy, "scrubproxy_queue_depth", 3).await;
     assert_line(&text, &format!("{LOOKUPS}{{result=\"hit\"}}"), 1);
 
     world.write(&doc(true, &[("4711", false, false), ("8", true, false)]));
     refresh_ok(&proxy, 2).await;
     world.upstream.set_mode(Mode::Ok);
     wait_metric(&proxy, &dropped("span", "consent_revoked"), 1).await;
+    wait_metric(&proxy, &dropped("trace_metric", "consent_revoked"), 1).await;
     wait_metric(&proxy, &dropped("event", "consent_revoked"), 2).await;
 
     let (barrier, body) = event(100, Some("8"), None);
@@ -1611,6 +1714,10 @@ async fn revoked_by_trace(spool_mode: Option<&str>) {
             assert!(
                 !text.contains("cafe000000000005"),
                 "the spans are still on disk"
+            );
+            assert!(
+                !text.contains("cafe000000000006") && !text.contains("cafe000000000007"),
+                "the metric records are still on disk"
             );
             assert!(
                 !text.contains(traced.as_str()),

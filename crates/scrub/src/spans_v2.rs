@@ -133,7 +133,9 @@ pub(crate) fn record_own(
             continue;
         };
         if let AttrVal::One(Val::Num(n)) = value {
+            // Kept as a string, so typed as one (an ingest may refuse an "integer" string).
             *value = AttrVal::One(Val::Str(n.to_string().into()));
+            e.value.ty = Some(Val::Str("string".into()));
         }
         let AttrVal::One(Val::Str(s)) = &*value else {
             continue;

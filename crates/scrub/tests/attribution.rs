@@ -632,3 +632,164 @@ fn items_past_the_held_parse_budget_are_parsed_again_with_the_same_result() {
     );
     assert_eq!(o.consent.len(), 6);
 }
+
+// === trace metrics: the same rules, per record ===
+
+const TRACE_METRIC: &str = "application/vnd.sentry.items.trace-metric+json";
+const THIRD_TRACE: &str = "5b8efff798038103d269b633813fc60c";
+
+/// A metric record of `trace` (or of none), with the company attribute when given; its
+/// span id is the planted marker, and its `topic` attribute (the app's own) must never
+/// leave.
+fn metric(span_id: &str, trace: Option<&str>, company: Option<&str>) -> Value {
+    let mut attributes = json!({"sentry.environment": attr(json!("production")),
+                                "topic": attr(json!("cafe merger"))});
+    if let Some(c) = company {
+        attributes["company_id"] = attr(json!(c));
+    }
+    let mut m = json!({"timestamp": 1765144000.5, "span_id": span_id, "name": "assistant.latency",
+                       "type": "distribution", "value": 812.5, "unit": "millisecond",
+                       "attributes": attributes});
+    if let Some(t) = trace {
+        m["trace_id"] = json!(t);
+    }
+    m
+}
+
+fn metric_item(records: Vec<Value>) -> (Value, Value) {
+    (
+        json!({"type": "trace_metric", "content_type": TRACE_METRIC, "item_count": records.len()}),
+        json!({"version": 2, "items": records}),
+    )
+}
+
+fn metric_span_ids(items: &[(String, Value)]) -> Vec<Vec<String>> {
+    (items.iter())
+        .filter(|(ty, _)| ty == "trace_metric")
+        .map(|(_, p)| {
+            (p["items"].as_array().unwrap().iter())
+                .map(|m| m["span_id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn trace_metric_records_are_attributed_and_split_like_spans() {
+    // Metric envelopes carry no trace in their header: each record names its own.
+    let records = metric_item(vec![
+        // (b) the event's trace: company 4711.
+        metric("cafe0000000001a1", Some(TRACE), None),
+        // (a) its own attribute: company 8, refused; and a record of 8's trace.
+        metric("cafe0000000001b1", Some(OTHER_TRACE), Some("8")),
+        metric("cafe0000000001b2", Some(OTHER_TRACE), None),
+        // No rule: a trace no item names, and no trace at all.
+        metric("cafe0000000001c1", Some(THIRD_TRACE), None),
+        metric("cafe0000000001c2", None, None),
+        // (a) 4711 itself, as a number.
+        {
+            let mut m = metric("cafe0000000001a2", Some(TRACE), None);
+            m["attributes"]["company_id"] = attr(json!(4711));
+            m
+        },
+    ]);
+    let env = body(
+        &json!({"sent_at": "2026-12-07T21:57:36.685977Z"}),
+        &[event("event", TRACE, Some("4711")), records],
+    );
+    for ids in [true, false] {
+        let mut asked = Vec::new();
+        let o = out(scrub_envelope(
+            &env,
+            &policy(),
+            Upstream::default(),
+            consent(&[("4711", ids)], &mut asked),
+        ));
+        assert_eq!(
+            metric_span_ids(&o.items),
+            [["cafe0000000001a1", "cafe0000000001a2"]]
+        );
+        assert_eq!(o.consent, [kept("4711", ids), kept("4711", ids)]);
+        let by: Vec<_> = (asked.iter())
+            .map(|(t, c, by)| (t.as_str(), c.as_deref(), *by))
+            .collect();
+        assert_eq!(
+            by,
+            [
+                ("event", Some("4711"), AttributedBy::Tag),
+                ("trace_metric", Some("4711"), AttributedBy::Attribute),
+                ("trace_metric", Some("8"), AttributedBy::Attribute),
+                ("trace_metric", None, AttributedBy::Unattributed),
+            ]
+        );
+        let dropped = &o.report.items_dropped["trace_metric"];
+        assert_eq!(dropped["company_not_consented"], 2);
+        assert_eq!(dropped["unattributed"], 2);
+        // The company attribute under ID consent only, as a string (the record attributed
+        // by its sibling gains none); the app's attribute never.
+        let (_, kept_item) = &o.items[1];
+        let company = |i: usize| kept_item["items"][i]["attributes"]["company_id"].clone();
+        assert_eq!(company(0), Value::Null);
+        let want = if ids {
+            attr(json!("4711"))
+        } else {
+            Value::Null
+        };
+        assert_eq!(company(1), want);
+        assert_eq!(
+            kept_item["ingest_settings"],
+            json!({"infer_ip": "never", "infer_user_agent": "never"})
+        );
+        let header: Value = serde_json::from_str(o.text.lines().nth(3).unwrap()).unwrap();
+        assert_eq!(
+            header,
+            json!({"type": "trace_metric", "content_type": TRACE_METRIC, "item_count": 2,
+                   "length": header["length"]})
+        );
+        assert!(!o.text.contains("merger"), "{}", o.text);
+        assert!(!o.text.contains("cafe0000000001b"), "{}", o.text);
+        assert!(!o.text.contains("cafe0000000001c"), "{}", o.text);
+    }
+}
+
+#[test]
+fn trace_metric_records_of_a_later_envelope_take_their_trace_from_the_map() {
+    let t = TraceId::parse(TRACE).unwrap();
+    let records = metric_item(vec![
+        metric("cafe0000000001d1", Some(TRACE), None),
+        metric("cafe0000000001d2", Some(TRACE), None),
+        metric("cafe0000000001e1", Some(OTHER_TRACE), None),
+    ]);
+    let env = body(&json!({}), &[records]);
+    let mut gate = MapGate {
+        map: vec![
+            (t, TraceCompany::Company("4711".into())),
+            (
+                TraceId::parse(OTHER_TRACE).unwrap(),
+                TraceCompany::Ambiguous,
+            ),
+        ],
+        consented: vec!["4711"],
+        ..MapGate::default()
+    };
+    let o = out(scrub_envelope_with(
+        &env,
+        &policy(),
+        Upstream::default(),
+        &mut gate,
+    ));
+    assert_eq!(
+        metric_span_ids(&o.items),
+        [["cafe0000000001d1", "cafe0000000001d2"]]
+    );
+    assert_eq!(o.consent, [kept("4711", false)]);
+    // Asked once per trace, not once per record; an item attributed by the map teaches
+    // nothing.
+    assert_eq!(gate.looked_up, [TRACE, OTHER_TRACE]);
+    assert_eq!(gate.learned, []);
+    assert_eq!(
+        o.report.items_dropped["trace_metric"]["ambiguous_company"],
+        1
+    );
+    assert!(!o.text.contains("cafe0000000001e"), "{}", o.text);
+}
