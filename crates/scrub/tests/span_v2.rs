@@ -239,6 +239,48 @@ fn a_copy_in_another_envelope_takes_the_same_decision() {
     }
 }
 
+/// The limit of a copy sent before its segment (issue 22 part 2's "later envelopes of the
+/// trace"): where the segment's decision needs its source's evidence (a URL name and the
+/// segment's `http.route`, or the `custom` label), the copy judged alone cannot have it; it
+/// is judged as a name of unknown source, never looser than the segment: its path keeps its
+/// technical words and masks the rest, and free text gets the `unknown` placeholder. No
+/// trace map can carry the source here: the copy's envelope is sent first (3.x flushes a
+/// long request's spans every 5 s, before the segment ends).
+#[test]
+fn a_copy_sent_before_its_segment_is_judged_without_the_segments_source() {
+    let policy = policy();
+    for (name, source, route, segment, early) in [
+        (
+            "/people/zephyrine-canarywood/cv/",
+            "url",
+            Some("/people/{slug}/cv/"),
+            "/people/{slug}/cv/",
+            "/people/*/cv/",
+        ),
+        (
+            "reindex zephyrine canarywood memoirs",
+            "custom",
+            None,
+            "<custom transaction>",
+            "<unknown transaction>",
+        ),
+    ] {
+        let (header, items) = trace_with(name, Some(source), route);
+        let whole = run(&policy, false, header.clone(), &items);
+        assert_eq!(attr(&whole.items[0], 0, "sentry.segment.name"), segment);
+        let early_item = span_item(&[span(
+            "a81618f4de9e1097",
+            "SELECT 1",
+            false,
+            json!({"sentry.op": s("db"), "sentry.segment.name": s(name)}),
+        )]);
+        let alone = run(&policy, false, header, &early_item);
+        assert_eq!(attr(&alone.items[0], 0, "sentry.segment.name"), early);
+        assert_eq!(alone.header["trace"]["transaction"], early);
+        assert!(!alone.text.contains(CANARY), "{}", alone.text);
+    }
+}
+
 /// Every attribute of the table is kept as it is judged; everything else goes, and no
 /// planted value leaves. Without ID consent, user.id and the company attribute go too.
 #[test]
