@@ -368,6 +368,7 @@ async fn spool_survives_kill_9_every_spooled_envelope_delivered_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
     const N: usize = 60;
+    const SENDERS: usize = 4;
     let ca = TestCa::new();
     let work = Work::new(&ca);
     // Slow: every request hangs until the 1 s upstream timeout.
@@ -382,7 +383,7 @@ async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
             "--spool-dir",
             &spool,
             "--senders",
-            "4",
+            &SENDERS.to_string(),
         ],
         &[],
     );
@@ -431,9 +432,14 @@ async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
         missing.is_empty(),
         "acknowledged but neither delivered nor spooled: {missing:?}"
     );
+    // At-least-once (docs/operations.md, "Shutdown"): a send still waiting for the upstream's
+    // answer when the drain time ends is abandoned and spooled, though the upstream may have
+    // taken it. Only those can be both delivered and spooled: at most one per sender.
+    let in_flight_at_stop: BTreeSet<String> =
+        delivered_now.intersection(&spooled).cloned().collect();
     assert!(
-        delivered_now.is_disjoint(&spooled),
-        "a delivered envelope stayed in the spool"
+        in_flight_at_stop.len() <= SENDERS,
+        "more envelopes both delivered and spooled than senders: {in_flight_at_stop:?}"
     );
 
     // Restart with a healthy upstream: everything acknowledged arrives, once.
@@ -448,7 +454,16 @@ async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
     wait_delivered(&upstream, delivered_now.len() + spooled.len()).await;
     assert_eq!(second.terminate(), Some(0));
     let counts = delivered_counts(&upstream);
-    assert!(counts.values().all(|n| *n == 1), "duplicates: {counts:?}");
+    let duplicates: BTreeSet<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(
+        duplicates, in_flight_at_stop,
+        "only the sends abandoned at the stop arrive twice: {counts:?}"
+    );
+    assert!(counts.values().all(|n| *n <= 2), "duplicates: {counts:?}");
     let all: BTreeSet<String> = counts.into_keys().collect();
     assert!(
         acknowledged.is_subset(&all),

@@ -19,6 +19,8 @@ the request that caused it (Bugsink keeps ``contexts.trace``).
 """
 import uuid
 
+import requests
+
 from capture_fixtures import (
     new_session,
     sc_chat,
@@ -56,7 +58,7 @@ PLAN = {
     GLOBEX: ["search", "payment", "ok"],
     INITECH: ["search", "chat", "ok"],
 }
-TIMEOUT = 60.0
+TIMEOUT = 180.0
 
 
 def settle(stack):
@@ -86,6 +88,16 @@ def stored_events(bugsink, project):
     return out
 
 
+def stored_events_when_answered(bugsink, project):
+    """``stored_events``, or ``{}`` while Bugsink does not answer its API in time: its one
+    gunicorn worker digests the proxy's envelopes into SQLite meanwhile, and on a loaded
+    machine a read can wait for that past its own timeout. The caller's deadline decides."""
+    try:
+        return stored_events(bugsink, project)
+    except requests.RequestException:
+        return {}
+
+
 def test_bugsink_stores_the_stack_traces_and_no_planted_value(bugsink_stack):
     stack, bugsink = bugsink_stack, bugsink_stack.bugsink
     project = stack.project["id"]
@@ -110,7 +122,9 @@ def test_bugsink_stores_the_stack_traces_and_no_planted_value(bugsink_stack):
 
     expected = {t: (c, sc) for c, sc, t in ledger if c in (ACME, GLOBEX) and sc in EXPECTED_EXCEPTION}
     stored = wait_until(
-        lambda: (lambda got: got if all(got.get(t) for t in expected) else None)(stored_events(bugsink, project)),
+        lambda: (lambda got: got if all(got.get(t) for t in expected) else None)(
+            stored_events_when_answered(bugsink, project)
+        ),
         TIMEOUT, "Bugsink to show an event for every consented error", interval=0.5,
     )
 
