@@ -219,8 +219,12 @@ impl Place {
             ),
         };
         let header = match ty {
-            "span" => json!({"type": "span", "content_type": "application/vnd.sentry.items.span.v2+json", "item_count": 1}),
-            "trace_metric" => json!({"type": "trace_metric", "content_type": "application/vnd.sentry.items.trace-metric+json", "item_count": 1}),
+            "span" => {
+                json!({"type": "span", "content_type": "application/vnd.sentry.items.span.v2+json", "item_count": 1})
+            }
+            "trace_metric" => {
+                json!({"type": "trace_metric", "content_type": "application/vnd.sentry.items.trace-metric+json", "item_count": 1})
+            }
             _ => json!({ "type": ty }),
         };
         format!("{{\"event_id\":\"{id}\"}}\n{header}\n{payload}\n")
@@ -660,7 +664,10 @@ fn the_records_of_many_traces_and_companies_cost_linear_work() {
             "application/vnd.sentry.items.trace-metric+json"
         };
         let header = json!({"type": ty, "content_type": content_type, "item_count": k});
-        format!("{{}}\n{header}\n{}\n", json!({"version": 2, "items": records}))
+        format!(
+            "{{}}\n{header}\n{}\n",
+            json!({"version": 2, "items": records})
+        )
     };
     for ty in ["span", "trace_metric"] {
         let (out, report) = scrub(unlimited(), body(ty, 40));
