@@ -90,6 +90,10 @@ impl State {
             metrics.clone(),
             consent.subscribe(),
             output,
+            pipeline::traces::TraceMapSettings {
+                max_entries: config.trace_map_max_entries,
+                ttl: config.trace_map_ttl,
+            },
         );
         let ingest = Ingest {
             routes: config.routes.clone(),

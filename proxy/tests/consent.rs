@@ -1215,12 +1215,13 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
         format!(
             r#"{{"dsn":"{dsn}","event_id":"{id8}","sent_at":"2025-01-15T10:32:07.456789Z","trace":{{"public_key":"{KEY}","trace_id":"{ID_TRACE}","transaction":"{masked}"}}}}"#
         ),
-        r#"{"length":1346,"type":"transaction"}"#.to_owned(),
+        r#"{"length":1386,"type":"transaction"}"#.to_owned(),
         format!(
             concat!(
                 r#"{{"event_id":"{id}","type":"transaction","timestamp":1736937121.5,"start_timestamp":1736937120.0,"platform":"python","#,
                 r#""transaction":"{m}","transaction_info":{{"source":"url"}},"request":{{"method":"GET","url":"http://127.0.0.1:8000{m}"}},"#,
                 r#""contexts":{{"trace":{{"trace_id":"{t}","span_id":"a81618f4de9e1096","op":"http.server"}}}},"#,
+                r#""sdk":{{"settings":{{"infer_ip":"never"}}}},"#,
                 r#""spans":[{{"span_id":"b81618f4de9e1001","parent_span_id":"a81618f4de9e1096","op":"http.client","description":"GET {b}","start_timestamp":1736937120.1,"timestamp":1736937120.2,"data":{{"http.method":"GET","url":"{b}"}}}},"#,
                 r#"{{"span_id":"b81618f4de9e1002","parent_span_id":"a81618f4de9e1096","op":"cache.get","description":"user:*:profile","start_timestamp":1736937120.3,"timestamp":1736937120.4}}],"#,
                 r#""_meta":{{"request":{{"url":{{"":{{"len":61,"rem":[["@ids:replace","s",0,56]]}}}}}},"#,
@@ -1233,10 +1234,11 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
             t = ID_TRACE,
             b = billing,
         ),
-        r#"{"content_type":"application/vnd.sentry.items.span.v2+json","item_count":2,"length":493,"type":"span"}"#.to_owned(),
+        r#"{"content_type":"application/vnd.sentry.items.span.v2+json","item_count":2,"length":571,"type":"span"}"#.to_owned(),
         format!(
             concat!(
-                r#"{{"items":[{{"trace_id":"{t}","span_id":"c81618f4de9e1001","name":"GET {b}","#,
+                r#"{{"version":2,"ingest_settings":{{"infer_ip":"never","infer_user_agent":"never"}},"#,
+                r#""items":[{{"trace_id":"{t}","span_id":"c81618f4de9e1001","name":"GET {b}","#,
                 r#""attributes":{{"sentry.op":{{"type":"string","value":"http.client"}},"url.full":{{"type":"string","value":"{b}"}}}}}},"#,
                 r#"{{"trace_id":"{t}","span_id":"c81618f4de9e1002","name":"user:*:profile","#,
                 r#""attributes":{{"sentry.op":{{"type":"string","value":"cache.get"}}}}}}]}}"#,
@@ -1269,9 +1271,14 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
     assert_eq!(tx.get("_meta").and_then(|m| m.get("transaction")), None);
     let header = by_id(&got, &id7).envelope_header().expect("a header");
     assert_eq!(header["trace"]["transaction"], json!(masked));
-    // The streamed spans carry no company: forwarded as unattributed, without IDs.
+    // The streamed spans carry no company: they belong to the transaction's trace, so to
+    // company 7, with its IDs (issue 22: attribution by trace).
     let spans = item(&with_ids, "span");
-    assert_eq!(spans["items"][1]["name"], json!("user:*:profile"));
+    assert_eq!(spans["items"][1]["name"], json!("user:4242:profile"));
+    assert_eq!(
+        spans["items"][0]["name"],
+        json!(format!("GET https://billing.internal{ID_PATH}"))
+    );
 
     let text = wait_metric(
         &proxy,
@@ -1280,9 +1287,9 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
     )
     .await;
     // 3 ids in each of the transaction name, request URL, span description, span URL, v2
-    // name and v2 URL, 1 in each cache key (company 8); 3 in the header, 3 in each v2 URL
-    // and name and 1 in the v2 cache key (company 7).
-    assert_line(&text, "scrubproxy_redactions_total{rule=\"@ids\"}", 20 + 10);
+    // name and v2 URL, 1 in each cache key (company 8); 3 in the header (company 7: its v2
+    // spans are its own, with IDs).
+    assert_line(&text, "scrubproxy_redactions_total{rule=\"@ids\"}", 20 + 3);
     proxy.stop().await;
 }
 
@@ -1337,4 +1344,385 @@ async fn an_event_naming_two_companies_is_dropped_and_counted() {
     assert_eq!(body.matches("company_id").count(), 1, "{body}");
     assert_eq!(ev["user"], json!({"id": "u-7"}));
     proxy.stop().await;
+}
+
+// === 10. attribution by trace (issue 22) ===
+
+/// A span envelope as sentry-sdk 3.x sends it: no `event_id`, the trace's sampling context
+/// in the header, one span v2 item. Each span is `(span id, company attribute)`; every span
+/// also carries the member's email, which must never leave.
+fn span_envelope(trace: &str, spans: &[(&str, Option<&str>)]) -> Vec<u8> {
+    let attr = |v: &str| json!({"type": "string", "value": v});
+    let items: Vec<Value> = spans
+        .iter()
+        .map(|(id, company)| {
+            let mut attributes = json!({"sentry.op": attr("db"),
+                                        "user.email": attr(testkit::canary::EMAIL)});
+            if let Some(c) = company {
+                attributes["company_id"] = attr(c);
+            }
+            json!({"trace_id": trace, "span_id": id, "name": "SELECT 1", "status": "ok",
+                   "start_timestamp": 1765144000.1, "end_timestamp": 1765144000.2,
+                   "attributes": attributes})
+        })
+        .collect();
+    let header = json!({"sent_at": "2025-01-15T10:32:07.456789Z",
+                        "trace": {"trace_id": trace, "public_key": KEY, "sample_rate": "1.0"}});
+    let payload = json!({"version": 2, "items": items});
+    format!(
+        "{header}\n{{\"type\":\"span\",\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":{}}}\n{payload}\n",
+        spans.len()
+    )
+    .into_bytes()
+}
+
+/// The span ids of every span item that reached the upstream, per envelope.
+fn spans_sent(got: &[Captured]) -> Vec<Vec<String>> {
+    got.iter()
+        .flat_map(items)
+        .filter(|(ty, _)| ty == "span")
+        .map(|(_, p)| {
+            (p["items"].as_array().expect("span items").iter())
+                .map(|s| s["span_id"].as_str().expect("span id").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// A trace metric envelope as sentry-sdk 2.x/3.x sends it: `sent_at` only in the header,
+/// each record naming its trace. Each record is `(span id, trace, company attribute)`; every
+/// record also carries the member's email and an app attribute, which must never leave.
+fn metric_envelope(records: &[(&str, &str, Option<&str>)]) -> Vec<u8> {
+    let attr = |v: &str| json!({"type": "string", "value": v});
+    let items: Vec<Value> = records
+        .iter()
+        .map(|(span, trace, company)| {
+            let mut attributes = json!({"sentry.environment": attr("production"),
+                                        "user.email": attr(testkit::canary::EMAIL),
+                                        "topic": attr("canary merger")});
+            if let Some(c) = company {
+                attributes["company_id"] = attr(c);
+            }
+            json!({"timestamp": 1765144000.5, "trace_id": trace, "span_id": span,
+                   "name": "assistant.latency", "type": "distribution", "value": 812.5,
+                   "unit": "millisecond", "attributes": attributes})
+        })
+        .collect();
+    let payload = json!({"version": 2, "items": items});
+    format!(
+        "{{\"sent_at\":\"2025-01-15T10:32:07.456789Z\"}}\n{{\"type\":\"trace_metric\",\"content_type\":\"application/vnd.sentry.items.trace-metric+json\",\"item_count\":{}}}\n{payload}\n",
+        records.len()
+    )
+    .into_bytes()
+}
+
+/// The span ids of every trace metric record that reached the upstream, per item.
+fn metrics_sent(got: &[Captured]) -> Vec<Vec<String>> {
+    got.iter()
+        .flat_map(items)
+        .filter(|(ty, _)| ty == "trace_metric")
+        .map(|(_, p)| {
+            (p["items"].as_array().expect("metric records").iter())
+                .map(|m| m["span_id"].as_str().expect("span id").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+const LOOKUPS: &str = "scrubproxy_trace_map_lookups_total";
+
+/// sentry-sdk 3.x under the default `--unattributed drop`: the spans that end before the
+/// middleware sets the company attribute leave with the rest of their request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_3x_request_leaves_whole_under_its_company() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("4711", true, true)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let spans = [
+        ("a100000000000001", None),
+        ("a100000000000002", None),
+        ("a100000000000003", Some("4711")),
+        ("a100000000000004", Some("4711")),
+    ];
+    send_ok(&proxy, &span_envelope(trace, &spans)).await;
+    let got = world.upstream.wait_for(1, BOUND).await;
+    assert_eq!(
+        spans_sent(&got),
+        [[
+            "a100000000000001",
+            "a100000000000002",
+            "a100000000000003",
+            "a100000000000004"
+        ]]
+    );
+    let text = got[0].body_text();
+    assert!(!text.contains(testkit::canary::EMAIL), "{text}");
+    let metrics = wait_metric(&proxy, "scrubproxy_items_forwarded_total{type=\"span\"}", 1).await;
+    assert_eq!(metric_value(&metrics, &dropped("span", "unattributed")), 0);
+    // Attributed in its own envelope: the trace map was not needed.
+    assert_eq!(
+        metric_value(&metrics, &format!("{LOOKUPS}{{result=\"hit\"}}")),
+        0
+    );
+    proxy.stop().await;
+}
+
+/// 3.x sends a request's error event and its spans as two requests: the spans that name no
+/// company take the one their trace's event named (the trace map); a trace the map never saw
+/// stays unattributed; a refused company's trace stays refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_envelope_of_a_trace_is_attributed_by_the_trace_map() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("4711", true, false), ("9", false, false)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+
+    // Each canary event is its own trace: its event id.
+    let (traced, body) = event(1, Some("4711"), Some("u-1"));
+    send_ok(&proxy, &body).await;
+    send_ok(
+        &proxy,
+        &span_envelope(&traced, &[("b100000000000001", None)]),
+    )
+    .await;
+    let never_seen = "0af7651916cd43dd8448eb211c80319c";
+    send_ok(
+        &proxy,
+        &span_envelope(never_seen, &[("cafe000000000001", None)]),
+    )
+    .await;
+    let (refused, body) = event(2, Some("9"), None);
+    send_ok(&proxy, &body).await;
+    send_ok(
+        &proxy,
+        &span_envelope(&refused, &[("cafe000000000002", None)]),
+    )
+    .await;
+
+    let text = wait_metric(&proxy, "scrubproxy_items_forwarded_total{type=\"span\"}", 1).await;
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"hit\"}}"), 2);
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"miss\"}}"), 1);
+    assert_line(&text, &dropped("span", "unattributed"), 1);
+    assert_line(&text, &dropped("span", "company_not_consented"), 1);
+    assert_line(&text, &dropped("event", "company_not_consented"), 1);
+    assert_line(&text, "scrubproxy_trace_map_entries", 2);
+    let got = world.upstream.requests();
+    assert_eq!(got.len(), 2, "the event and the spans of company 4711");
+    assert_eq!(spans_sent(&got), [["b100000000000001"]]);
+    for c in &got {
+        let body = c.body_text();
+        assert!(!body.contains("cafe"), "{body}");
+        assert!(!body.contains(testkit::canary::EMAIL), "{body}");
+    }
+    proxy.stop().await;
+}
+
+/// sentry-sdk 2.x/3.x send metrics in envelopes of their own, each record naming its trace:
+/// a record without the company attribute takes its trace's company from the map, a record
+/// with it is its own company's, a refused company's trace stays refused, and a trace the
+/// map never saw is unattributed. Records are decided one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_metric_records_follow_their_trace() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("4711", true, false), ("9", false, false)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+    let (traced, body) = event(1, Some("4711"), None);
+    send_ok(&proxy, &body).await;
+    let (refused, body) = event(2, Some("9"), None);
+    send_ok(&proxy, &body).await;
+    let never_seen = "0af7651916cd43dd8448eb211c80319c";
+    let unknown = "5b8efff798038103d269b633813fc60c";
+    send_ok(
+        &proxy,
+        &metric_envelope(&[
+            ("b200000000000001", &traced, None),
+            ("b200000000000002", never_seen, Some("4711")),
+            ("cafe000000000011", &refused, None),
+            ("cafe000000000012", unknown, None),
+        ]),
+    )
+    .await;
+
+    let text = wait_metric(
+        &proxy,
+        "scrubproxy_items_forwarded_total{type=\"trace_metric\"}",
+        1,
+    )
+    .await;
+    assert_line(&text, &dropped("trace_metric", "company_not_consented"), 1);
+    assert_line(&text, &dropped("trace_metric", "unattributed"), 1);
+    // One lookup per trace the envelope leaves unattributed: `traced` and `refused` hit,
+    // `unknown` misses; `never_seen` is named by its own record, so it is not asked.
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"hit\"}}"), 2);
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"miss\"}}"), 1);
+    let got = world.upstream.wait_for(2, BOUND).await;
+    assert_eq!(
+        metrics_sent(&got),
+        [["b200000000000001", "b200000000000002"]]
+    );
+    for c in &got {
+        let body = c.body_text();
+        assert!(!body.contains("cafe"), "{body}");
+        assert!(!body.contains("canary merger"), "{body}");
+        assert!(!body.contains(testkit::canary::EMAIL), "{body}");
+    }
+    proxy.stop().await;
+}
+
+/// The map is bounded: past --trace-map-max-entries the oldest trace is forgotten, and its
+/// later spans are unattributed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evicted_trace_is_unattributed_again() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("4711", true, false)]));
+    let proxy = world.proxy_file(&["--trace-map-max-entries", "1"]).await;
+    wait_ready(&proxy, 200).await;
+    let (first, body) = event(1, Some("4711"), None);
+    send_ok(&proxy, &body).await;
+    let (second, body) = event(2, Some("4711"), None);
+    send_ok(&proxy, &body).await;
+    send_ok(
+        &proxy,
+        &span_envelope(&first, &[("cafe000000000003", None)]),
+    )
+    .await;
+    send_ok(
+        &proxy,
+        &span_envelope(&second, &[("c100000000000001", None)]),
+    )
+    .await;
+
+    let text = wait_metric(&proxy, "scrubproxy_items_forwarded_total{type=\"span\"}", 1).await;
+    assert_line(
+        &text,
+        "scrubproxy_trace_map_evictions_total{reason=\"capacity\"}",
+        1,
+    );
+    assert_line(&text, "scrubproxy_trace_map_entries", 1);
+    assert_line(&text, &dropped("span", "unattributed"), 1);
+    assert_eq!(
+        spans_sent(&world.upstream.requests()),
+        [["c100000000000001"]]
+    );
+    proxy.stop().await;
+}
+
+/// A trace whose items name two companies: each named item leaves under its own company,
+/// the unnamed ones under none (no one company's consent can decide them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_of_two_companies_attributes_none_of_its_unnamed_items() {
+    let world = World::new(Mode::Ok);
+    world.write(&doc(true, &[("7", true, true), ("8", true, true)]));
+    let proxy = world.proxy_file(&[]).await;
+    wait_ready(&proxy, 200).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    send_ok(
+        &proxy,
+        &span_envelope(trace, &[("d100000000000007", Some("7"))]),
+    )
+    .await;
+    send_ok(
+        &proxy,
+        &span_envelope(trace, &[("d100000000000008", Some("8"))]),
+    )
+    .await;
+    send_ok(&proxy, &span_envelope(trace, &[("cafe000000000004", None)])).await;
+
+    let text = wait_metric(&proxy, &dropped("span", "ambiguous_company"), 1).await;
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"ambiguous\"}}"), 1);
+    let got = world.upstream.wait_for(2, BOUND).await;
+    let mut sent = spans_sent(&got);
+    sent.sort();
+    assert_eq!(sent, [["d100000000000007"], ["d100000000000008"]]);
+    assert!(got.iter().all(|c| !c.body_text().contains("cafe")));
+    proxy.stop().await;
+}
+
+/// Spans and metric records attributed by the trace map carry their company's consent into
+/// the queue (and the durable spool): revoking the company drops them before any send, as it
+/// drops events, and erases them from the spool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_spans_attributed_by_the_map_are_dropped_on_revocation() {
+    revoked_by_trace(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spooled_spans_attributed_by_the_map_are_erased_on_revocation() {
+    revoked_by_trace(Some("durable")).await;
+}
+
+async fn revoked_by_trace(spool_mode: Option<&str>) {
+    let world = World::new(Mode::Stall);
+    world.write(&doc(true, &[("4711", true, false), ("8", true, false)]));
+    let spool = TempDir::new("attribution-spool");
+    let spool_dir = spool.path().to_str().expect("utf-8 path").to_owned();
+    let mut flags = vec!["--senders", "1", "--upstream-timeout", "3s"];
+    if let Some(mode) = spool_mode {
+        flags.extend(["--spool-dir", spool_dir.as_str(), "--spool-mode", mode]);
+    }
+    let proxy = world.proxy_file(&flags).await;
+    wait_ready(&proxy, 200).await;
+
+    // The first envelope stalls in flight; the event of trace `traced`, the spans and the
+    // metric records of the same trace (attributed by the map) wait in the queue.
+    let (stalled, body) = event(0, Some("4711"), None);
+    send_ok(&proxy, &body).await;
+    world.upstream.wait_for(1, BOUND).await;
+    let (traced, body) = event(1, Some("4711"), None);
+    send_ok(&proxy, &body).await;
+    send_ok(
+        &proxy,
+        &span_envelope(&traced, &[("cafe000000000005", None)]),
+    )
+    .await;
+    send_ok(
+        &proxy,
+        &metric_envelope(&[
+            ("cafe000000000006", &traced, None),
+            ("cafe000000000007", &traced, Some("4711")),
+        ]),
+    )
+    .await;
+    let text = wait_metric(&proxy, "scrubproxy_queue_depth", 3).await;
+    assert_line(&text, &format!("{LOOKUPS}{{result=\"hit\"}}"), 1);
+
+    world.write(&doc(true, &[("4711", false, false), ("8", true, false)]));
+    refresh_ok(&proxy, 2).await;
+    world.upstream.set_mode(Mode::Ok);
+    wait_metric(&proxy, &dropped("span", "consent_revoked"), 1).await;
+    wait_metric(&proxy, &dropped("trace_metric", "consent_revoked"), 1).await;
+    wait_metric(&proxy, &dropped("event", "consent_revoked"), 2).await;
+
+    let (barrier, body) = event(100, Some("8"), None);
+    send_ok(&proxy, &body).await;
+    let got = world.upstream.wait_for(2, BOUND).await;
+    let seen: Vec<(Option<String>, Option<u16>)> =
+        got.iter().map(|c| (c.event_id(), c.status)).collect();
+    assert_eq!(
+        seen,
+        vec![(Some(stalled), None), (Some(barrier), Some(200))]
+    );
+    assert!(got.iter().all(|c| !c.body_text().contains("cafe")));
+    proxy.stop().await;
+    if spool_mode.is_some() {
+        for entry in std::fs::read_dir(spool.path()).expect("spool folder") {
+            let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("cafe000000000005"),
+                "the spans are still on disk"
+            );
+            assert!(
+                !text.contains("cafe000000000006") && !text.contains("cafe000000000007"),
+                "the metric records are still on disk"
+            );
+            assert!(
+                !text.contains(traced.as_str()),
+                "the event is still on disk"
+            );
+        }
+    }
 }

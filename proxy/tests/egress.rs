@@ -886,3 +886,93 @@ async fn durable_spool_full_answers_503_then_drains() {
     got.retain(|c| c.event_id() != Some(event_id(1000)));
     assert_exactly_once(&got, 0..acknowledged);
 }
+
+/// Issue 22, part 5: the vendor's ingest never infers a user's IP address or user agent
+/// from the proxy's own request. The SDK's forwarding headers and user agent stay behind
+/// (the upstream sees exactly the proxy's own request headers), every event says
+/// `sdk.settings.infer_ip: "never"`, and every span container says
+/// `ingest_settings: {"infer_ip": "never", "infer_user_agent": "never"}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ip_or_user_agent_is_inferred_upstream_from_the_proxys_request() {
+    let ca = TestCa::new();
+    let files = CaFiles::new(&ca, "egress-infer");
+    let upstream = CaptureUpstream::start(Options::new(Tls::Trusted(&ca)));
+    let proxy = start(&upstream, &files, &["--upstream-compression", "gzip"]).await;
+    wait_ready(&proxy).await;
+
+    let browser = "Mozilla/5.0 (X11; Linux x86_64) alice.canary Firefox/133.0";
+    let forwarded = format!("for={}", canary::IPV4);
+    let xff = format!("{}, 10.0.0.7", canary::IPV4);
+    let auth = common::sdk_auth(KEY);
+    let sdk_headers = [
+        ("X-Sentry-Auth", auth.as_str()),
+        ("Content-Type", "application/x-sentry-envelope"),
+        ("User-Agent", browser),
+        ("X-Forwarded-For", xff.as_str()),
+        ("Forwarded", forwarded.as_str()),
+        ("X-Real-IP", canary::IPV4),
+        ("True-Client-IP", canary::IPV4),
+    ];
+    let id = event_id(1);
+    let mut body = canary::event_envelope(&id, Some("7"), Some("42"));
+    // The same request's streamed spans, company 7 by the attribute.
+    let spans = serde_json::json!({"version": 2, "items": [{
+        "trace_id": canary::trace_id_of(&id), "span_id": "a1b2c3d4e5f60718", "name": "SELECT 1",
+        "attributes": {"company_id": {"type": "string", "value": "7"}}}]});
+    body.extend_from_slice(
+        format!("{{\"type\":\"span\",\"content_type\":\"application/vnd.sentry.items.span.v2+json\"}}\n{spans}\n")
+            .as_bytes(),
+    );
+    let req = common::request(
+        "POST",
+        &format!("/api/{PROJECT}/envelope/"),
+        &sdk_headers,
+        &body,
+    );
+    let resp = proxy.send(req.to_vec()).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+
+    let got = wait_requests(&upstream, 1).await;
+    let c = &got[0];
+    let names: Vec<&str> = c.headers.keys().map(|k| k.as_str()).collect();
+    let mut names = names;
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "content-encoding",
+            "content-length",
+            "content-type",
+            "host",
+            "user-agent",
+            "x-sentry-auth"
+        ]
+    );
+    let ua = c.header("user-agent").expect("a user agent");
+    assert!(ua.starts_with("sentry-scrub-proxy/"), "{ua}");
+    for (name, value) in &c.headers {
+        let value = value.to_str().unwrap_or("");
+        assert!(!value.contains(canary::IPV4), "{name}: {value}");
+        assert!(!value.contains("alice"), "{name}: {value}");
+    }
+
+    let env = envelope::Envelope::parse(bytes::Bytes::from(c.body.clone())).expect("envelope");
+    let payloads: Vec<serde_json::Value> = (env.items().iter())
+        .map(|i| serde_json::from_slice(i.payload()).expect("json"))
+        .collect();
+    assert_eq!(payloads.len(), 2);
+    assert_eq!(
+        payloads[0]["sdk"]["settings"],
+        serde_json::json!({"infer_ip": "never"})
+    );
+    assert_eq!(payloads[1]["version"], 2);
+    assert_eq!(
+        payloads[1]["ingest_settings"],
+        serde_json::json!({"infer_ip": "never", "infer_user_agent": "never"})
+    );
+    assert!(payloads[0]
+        .get("user")
+        .is_none_or(|u| u.get("ip_address").is_none()));
+    assert_no_canary(&c.body, "the forwarded envelope");
+    proxy.stop().await;
+}

@@ -706,9 +706,13 @@ async fn an_untagged_event_gets_one_hint_in_the_log() {
     // stderr is a file here: plain text, no terminal colours.
     assert!(!log.contains('\u{1b}'), "{log}");
     assert_eq!(
-        log.matches("an event naming no company was dropped")
-            .count(),
+        log.matches("items naming no company were dropped").count(),
         1,
+        "{log}"
+    );
+    assert!(log.contains("types=event"), "{log}");
+    assert!(
+        log.contains("sentry_sdk.set_attribute(\"company_id\", id)"),
         "{log}"
     );
     assert!(log.contains("company_tag=company_id"), "{log}");

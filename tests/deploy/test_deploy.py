@@ -98,6 +98,23 @@ def test_the_admin_port_is_not_in_the_sdk_service():
         assert svc["spec"]["selector"].items() <= pod_labels.items()
 
 
+def test_the_sdk_service_keeps_one_app_pod_on_one_replica():
+    """sessionAffinity: ClientIP on the SDK port, for at least the trace map's default TTL,
+    so that a trace's later envelopes reach the replica that learned its company (issue 22,
+    attribution rule c); the admin Service needs none."""
+    def load(name):
+        with open(os.path.join(DEPLOY, "k8s", f"{name}.yaml")) as f:
+            return yaml.safe_load(f)
+
+    sdk, admin = load("service")["spec"], load("service-admin")["spec"]
+    assert sdk["sessionAffinity"] == "ClientIP"
+    ttl = subprocess.run([PROXY_BIN, "--help"], capture_output=True, text=True).stdout
+    default_ttl = re.search(r"--trace-map-ttl <[A-Z_]+>.*?\[default: (\d+)m\]", ttl, re.S)
+    assert default_ttl, ttl
+    assert sdk["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] >= 60 * int(default_ttl.group(1))
+    assert "sessionAffinity" not in admin
+
+
 def test_the_shipped_placeholder_admin_token_is_refused():
     """secret.yaml's and .env.example's placeholder token stops the proxy with exit 64."""
     with open(os.path.join(DEPLOY, "k8s", "secret.yaml")) as f:

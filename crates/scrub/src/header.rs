@@ -21,6 +21,15 @@ pub struct Upstream<'u> {
     pub public_key: Option<&'u str>,
 }
 
+/// The envelope's trace (`trace.trace_id`, the dynamic sampling context): the trace of the
+/// items of a request that carry none of their own.
+pub fn trace_id(input: &Map<String, Value>) -> Option<crate::attribution::TraceId> {
+    match input.get("trace")?.get("trace_id")? {
+        Value::String(s) => crate::attribution::TraceId::parse(s),
+        _ => None,
+    }
+}
+
 /// Builds the outgoing header from the incoming one.
 pub fn scrub_header(
     input: &Map<String, Value>,

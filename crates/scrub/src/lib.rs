@@ -28,6 +28,7 @@
 //! ```
 
 mod attributes;
+pub mod attribution;
 mod ctx;
 mod deploy;
 pub mod detect;
@@ -35,6 +36,8 @@ mod event;
 pub mod exception_text;
 mod header;
 pub mod hosts;
+pub mod infer;
+mod item;
 mod meta;
 mod names;
 pub mod normalize;
@@ -47,13 +50,11 @@ mod trace_metric;
 mod values;
 pub mod work;
 
-use bytes::Bytes;
-use envelope::{Envelope, Item, ItemType};
-use serde_json::{Map, Value};
+use envelope::{Envelope, ItemType};
 
+pub use attribution::{AttributedBy, Attribution, Gate, Learned, TraceCompany, TraceId};
 pub use ctx::FILTERED;
 pub use deploy::{pattern_error, pattern_matches};
-pub use event::Attribution;
 pub use header::Upstream;
 pub use policy::{
     LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
@@ -63,9 +64,6 @@ pub use spans_v2::SPAN_V2_CONTENT_TYPE;
 pub use trace_metric::TRACE_METRIC_CONTENT_TYPE;
 pub use values::MAX_ELEMENTS;
 pub use work::WorkBudget;
-
-use ctx::Ctx;
-use event::Event;
 
 /// What consent says about one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +89,12 @@ pub struct Scrubbed {
     pub consent: Vec<KeptConsent>,
 }
 
-/// The consent facts of one kept item.
+/// The consent facts of one kept item: everything the re-check before each send and the
+/// spool's erasure on revocation need, so that one item is one company's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptConsent {
-    /// The company tag's value, if the item had one.
+    /// The company the item was attributed to: its own tag or attribute, or its trace's
+    /// (same envelope, or the trace map). A revocation of that company drops the item.
     pub company: Option<String>,
     /// Whether IDs were kept.
     pub ids_allowed: bool,
@@ -109,51 +109,83 @@ pub const DROP_DISABLED_TYPE: &str = "item_type_disabled";
 /// Item drop reason: the payload does not parse as its type (fail closed).
 pub const DROP_INVALID: &str = "invalid_payload";
 /// Item drop reason: the item names more than one company (two company tags that differ,
-/// in any case or form), so no company's consent can decide it.
+/// in any case or form), or names none and belongs to a trace whose items name two, so no
+/// company's consent can decide it.
 pub const DROP_AMBIGUOUS_COMPANY: &str = "ambiguous_company";
 
-/// Scrubs every item of an envelope. `gate` is asked once per kept-type item, with the
-/// event's attribution when it has one, and decides whether it leaves and with which IDs.
+/// Scrubs every item of an envelope. `gate` is asked once per kept-type item (once per
+/// company of a span v2 item), with its attribution: `Some` for events and transactions and
+/// for any item with a company or a trace, `None` for the rest. A closure has no trace map:
+/// items are attributed by their own value and by the items of the same envelope and trace;
+/// see [`scrub_envelope_with`] for a gate that remembers traces across envelopes.
 pub fn scrub_envelope<G>(
     envelope: &Envelope,
     policy: &Policy,
     upstream: Upstream<'_>,
-    mut gate: G,
+    gate: G,
 ) -> Scrubbed
 where
     G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
 {
+    scrub_envelope_with(envelope, policy, upstream, &mut attribution::FnGate(gate))
+}
+
+/// Scrubs every item of an envelope, attributing each to a company in the order of
+/// [`attribution`]: first every item is read and the companies its items name for each
+/// trace are noted (and taught to `gate`, [`Gate::learn`]); then each item's company is
+/// resolved (its own, its trace's in this envelope, or [`Gate::trace`]), consent is asked
+/// ([`Gate::decide`]) and what may leave is scrubbed.
+pub fn scrub_envelope_with<G: Gate + ?Sized>(
+    envelope: &Envelope,
+    policy: &Policy,
+    upstream: Upstream<'_>,
+    gate: &mut G,
+) -> Scrubbed {
     let mut report = Report::default();
     let mut names = names::Names::default();
-    // One budget for the whole envelope: its size is what the sender paid for.
+    // One budget for the whole envelope: its size is what the sender paid for. Reading
+    // every item for its attribution is charged to it too.
     let size = envelope.items().iter().map(|i| i.payload().len()).sum();
     let meter = work::Meter::start(policy.budget.limit(size));
-    let mut items = Vec::with_capacity(envelope.items().len());
-    let mut consent = Vec::with_capacity(envelope.items().len());
-    for item in envelope.items() {
-        let label = item.ty().label();
-        let mut kept = KeptConsent {
-            company: None,
-            ids_allowed: false,
-        };
-        let mut recording_gate = |ty: &ItemType, attribution: Option<Attribution<'_>>| {
-            kept.company = attribution.and_then(|a| a.company).map(str::to_owned);
-            let d = gate(ty, attribution);
-            kept.ids_allowed = matches!(d, Decision::Forward { ids_allowed: true });
-            d
-        };
-        match scrub_item(
-            item,
+    let header_trace = header::trace_id(envelope.header());
+    let mut held = 0usize;
+    let read: Vec<(&'static str, Result<item::Read<'_>, &'static str>)> = (envelope.items())
+        .iter()
+        .map(|i| {
+            // Only the parses of read items count (denied types are not parsed).
+            let len = i.payload().len();
+            let hold = held.saturating_add(len) <= item::HELD_PARSE_BUDGET;
+            let r = item::read(i, policy, header_trace, hold);
+            if hold && r.is_ok() {
+                held += len;
+            }
+            (i.ty().label(), r)
+        })
+        .collect();
+    let mut traces = attribution::Traces::default();
+    for (_, r) in &read {
+        if let Ok(r) = r {
+            r.note(&mut traces);
+        }
+    }
+    traces.teach(gate);
+    let mut items = Vec::with_capacity(read.len());
+    let mut consent = Vec::with_capacity(read.len());
+    for (label, r) in read {
+        let cx = item::Decide {
             policy,
-            &mut recording_gate,
-            &mut report,
-            &mut names,
+            traces: &mut traces,
+            report: &mut report,
+            names: &mut names,
             meter,
-        ) {
-            Ok(new) => {
-                report.kept(label);
-                items.push(new);
-                consent.push(kept);
+        };
+        match r.and_then(|r| r.decide(cx, gate)) {
+            Ok(decided) => {
+                for (new, kept) in decided.kept {
+                    report.kept(label);
+                    items.push(new);
+                    consent.push(kept);
+                }
             }
             Err(reason) => report.dropped(label, reason),
         }
@@ -177,123 +209,4 @@ where
         report,
         consent,
     }
-}
-
-fn scrub_item<G>(
-    item: &Item,
-    policy: &Policy,
-    gate: &mut G,
-    report: &mut Report,
-    names: &mut names::Names,
-    meter: work::Meter,
-) -> Result<Item, &'static str>
-where
-    G: FnMut(&ItemType, Option<Attribution<'_>>) -> Decision,
-{
-    let ty = item.ty();
-    let payload = item.payload();
-    match ty {
-        ItemType::Event | ItemType::Transaction => {
-            let mut ev: Event<'_> = parse(payload)?;
-            let attribution = ev.attribution(&policy.config.company_tag)?;
-            let ids_allowed = decide(gate(ty, Some(attribution)))?;
-            ev.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            Ok(Item::new(ty.clone(), to_bytes(&ev, payload.len())?))
-        }
-        ItemType::Span if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) => {
-            let tag = &policy.config.company_tag;
-            let mut batch: spans_v2::SpanBatch<'_> =
-                attributes::with_company_key(tag, || parse(payload))?;
-            let ids_allowed = decide(gate(ty, Some(batch.attribution()?)))?;
-            batch.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            let header = batch_header("span", SPAN_V2_CONTENT_TYPE, batch.len());
-            Item::with_header(header, to_bytes(&batch, payload.len())?).map_err(|_| DROP_INVALID)
-        }
-        ItemType::TraceMetric => {
-            let tag = &policy.config.company_tag;
-            let mut batch: trace_metric::MetricBatch<'_> =
-                attributes::with_company_key(tag, || parse(payload))?;
-            let ids_allowed = decide(gate(ty, Some(batch.attribution()?)))?;
-            batch.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            let header = batch_header("trace_metric", TRACE_METRIC_CONTENT_TYPE, batch.len());
-            Item::with_header(header, to_bytes(&batch, payload.len())?).map_err(|_| DROP_INVALID)
-        }
-        ItemType::Span => {
-            let ids_allowed = decide(gate(ty, None))?;
-            let mut span: event::span::Span<'_> = parse(payload)?;
-            span.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            Ok(Item::new(ty.clone(), to_bytes(&span, payload.len())?))
-        }
-        ItemType::Session => {
-            let mut s: session::Session<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
-        }
-        ItemType::Sessions => {
-            let mut s: session::Sessions<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            s.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            Ok(Item::new(ty.clone(), to_bytes(&s, payload.len())?))
-        }
-        ItemType::ClientReport => {
-            let mut r: session::ClientReport<'_> = parse(payload)?;
-            decide(gate(ty, None))?;
-            r.scrub();
-            Ok(Item::new(ty.clone(), to_bytes(&r, payload.len())?))
-        }
-        ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
-            let mut p: profile::Profile<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            p.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            Ok(Item::new(ty.clone(), to_bytes(&p, payload.len())?))
-        }
-        ItemType::CheckIn if policy.config.allow_check_ins => {
-            let mut c: profile::CheckIn<'_> = parse(payload)?;
-            let ids_allowed = decide(gate(ty, None))?;
-            c.scrub(&mut Ctx::new(policy, ids_allowed, report, names, meter));
-            Ok(Item::new(ty.clone(), to_bytes(&c, payload.len())?))
-        }
-        ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => Err(DROP_DISABLED_TYPE),
-        ItemType::Unknown(_) => Err(DROP_UNKNOWN_TYPE),
-        _ => Err(DROP_DENIED_TYPE),
-    }
-}
-
-/// Parses an item payload. The payload's UTF-8 is validated once, whole, so the parser need
-/// not validate each string it borrows (that per-string check was 4 % of a transaction's
-/// scrub). Invalid UTF-8 was a parse error either way.
-fn parse<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, &'static str> {
-    let text = std::str::from_utf8(payload).map_err(|_| DROP_INVALID)?;
-    serde_json::from_str(text).map_err(|_| DROP_INVALID)
-}
-
-/// The item header of a batch item: its type, content type and record count (the length
-/// is written by the codec).
-fn batch_header(ty: &str, content_type: &str, count: usize) -> Map<String, Value> {
-    let mut header = Map::new();
-    header.insert("type".into(), ty.into());
-    header.insert("content_type".into(), content_type.into());
-    header.insert("item_count".into(), Value::from(count));
-    header
-}
-
-fn decide(d: Decision) -> Result<bool, &'static str> {
-    match d {
-        Decision::Drop(reason) => Err(reason),
-        Decision::Forward { ids_allowed } => Ok(ids_allowed),
-    }
-}
-
-/// Serialises a scrubbed item. The output is never larger than the input by much (fields
-/// only go, placeholders are short), so the input's size avoids regrowing the buffer.
-fn to_bytes<T: serde::Serialize>(v: &T, input_len: usize) -> Result<Bytes, &'static str> {
-    let mut out = Vec::with_capacity(input_len.min(1 << 20));
-    serde_json::to_writer(&mut out, v).map_err(|_| DROP_INVALID)?;
-    // Queued items are counted by length: do not keep much more than that allocated
-    // (shrinking in place is cheap for the allocator).
-    if out.capacity() > out.len() + out.len() / 4 {
-        out.shrink_to_fit();
-    }
-    Ok(Bytes::from(out))
 }

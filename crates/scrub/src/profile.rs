@@ -142,6 +142,11 @@ fn name_version(cx: &mut Ctx<'_>, key: &'static str, nv: &mut Option<NameVersion
 }
 
 impl Profile<'_> {
+    /// The trace of a transaction profile (`transaction.trace_id`), as sent.
+    pub(crate) fn trace_id(&self) -> Option<&str> {
+        self.transaction.as_ref()?.trace_id.as_ref()?.as_str()
+    }
+
     /// Walks a profile.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         ctx::token(&mut self.version);
@@ -222,6 +227,27 @@ pub struct CheckIn<'a> {
     release: Option<Val<'a>>,
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     monitor_config: Option<MonitorConfig<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    contexts: Option<CheckInContexts<'a>>,
+}
+
+/// A check-in's contexts: sentry-python keeps only `trace` on check-ins (its ids tie the
+/// check-in to the job's trace, and attribute it to the trace's company).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CheckInContexts<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    trace: Option<CheckInTrace<'a>>,
+}
+
+/// `contexts.trace` of a check-in: ids only.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CheckInTrace<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    trace_id: Option<Val<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    span_id: Option<Val<'a>>,
 }
 
 /// A monitor's schedule and thresholds.
@@ -255,9 +281,32 @@ pub struct Schedule<'a> {
 }
 
 impl CheckIn<'_> {
+    /// `contexts.trace.trace_id`, as sent.
+    pub(crate) fn trace_id(&self) -> Option<&str> {
+        self.contexts
+            .as_ref()?
+            .trace
+            .as_ref()?
+            .trace_id
+            .as_ref()?
+            .as_str()
+    }
+
     /// Walks a check-in.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         ctx::hex_id(&mut self.check_in_id);
+        if let Some(c) = &mut self.contexts {
+            if let Some(t) = &mut c.trace {
+                ctx::hex_id(&mut t.trace_id);
+                ctx::hex_id(&mut t.span_id);
+                if t.trace_id.is_none() && t.span_id.is_none() {
+                    c.trace = None;
+                }
+            }
+            if c.trace.is_none() {
+                self.contexts = None;
+            }
+        }
         ctx::token(&mut self.monitor_slug);
         ctx::token(&mut self.status);
         ctx::num(&mut self.duration);

@@ -41,12 +41,17 @@ impl Report {
 
     /// Records one removed item.
     pub fn dropped(&mut self, item_type: &'static str, reason: &'static str) {
-        *self
-            .items_dropped
-            .entry(item_type)
-            .or_default()
-            .entry(reason)
-            .or_default() += 1;
+        self.dropped_n(item_type, reason, 1);
+    }
+
+    /// Records `n` removed items, or records of a span v2 item (nothing when `n` is 0).
+    pub fn dropped_n(&mut self, item_type: &'static str, reason: &'static str, n: u32) {
+        if n > 0 {
+            let c = (self.items_dropped.entry(item_type).or_default())
+                .entry(reason)
+                .or_default();
+            *c = c.saturating_add(n);
+        }
     }
 
     /// Records one redaction by rule.

@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{self, Allowlisted, AttrVal, Rule, Site};
+use crate::attribution::{Ambiguous, Own, TraceId};
 use crate::ctx::{self, Ctx};
-use crate::event::Attribution;
+use crate::item::Records;
 use crate::meta::Seg;
 use crate::names::{self, Hints};
 use crate::values::{List, Val};
@@ -18,12 +19,11 @@ use crate::values::{List, Val};
 /// The content type of v2 span items.
 pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
 
-/// The payload: `{"version": 2, "items": [...]}`.
+/// The payload: `{"version": 2, "items": [...]}`. The container's own fields are not
+/// kept: it is written anew around the scrubbed spans ([`crate::infer::Container`]).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SpanBatch<'a> {
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
-    version: Option<Val<'a>>,
     #[serde(borrow)]
     items: List<SpanV2<'a>>,
 }
@@ -79,25 +79,28 @@ pub(crate) fn attr_str<'s>(attrs: &'s Attributes<'_>, key: &str) -> Option<&'s s
         .and_then(AttrVal::as_str)
 }
 
-impl<'a> SpanBatch<'a> {
-    /// Number of spans.
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> usize {
-        self.items.0.len()
+impl<'a> Records<'a> for SpanBatch<'a> {
+    type Record = SpanV2<'a>;
+    const TYPE: &'static str = "span";
+    const CONTENT_TYPE: &'static str = SPAN_V2_CONTENT_TYPE;
+
+    fn records(&mut self) -> &mut Vec<SpanV2<'a>> {
+        &mut self.items.0
     }
 
-    /// The company and user the spans name, as sent: the company attribute (named like
-    /// `company_tag`, captured when parsed inside [`attributes::with_company_key`]) and
-    /// `user.id`. `Err(`[`crate::DROP_AMBIGUOUS_COMPANY`]`)` when two spans (or two keys
-    /// of one span) name different companies: no one company's consent can decide the item.
-    pub fn attribution(&mut self) -> Result<Attribution<'_>, &'static str> {
-        attribution(self.items.0.iter_mut().map(|s| &mut s.attributes))
+    fn from_records(records: Vec<SpanV2<'a>>) -> Self {
+        SpanBatch {
+            items: List(records),
+        }
+    }
+
+    fn own(span: &mut SpanV2<'a>, header_trace: Option<TraceId>) -> Own {
+        record_own(&mut span.attributes, span.trace_id.as_ref(), header_trace)
     }
 
     /// Walks every span under `items.N`: segments first, so that the decision on the
     /// segment's name is made where its source is known, before any copy of it is met.
-    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::num(&mut self.version);
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
         cx.key("items", |cx| {
             for pass in [true, false] {
                 for (i, s) in self.items.0.iter_mut().enumerate() {
@@ -110,38 +113,47 @@ impl<'a> SpanBatch<'a> {
     }
 }
 
-/// The company and user of typed attribute maps (span v2 spans, trace metric records).
-pub(crate) fn attribution<'t, 'a: 't>(
-    maps: impl Iterator<Item = &'t mut Allowlisted<Attribute<'a>>>,
-) -> Result<Attribution<'t>, &'static str> {
-    let mut company: Option<&'t str> = None;
-    let mut user: Option<&'t str> = None;
-    for attrs in maps {
-        for e in attrs.kept.iter_mut() {
-            let Some(value) = e.value.value.as_mut() else {
-                continue;
-            };
-            // A number is the company (or user) of its decimal string, as for tags.
-            if let AttrVal::One(Val::Num(n)) = value {
-                if matches!(e.rule, Rule::Company | Rule::UserId) {
-                    *value = AttrVal::One(Val::Str(n.to_string().into()));
-                }
-            }
-            let AttrVal::One(Val::Str(s)) = &*value else {
-                continue;
-            };
-            match e.rule {
-                Rule::Company => match company {
-                    Some(c) if c != s.as_ref() => return Err(crate::DROP_AMBIGUOUS_COMPANY),
-                    Some(_) => {}
-                    None => company = Some(s.as_ref()),
-                },
-                Rule::UserId if user.is_none() => user = Some(s.as_ref()),
-                _ => {}
-            }
+/// A record's own attribution, read from its typed attributes (span v2 spans, trace metric
+/// records): the company attribute (named like `--company-tag` in any case, captured while
+/// parsing inside [`crate::attributes::with_company_key`]), `user.id`, and its `trace_id`
+/// (else the envelope's). Two different company values make it ambiguous. A number is the
+/// company (or user) of its decimal string, as for tags, and is kept as that string.
+pub(crate) fn record_own(
+    attrs: &mut Attributes<'_>,
+    trace_id: Option<&Val<'_>>,
+    header_trace: Option<TraceId>,
+) -> Own {
+    let mut company: Result<Option<&str>, Ambiguous> = Ok(None);
+    let mut user: Option<&str> = None;
+    for e in attrs.kept.iter_mut() {
+        if !matches!(e.rule, Rule::Company | Rule::UserId) {
+            continue;
+        }
+        let Some(value) = e.value.value.as_mut() else {
+            continue;
+        };
+        if let AttrVal::One(Val::Num(n)) = value {
+            // Kept as a string, so typed as one (an ingest may refuse an "integer" string).
+            *value = AttrVal::One(Val::Str(n.to_string().into()));
+            e.value.ty = Some(Val::Str("string".into()));
+        }
+        let AttrVal::One(Val::Str(s)) = &*value else {
+            continue;
+        };
+        // The values compared are the payload's: counted like any text a rule reads.
+        crate::work::charge(s.len());
+        match (e.rule, company) {
+            (Rule::Company, Ok(None)) => company = Ok(Some(s.as_ref())),
+            (Rule::Company, Ok(Some(c))) if c != s.as_ref() => company = Err(Ambiguous),
+            (Rule::UserId, _) if user.is_none() => user = Some(s.as_ref()),
+            _ => {}
         }
     }
-    Ok(Attribution { company, user })
+    let trace = trace_id
+        .and_then(Val::as_str)
+        .and_then(TraceId::parse)
+        .or(header_trace);
+    Own::attribute(company.map(|c| c.map(str::to_owned)), user, trace)
 }
 
 impl SpanV2<'_> {

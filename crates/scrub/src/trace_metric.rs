@@ -10,10 +10,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::Site;
+use crate::attribution::{Own, TraceId};
 use crate::ctx::{self, Ctx};
-use crate::event::Attribution;
+use crate::item::Records;
 use crate::meta::Seg;
-use crate::spans_v2::{attribution, scrub_attributes, Attributes};
+use crate::spans_v2::{record_own, scrub_attributes, Attributes};
 use crate::values::{List, Val};
 
 /// The content type of trace metric items.
@@ -22,12 +23,11 @@ pub const TRACE_METRIC_CONTENT_TYPE: &str = "application/vnd.sentry.items.trace-
 /// What a metric name that is not identifier-shaped becomes.
 pub const METRIC_PLACEHOLDER: &str = "<custom metric>";
 
-/// The payload: `{"version": 2, "items": [...]}`.
+/// The payload: `{"version": 2, "items": [...]}`. The container's own fields are not
+/// kept: it is written anew around the scrubbed records ([`crate::infer::Container`]).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MetricBatch<'a> {
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
-    version: Option<Val<'a>>,
     #[serde(borrow)]
     items: List<Metric<'a>>,
 }
@@ -54,23 +54,28 @@ pub struct Metric<'a> {
     attributes: Attributes<'a>,
 }
 
-impl MetricBatch<'_> {
-    /// Number of records.
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> usize {
-        self.items.0.len()
+impl<'a> Records<'a> for MetricBatch<'a> {
+    type Record = Metric<'a>;
+    const TYPE: &'static str = "trace_metric";
+    const CONTENT_TYPE: &'static str = TRACE_METRIC_CONTENT_TYPE;
+
+    fn records(&mut self) -> &mut Vec<Metric<'a>> {
+        &mut self.items.0
     }
 
-    /// The company and user the records name, as sent (see
-    /// [`crate::spans_v2::SpanBatch::attribution`]).
-    pub fn attribution(&mut self) -> Result<Attribution<'_>, &'static str> {
-        attribution(self.items.0.iter_mut().map(|m| &mut m.attributes))
+    fn from_records(records: Vec<Metric<'a>>) -> Self {
+        MetricBatch {
+            items: List(records),
+        }
+    }
+
+    fn own(m: &mut Metric<'a>, header_trace: Option<TraceId>) -> Own {
+        record_own(&mut m.attributes, m.trace_id.as_ref(), header_trace)
     }
 
     /// Walks every record under `items.N`; a record without a numeric value is dropped
     /// (counted `trace_metric.items`).
-    pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::num(&mut self.version);
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
         cx.key("items", |cx| {
             for (i, m) in self.items.0.iter_mut().enumerate() {
                 cx.at(Seg::Index(i), |cx| m.scrub(cx));

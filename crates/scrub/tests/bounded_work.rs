@@ -64,6 +64,9 @@ enum Place {
     OsName,
     SpanV2Name,
     SpanV2Attribute,
+    SpanV2Company,
+    MetricName,
+    MetricCompany,
 }
 
 const PLACES: &[Place] = &[
@@ -89,6 +92,9 @@ const PLACES: &[Place] = &[
     Place::OsName,
     Place::SpanV2Name,
     Place::SpanV2Attribute,
+    Place::SpanV2Company,
+    Place::MetricName,
+    Place::MetricCompany,
 ];
 
 impl Place {
@@ -192,11 +198,34 @@ impl Place {
                        "attributes": {"url.full": {"type": "string", "value": text},
                                       "db.system": {"type": "string", "value": text}}}]}),
             ),
+            // The company attribute is read for the record's attribution (compared with the
+            // other records'), then judged as an ID: two records, so both are charged.
+            Place::SpanV2Company => (
+                "span",
+                json!({"items": ([0, 1].map(|i| json!({"trace_id": "b20c65740ea54321a81618f4de9e1096",
+                       "span_id": format!("a1b2c3d4e5f6071{i}"), "name": "x",
+                       "attributes": {"company_id": {"type": "string", "value": text}}})))}),
+            ),
+            Place::MetricName => (
+                "trace_metric",
+                json!({"items": [{"trace_id": "b20c65740ea54321a81618f4de9e1096", "name": text,
+                       "type": "counter", "value": 1}]}),
+            ),
+            Place::MetricCompany => (
+                "trace_metric",
+                json!({"items": ([0, 1].map(|_| json!({"trace_id": "b20c65740ea54321a81618f4de9e1096",
+                       "name": "m", "type": "counter", "value": 1,
+                       "attributes": {"company_id": {"type": "string", "value": text}}})))}),
+            ),
         };
-        let header = if ty == "span" {
-            json!({"type": "span", "content_type": "application/vnd.sentry.items.span.v2+json", "item_count": 1})
-        } else {
-            json!({ "type": ty })
+        let header = match ty {
+            "span" => {
+                json!({"type": "span", "content_type": "application/vnd.sentry.items.span.v2+json", "item_count": 1})
+            }
+            "trace_metric" => {
+                json!({"type": "trace_metric", "content_type": "application/vnd.sentry.items.trace-metric+json", "item_count": 1})
+            }
+            _ => json!({ "type": ty }),
         };
         format!("{{\"event_id\":\"{id}\"}}\n{header}\n{payload}\n")
     }
@@ -605,4 +634,44 @@ fn the_transaction_names_of_many_items_cost_linear_work() {
         s
     };
     linear_in("profiles' transaction names", &policy, 60, body).unwrap();
+}
+
+#[test]
+fn the_records_of_many_traces_and_companies_cost_linear_work() {
+    // A span v2 or trace metric item is attributed record by record (each record's company
+    // attribute read and compared, its trace looked up among the envelope's) and split into
+    // one item per company: k records of k traces and k companies become k items. The
+    // traces and groups are hash maps; this checks that the charged work (the company
+    // values read, each part's scrub) stays linear in the records too.
+    let body = |ty: &str, k: usize| {
+        let records: Vec<Value> = (0..k)
+            .map(|i| {
+                let company = json!({"type": "string", "value": format!("company-{i:05}")});
+                let mut r = json!({"trace_id": format!("{:032x}", 0xb20c_0000_u64 + i as u64),
+                                   "span_id": "a1b2c3d4e5f60718", "name": "SELECT 1",
+                                   "attributes": {"company_id": company,
+                                                  "sentry.op": {"type": "string", "value": "db"}}});
+                if ty == "trace_metric" {
+                    r = json!({"trace_id": r["trace_id"], "name": "db.latency", "type": "distribution",
+                               "value": 3.5, "attributes": {"company_id": company}});
+                }
+                r
+            })
+            .collect();
+        let content_type = if ty == "span" {
+            "application/vnd.sentry.items.span.v2+json"
+        } else {
+            "application/vnd.sentry.items.trace-metric+json"
+        };
+        let header = json!({"type": ty, "content_type": content_type, "item_count": k});
+        format!(
+            "{{}}\n{header}\n{}\n",
+            json!({"version": 2, "items": records})
+        )
+    };
+    for ty in ["span", "trace_metric"] {
+        let (out, report) = scrub(unlimited(), body(ty, 40));
+        assert_eq!(report.items_kept[ty], 40, "{out}");
+        linear_in(ty, unlimited(), 50, |k| body(ty, k)).unwrap();
+    }
 }

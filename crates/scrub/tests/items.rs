@@ -83,7 +83,8 @@ fn span_v2_items_keep_allowlisted_attributes() {
     let (out, report) = run(&policy(|_| {}), false, body);
     assert_eq!(
         out,
-        "{}\n{\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":1,\"length\":402,\"type\":\"span\"}\n{\"items\":[{\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"span_id\":\"87ec60e9a050d17b\",\"name\":\"SELECT * FROM docs WHERE title = %s\",\"status\":\"ok\",\"is_segment\":false,\"start_timestamp\":1732364000.5,\"end_timestamp\":1732364000.75,\"attributes\":{\"sentry.op\":{\"type\":\"string\",\"value\":\"db\"},\"db.system\":{\"type\":\"string\",\"value\":\"postgresql\"},\"url.full\":{\"type\":\"string\",\"value\":\"https://api.example.com/v1\"}}}]}\n"
+        // A version 2 container that tells the ingest not to infer an IP or user agent.
+        "{}\n{\"content_type\":\"application/vnd.sentry.items.span.v2+json\",\"item_count\":1,\"length\":480,\"type\":\"span\"}\n{\"version\":2,\"ingest_settings\":{\"infer_ip\":\"never\",\"infer_user_agent\":\"never\"},\"items\":[{\"trace_id\":\"b20c65740ea54321a81618f4de9e1096\",\"span_id\":\"87ec60e9a050d17b\",\"name\":\"SELECT * FROM docs WHERE title = %s\",\"status\":\"ok\",\"is_segment\":false,\"start_timestamp\":1732364000.5,\"end_timestamp\":1732364000.75,\"attributes\":{\"sentry.op\":{\"type\":\"string\",\"value\":\"db\"},\"db.system\":{\"type\":\"string\",\"value\":\"postgresql\"},\"url.full\":{\"type\":\"string\",\"value\":\"https://api.example.com/v1\"}}}]}\n"
     );
     assert_eq!(report.removed_fields["span.attributes.*"], 1);
     assert!(!out.contains("CANARY"));

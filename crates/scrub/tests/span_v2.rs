@@ -239,6 +239,48 @@ fn a_copy_in_another_envelope_takes_the_same_decision() {
     }
 }
 
+/// The limit of a copy sent before its segment (issue 22 part 2's "later envelopes of the
+/// trace"): where the segment's decision needs its source's evidence (a URL name and the
+/// segment's `http.route`, or the `custom` label), the copy judged alone cannot have it; it
+/// is judged as a name of unknown source, never looser than the segment: its path keeps its
+/// technical words and masks the rest, and free text gets the `unknown` placeholder. No
+/// trace map can carry the source here: the copy's envelope is sent first (3.x flushes a
+/// long request's spans every 5 s, before the segment ends).
+#[test]
+fn a_copy_sent_before_its_segment_is_judged_without_the_segments_source() {
+    let policy = policy();
+    for (name, source, route, segment, early) in [
+        (
+            "/people/zephyrine-canarywood/cv/",
+            "url",
+            Some("/people/{slug}/cv/"),
+            "/people/{slug}/cv/",
+            "/people/*/cv/",
+        ),
+        (
+            "reindex zephyrine canarywood memoirs",
+            "custom",
+            None,
+            "<custom transaction>",
+            "<unknown transaction>",
+        ),
+    ] {
+        let (header, items) = trace_with(name, Some(source), route);
+        let whole = run(&policy, false, header.clone(), &items);
+        assert_eq!(attr(&whole.items[0], 0, "sentry.segment.name"), segment);
+        let early_item = span_item(&[span(
+            "a81618f4de9e1097",
+            "SELECT 1",
+            false,
+            json!({"sentry.op": s("db"), "sentry.segment.name": s(name)}),
+        )]);
+        let alone = run(&policy, false, header, &early_item);
+        assert_eq!(attr(&alone.items[0], 0, "sentry.segment.name"), early);
+        assert_eq!(alone.header["trace"]["transaction"], early);
+        assert!(!alone.text.contains(CANARY), "{}", alone.text);
+    }
+}
+
 /// Every attribute of the table is kept as it is judged; everything else goes, and no
 /// planted value leaves. Without ID consent, user.id and the company attribute go too.
 #[test]
@@ -467,7 +509,8 @@ fn ai_span_names_only_in_the_sdks_form() {
 }
 
 /// The item's own company attribute (as `set_attribute` puts it, in any case, as a number
-/// too) is what the gate is asked; two companies in one item: dropped without asking.
+/// too) is what the gate is asked, with the user of the first span that names one; two
+/// companies in one item: split, one part per company.
 #[test]
 fn the_company_attribute_attributes_the_item() {
     let with = |company: Value, other: Value| {
@@ -506,9 +549,19 @@ fn the_company_attribute_attributes_the_item() {
         .get("Company_ID")
         .is_none());
 
+    // Two companies in one item: each span that names one is its company's (the item is
+    // split, each part asked once); the span that names none, in a trace of two, goes.
     let two = run(&policy(), true, json!({}), &with(s("4711"), s("4712")));
-    assert!(two.asked.is_empty());
-    assert!(two.items.is_empty());
+    assert_eq!(
+        two.asked,
+        vec![
+            (Some("4711".into()), None),
+            (Some("4712".into()), Some("90210".into()))
+        ]
+    );
+    assert_eq!(two.items.len(), 2);
+    assert_eq!(attr(&two.items[0], 0, "company_id"), "4711");
+    assert_eq!(attr(&two.items[1], 0, "company_id"), "4712");
     assert_eq!(two.report.items_dropped["span"]["ambiguous_company"], 1);
 
     // The tag's name is configuration: `tenant` here.
@@ -549,7 +602,13 @@ fn trace_metrics_keep_the_measurement() {
     let items = format!("{{\"type\":\"trace_metric\",\"content_type\":\"application/vnd.sentry.items.trace-metric+json\",\"item_count\":3}}\n{payload}\n");
     for ids in [true, false] {
         let out = run(&policy(), ids, json!({}), &items);
-        assert_eq!(out.asked, vec![(Some("4711".into()), Some("90210".into()))]);
+        // The record without a trace or a company is asked on its own (and then removed
+        // for its value: no empty item is sent).
+        assert_eq!(
+            out.asked,
+            vec![(Some("4711".into()), Some("90210".into())), (None, None)]
+        );
+        assert_eq!(out.items.len(), 1);
         let mut want_attrs = json!({"sentry.release": s("dms-assistant@4.2.0"), "sentry.environment": s("production"),
             "sentry.sdk.name": s("sentry.python"), "sentry.sdk.version": s("3.0.1"),
             "process.runtime.name": s("CPython"), "company_id": s("4711"), "user.id": s("90210")});
@@ -563,7 +622,8 @@ fn trace_metrics_keep_the_measurement() {
         };
         assert_eq!(
             out.items[0],
-            json!({"version": 2, "items": [want("assistant.latency"), want("<custom metric>")]})
+            json!({"version": 2, "ingest_settings": {"infer_ip": "never", "infer_user_agent": "never"},
+                "items": [want("assistant.latency"), want("<custom metric>")]})
         );
         let item_header: Value = serde_json::from_str(out.text.lines().nth(1).unwrap()).unwrap();
         assert_eq!(

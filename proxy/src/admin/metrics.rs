@@ -54,6 +54,9 @@ families! {
     CONSENT_AGE = "scrubproxy_consent_age_seconds", "gauge", [], "Seconds since the consent in force was last confirmed by its source.";
     CONSENT_ERRORS = "scrubproxy_consent_errors_total", "counter", ["source"], "Consent sources that failed or gave an invalid document.";
     TELEMETRY_ENABLED = "scrubproxy_telemetry_enabled", "gauge", [], "1 when the consent in force lets anything leave.";
+    TRACE_MAP_LOOKUPS = "scrubproxy_trace_map_lookups_total", "counter", ["result"], "Trace map lookups for items their envelope leaves unattributed, by result (hit, miss, ambiguous).";
+    TRACE_MAP_EVICTIONS = "scrubproxy_trace_map_evictions_total", "counter", ["reason"], "Trace map entries removed, by reason (capacity: past --trace-map-max-entries; expired: past --trace-map-ttl).";
+    TRACE_MAP_ENTRIES = "scrubproxy_trace_map_entries", "gauge", [], "Traces the trace map remembers now.";
 }
 
 /// Upstream latency buckets, in seconds.

@@ -460,6 +460,19 @@ pub struct ServeArgs {
     #[arg(long, env = "SENTRY_PROXY_AUDIT_SIZE", default_value_t = 50)]
     pub audit_size: usize,
 
+    /// Most traces remembered with their company, so that a later envelope of a trace is
+    /// attributed to it (about 120 bytes each; 0 turns the trace map off).
+    #[arg(
+        long,
+        env = "SENTRY_PROXY_TRACE_MAP_MAX_ENTRIES",
+        default_value_t = 100_000
+    )]
+    pub trace_map_max_entries: usize,
+
+    /// How long a trace's company is remembered after an item first named it.
+    #[arg(long, env = "SENTRY_PROXY_TRACE_MAP_TTL", default_value = "5m")]
+    pub trace_map_ttl: String,
+
     /// Scrubbing policy.
     #[command(flatten)]
     pub policy: PolicyArgs,

@@ -65,6 +65,10 @@ pub struct Config {
     pub admin_max_connections: usize,
     /// Shutdown drain time.
     pub shutdown_timeout: Duration,
+    /// Most traces the trace map remembers (0: off).
+    pub trace_map_max_entries: usize,
+    /// How long the trace map remembers a trace.
+    pub trace_map_ttl: Duration,
     /// What the EU residency guard checked (or that it is off).
     pub eu_residency: residency::EuResidency,
 }
@@ -236,6 +240,7 @@ impl TryFrom<ServeArgs> for Config {
         }
         let spool_max_bytes = size("--spool-max-bytes", &a.spool_max_bytes, &mut errs);
         let shutdown_timeout = duration("--shutdown-timeout", &a.shutdown_timeout, &mut errs);
+        let trace_map_ttl = duration("--trace-map-ttl", &a.trace_map_ttl, &mut errs);
         if a.senders == 0 {
             errs.push("--senders must be at least 1".into());
         }
@@ -369,6 +374,8 @@ impl TryFrom<ServeArgs> for Config {
             admin_token: a.admin_token,
             admin_max_connections: a.admin_max_connections,
             shutdown_timeout: shutdown_timeout.unwrap_or_default(),
+            trace_map_max_entries: a.trace_map_max_entries,
+            trace_map_ttl: trace_map_ttl.unwrap_or_default(),
             eu_residency,
         })
     }

@@ -138,6 +138,11 @@ impl Config {
         );
         let _ = writeln!(
             s,
+            "trace_map = {} entries, {:?}",
+            self.trace_map_max_entries, self.trace_map_ttl
+        );
+        let _ = writeln!(
+            s,
             "admin_token = {}",
             if self.admin_token.is_some() {
                 "set"

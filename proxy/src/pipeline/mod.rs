@@ -8,8 +8,9 @@
 //! It knows egress (downstream) and the consent view; nothing of ingest.
 
 pub mod gate;
+pub mod traces;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -22,6 +23,7 @@ use crate::consent_source::ConsentView;
 use crate::dsn::Dsn;
 use crate::egress::sink::Sink;
 use crate::egress::{ratelimit, retain_by, Egress, Enqueued, Full, Job};
+use traces::{TraceMap, TraceMapSettings};
 
 /// A request that passed ingest: the pipeline's input.
 #[derive(Debug)]
@@ -56,8 +58,35 @@ pub struct Pipeline {
     pub consent: watch::Receiver<Arc<ConsentView>>,
     /// Where decided envelopes go.
     pub output: Output,
-    /// True once the "events dropped as unattributed" hint was logged (it is said once).
-    unattributed_hinted: AtomicBool,
+    /// Which company recent traces belong to (attribution rule c).
+    pub traces: TraceMap,
+    /// The clock the trace map is read at: `Instant::now`, or a test's.
+    clock: Clock,
+    /// Item types already named by the "dropped as unattributed" hint (one bit per type in
+    /// [`HINTED_TYPES`]): each is named once.
+    unattributed_hinted: AtomicU32,
+}
+
+/// Where the pipeline reads the time (the trace map's expiry): `Instant::now`, or a test's.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Instant + Send + Sync>);
+
+impl Clock {
+    /// A clock that reads `now`.
+    pub fn new(now: impl Fn() -> Instant + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> Instant {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 /// What became of an accepted envelope, for the SDK's answer.
@@ -93,6 +122,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
         consent: watch::Receiver<Arc<ConsentView>>,
         output: Output,
+        traces: TraceMapSettings,
     ) -> Pipeline {
         Pipeline {
             policy,
@@ -100,8 +130,17 @@ impl Pipeline {
             metrics,
             consent,
             output,
-            unattributed_hinted: AtomicBool::new(false),
+            traces: TraceMap::new(traces),
+            clock: Clock::new(Instant::now),
+            unattributed_hinted: AtomicU32::new(0),
         }
+    }
+
+    /// The same pipeline reading the time from `clock` (tests: a trace map entry's expiry
+    /// without waiting for it).
+    pub fn with_clock(mut self, clock: Clock) -> Pipeline {
+        self.clock = clock;
+        self
     }
 
     /// The egress half, when there is an upstream.
@@ -134,12 +173,18 @@ pub async fn process(p: &Pipeline, ingested: Ingested) -> Result<Outcome, Refuse
         public_key: upstream.as_ref().map(|d| d.public_key.as_str()),
     };
     let big = envelope.serialized_len() > 256 * 1024;
+    let mut gate = gate::EnvelopeGate {
+        view: &view,
+        unattributed: p.unattributed,
+        traces: &p.traces,
+        now: p.clock.now(),
+        stats: gate::MapStats::default(),
+    };
     let scrubbed = crate::offload::offload(big, || {
-        scrub::scrub_envelope(&envelope, &p.policy, target, |_, attribution| {
-            gate::decide(&view, attribution.and_then(|a| a.company), p.unattributed)
-        })
+        scrub::scrub_envelope_with(&envelope, &p.policy, target, &mut gate)
     });
     record(&p.metrics, &scrubbed.report);
+    record_trace_map(p, &gate.stats);
     hint_unattributed(p, &scrubbed.report);
     let scrub::Scrubbed {
         envelope: out,
@@ -261,24 +306,100 @@ fn drop_rate_limited(
     true
 }
 
-/// The first time an event or transaction is dropped for naming no company, says why and
-/// what to do: a new user's first events are otherwise silently counted and nothing leaves.
-/// Said once per process; the text names no value from the envelope.
+/// Item types the "dropped as unattributed" hint names: those that can name a company (by
+/// a tag or an attribute) or a trace, and those enabled by a flag that never do (profile
+/// chunks sample the whole process). Sessions and client reports are left out: they belong
+/// to no request and are dropped under `--unattributed drop` in every deployment, however
+/// the app is set up (docs/consent.md), so a warning would only be noise.
+const HINTED_TYPES: [&str; 7] = [
+    "event",
+    "transaction",
+    "span",
+    "profile",
+    "profile_chunk",
+    "check_in",
+    "trace_metric",
+];
+
+/// Types that never name a company or a trace: only `--unattributed forward` sends them.
+const NEVER_ATTRIBUTED: [&str; 1] = ["profile_chunk"];
+
+/// The first time items of a type are dropped for naming no company, says why and what to
+/// do, naming every type dropped so far: a new user's first items are otherwise silently
+/// counted and nothing leaves. Said once per item type; the text names no value from the
+/// envelope.
 fn hint_unattributed(p: &Pipeline, report: &scrub::Report) {
-    let dropped = ["event", "transaction"].iter().any(|ty| {
-        report
-            .items_dropped
-            .get(ty)
-            .is_some_and(|reasons| reasons.contains_key(consent::DropReason::Unattributed.as_str()))
-    });
-    if dropped && !p.unattributed_hinted.swap(true, Ordering::Relaxed) {
+    let reason = consent::DropReason::Unattributed.as_str();
+    let mut now = 0u32;
+    for (bit, ty) in HINTED_TYPES.iter().enumerate() {
+        let dropped = (report.items_dropped.get(ty)).is_some_and(|r| r.contains_key(reason));
+        if dropped {
+            now |= 1 << bit;
+        }
+    }
+    if now == 0 {
+        return;
+    }
+    let before = p.unattributed_hinted.fetch_or(now, Ordering::Relaxed);
+    if now & !before == 0 {
+        return;
+    }
+    let all = before | now;
+    let named = |never: bool| -> Vec<&str> {
+        (HINTED_TYPES.iter().enumerate())
+            .filter(|(bit, ty)| all & (1 << bit) != 0 && NEVER_ATTRIBUTED.contains(ty) == never)
+            .map(|(_, ty)| *ty)
+            .collect()
+    };
+    let (types, never) = (named(false).join(", "), named(true).join(", "));
+    let tag = &p.policy.config().company_tag;
+    if !types.is_empty() {
         tracing::warn!(
-            company_tag = %p.policy.config().company_tag,
-            "an event naming no company was dropped (--unattributed drop): set the company tag on \
-             the SDK's scope, or pass --unattributed forward to send such events without IDs; \
-             counted in scrubproxy_items_dropped_total{{reason=\"unattributed\"}}, said once"
+            types = %types,
+            company_tag = %tag,
+            "items naming no company were dropped (--unattributed drop): {types}; set the \
+             company on the SDK's scope for every request: sentry_sdk.set_tag(\"{tag}\", id) \
+             for events (2.x and 3.x) and sentry_sdk.set_attribute(\"{tag}\", id) for streamed \
+             spans, logs and metrics (3.x); items of a trace whose other items name it are \
+             attributed to it; or pass --unattributed forward to send such items without IDs; \
+             counted in scrubproxy_items_dropped_total{{reason=\"unattributed\"}}, said once per \
+             item type"
         );
     }
+    if !never.is_empty() {
+        tracing::warn!(
+            types = %never,
+            "items that never name a company or a trace were dropped (--unattributed drop): \
+             {never}; a profile chunk samples the whole process, every company's requests, \
+             so only --unattributed forward sends them; said once"
+        );
+    }
+}
+
+/// Adds what one envelope did to the trace map to the metrics, and its size.
+fn record_trace_map(p: &Pipeline, s: &gate::MapStats) {
+    let entries = [
+        (&metrics::TRACE_MAP_LOOKUPS, ["hit"], s.hits),
+        (&metrics::TRACE_MAP_LOOKUPS, ["miss"], s.misses),
+        (&metrics::TRACE_MAP_LOOKUPS, ["ambiguous"], s.ambiguous),
+        (
+            &metrics::TRACE_MAP_EVICTIONS,
+            ["capacity"],
+            s.changes.evicted,
+        ),
+        (
+            &metrics::TRACE_MAP_EVICTIONS,
+            ["expired"],
+            s.changes.expired,
+        ),
+    ];
+    p.metrics.add_many(
+        (entries.iter())
+            .filter(|(_, _, n)| *n > 0)
+            .map(|(f, l, n)| (*f, &l[..], *n)),
+    );
+    p.metrics
+        .set(&metrics::TRACE_MAP_ENTRIES, &[], p.traces.len() as u64);
 }
 
 /// Adds a removal report to the metrics (counts only: the report holds no values).
@@ -304,3 +425,6 @@ pub fn record(metrics: &Metrics, report: &scrub::Report) {
         (*family, labels, *n)
     }));
 }
+
+#[cfg(test)]
+mod tests;

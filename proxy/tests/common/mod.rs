@@ -497,7 +497,7 @@ pub fn transaction_envelope(event_id: &str) -> Vec<u8> {
         "timestamp": "2025-01-15T10:32:07.120000Z",
         "tags": {"company_id": "7"},
         "contexts": {"trace": {
-            "trace_id": "771a43a4192642f0b136d5159a501700",
+            "trace_id": testkit::canary::trace_id_of(event_id),
             "span_id": "8d2f7c4a1b3e5f60",
             "op": "http.server",
             "status": "ok",

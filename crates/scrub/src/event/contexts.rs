@@ -34,6 +34,13 @@ pub struct Contexts<'a> {
     removed: u32,
 }
 
+impl Contexts<'_> {
+    /// `trace.trace_id`, as sent (read for attribution, before scrubbing).
+    pub(crate) fn trace_id(&self) -> Option<&str> {
+        self.trace.as_ref()?.trace_id.as_ref()?.as_str()
+    }
+}
+
 /// `contexts.os`.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::attribution::Attribution;
 use crate::ctx::{self, Ctx, FILTERED};
 use crate::meta::Seg;
 use crate::names;
@@ -159,7 +160,8 @@ impl User<'_> {
     }
 }
 
-/// `sdk`: name, version, integrations and packages.
+/// `sdk`: name, version, integrations and packages; and `settings`, which the SDK's value
+/// never fills: it is always `{"infer_ip": "never"}` ([`crate::infer`]).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Sdk<'a> {
@@ -171,6 +173,8 @@ pub struct Sdk<'a> {
     integrations: List<Val<'a>>,
     #[serde(borrow, skip_serializing_if = "List::is_empty")]
     packages: List<Package<'a>>,
+    #[serde(skip_deserializing)]
+    settings: crate::infer::SdkSettings,
 }
 
 /// One SDK package.
@@ -223,27 +227,36 @@ pub struct DebugImage<'a> {
     arch: Option<Val<'a>>,
 }
 
-/// Who an event belongs to, read before scrubbing so consent can decide.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Attribution<'e> {
-    /// The company tag's value.
-    pub company: Option<&'e str>,
-    /// `user.id`.
-    pub user: Option<&'e str>,
-}
-
 impl<'a> Event<'a> {
     /// Company and user, as sent; `Err(`[`crate::DROP_AMBIGUOUS_COMPANY`]`)` when the
     /// event names more than one company (see [`company_values`]).
     pub fn attribution(&mut self, company_tag: &str) -> Result<Attribution<'_>, &'static str> {
         let spans = self.spans.0.iter_mut().map(|s| s.tags_mut());
         let company = company_values(company_tag, std::iter::once(&mut self.tags).chain(spans))?;
-        let user = self
-            .user
-            .as_ref()
+        // Fields, not the accessors below: `company` still borrows the tags.
+        let user = (self.user.as_ref())
             .and_then(|u| u.id.as_ref())
             .and_then(Val::as_str);
-        Ok(Attribution { company, user })
+        let trace = self.contexts.as_ref().and_then(|c| c.trace_id());
+        Ok(Attribution {
+            company,
+            user,
+            trace_id: trace.and_then(crate::attribution::TraceId::parse),
+            by: crate::attribution::AttributedBy::Tag,
+        })
+    }
+
+    /// `user.id`, as sent.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user
+            .as_ref()
+            .and_then(|u| u.id.as_ref())
+            .and_then(Val::as_str)
+    }
+
+    /// `contexts.trace.trace_id`, as sent.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.contexts.as_ref().and_then(|c| c.trace_id())
     }
 
     /// Walks the whole event. After this, every kept string has passed the detectors.
@@ -327,9 +340,9 @@ impl<'a> Event<'a> {
         }
         cx.key("tags", |cx| scrub_tags(cx, &mut self.tags, "tags.*"));
         self.scrub_user(cx);
-        if let Some(sdk) = &mut self.sdk {
-            scrub_sdk(sdk, cx);
-        }
+        // Every event says "never infer an IP": the address the ingest would see is the
+        // proxy's egress, not a user's (an event without `sdk` gets one for it).
+        scrub_sdk(self.sdk.get_or_insert_with(Sdk::default), cx);
         scrub_modules(cx, &mut self.modules);
         cx.key("spans", |cx| {
             for (i, s) in self.spans.0.iter_mut().enumerate() {

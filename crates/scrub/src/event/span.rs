@@ -86,6 +86,11 @@ impl<'a> Span<'a> {
         &mut self.tags
     }
 
+    /// The span's `trace_id`, as sent (a standalone span's trace, for attribution).
+    pub(crate) fn trace_id(&self) -> Option<&str> {
+        self.trace_id.as_ref().and_then(Val::as_str)
+    }
+
     /// Walks one span under `spans.N`.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         ctx::hex_id(&mut self.span_id);
