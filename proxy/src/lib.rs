@@ -14,7 +14,7 @@
 //!
 //! Dependencies follow the path: ingest knows the pipeline, the pipeline knows egress, and
 //! no stage knows one upstream of itself or `config`. Stages share only leaves: [`dsn`],
-//! [`admin::metrics`], [`respond`], [`offload`] and the consent view. This file is the
+//! [`metrics`], [`respond`], [`offload`], [`keep`] and [`consent_view`]. This file is the
 //! composition root: [`run`] builds each stage from the [`config::Config`] and wires them;
 //! `main.rs` only parses flags and calls it, so tests run the same code in-process.
 //! `docs/ARCHITECTURE.md` walks through each stage.
@@ -22,9 +22,12 @@
 pub mod admin;
 pub mod config;
 pub mod consent_source;
+pub mod consent_view;
 pub mod dsn;
 pub mod egress;
 pub mod ingest;
+pub mod keep;
+pub mod metrics;
 pub mod offload;
 pub mod pipeline;
 pub mod respond;
@@ -39,12 +42,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::admin::metrics::{self, Metrics};
 use crate::config::{Config, Output};
-use crate::consent_source::{ConsentView, Refresh};
+use crate::consent_source::Refresh;
+use crate::consent_view::ConsentView;
 use crate::egress::sink::Sink;
 use crate::egress::Egress;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 
 /// The running proxy: the config, each stage, and the consent channel that feeds them.
@@ -129,8 +133,7 @@ impl State {
         not_ready(Readiness {
             accepting: self.ingest.accepting.load(Ordering::Relaxed),
             consent: &self.consent_view(),
-            saturated: egress
-                .is_some_and(|e| e.spool.is_none() && e.wal.is_none() && e.queue.fill_above(1.0)),
+            saturated: egress.is_some_and(|e| e.spool.is_none() && e.queue.fill_above(1.0)),
             no_sender: egress.is_some_and(Egress::no_sender),
         })
     }

@@ -11,7 +11,7 @@ use envelope::Envelope;
 
 use crate::config::cli::ScrubArgs;
 use crate::config::{consent_config, parse_size, policy};
-use crate::consent_source::{load_file, ConsentView};
+use crate::consent_view::{load_file, ConsentView};
 use crate::ingest::{self, Reject};
 use crate::pipeline::gate;
 

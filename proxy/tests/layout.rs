@@ -7,35 +7,46 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Which top-level modules each one may name. `lib`/`main` (the composition root) may name
-/// anything; `admin` may be named by the stages only for its `metrics` leaf.
+/// anything. The leaves (`dsn`, `respond`, `offload`, `keep`, `metrics`, `consent_view`)
+/// name nothing in the crate; the stages name each other only downstream.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("dsn", &[]),
     ("respond", &[]),
     ("offload", &[]),
+    ("keep", &[]),
+    ("metrics", &[]),
+    ("consent_view", &[]),
     ("admin", &["consent_source", "respond"]),
-    ("consent_source", &["admin::metrics"]),
+    ("consent_source", &["consent_view", "metrics"]),
     (
         "egress",
-        &["admin::metrics", "consent_source", "dsn", "offload"],
+        &["consent_view", "dsn", "keep", "metrics", "offload"],
     ),
     (
         "pipeline",
         &[
-            "admin::metrics",
-            "consent_source",
+            "consent_view",
             "dsn",
             "egress",
+            "keep",
+            "metrics",
             "offload",
         ],
     ),
     (
         "ingest",
-        &["admin::metrics", "dsn", "offload", "pipeline", "respond"],
+        &["dsn", "metrics", "offload", "pipeline", "respond"],
     ),
     ("config", &["consent_source", "dsn", "egress", "ingest"]),
     (
         "scrub_cmd",
-        &["config", "consent_source", "ingest", "pipeline"],
+        &[
+            "config",
+            "consent_source",
+            "consent_view",
+            "ingest",
+            "pipeline",
+        ],
     ),
 ];
 

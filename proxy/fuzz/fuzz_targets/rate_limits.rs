@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use proxy::dsn::Dsn;
-use proxy::egress::ratelimit::{
+use proxy::egress::upstream::ratelimit::{
     parse_header, RateLimits, CATEGORIES, MAX_ENTRIES, MAX_RETRY_AFTER, MAX_SDK_HEADER,
 };
 

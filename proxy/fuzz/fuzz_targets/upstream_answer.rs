@@ -12,8 +12,8 @@ use std::time::Instant;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use proxy::dsn::Dsn;
-use proxy::egress::answer::{classify, Outcome};
-use proxy::egress::ratelimit::{RateLimits, CATEGORIES, MAX_RETRY_AFTER};
+use proxy::egress::upstream::answer::{classify, Outcome};
+use proxy::egress::upstream::ratelimit::{RateLimits, CATEGORIES, MAX_RETRY_AFTER};
 
 fuzz_target!(|data: &[u8]| {
     let Some((code, rest)) = data.split_first_chunk::<2>() else {

@@ -5,10 +5,8 @@
 //!
 //! Enters: the operator's and orchestrator's requests, and the running proxy's state
 //! through [`Status`] (implemented by the composition root). Leaves: answers only. The
-//! counters themselves live in [`metrics`], which every stage writes to and which depends
-//! on nothing.
-
-pub mod metrics;
+//! counters themselves live in the leaf [`crate::metrics`], which every stage writes to and
+//! which depends on nothing.
 
 use std::convert::Infallible;
 use std::future::Future;

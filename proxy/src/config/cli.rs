@@ -364,8 +364,8 @@ pub struct ServeArgs {
     pub upstream_ca: Option<PathBuf>,
 
     /// Trust anchors for the upstream: webpki (compiled-in Mozilla roots) or native (the OS store).
-    #[arg(long, env = "SENTRY_PROXY_TLS_ROOTS", value_enum, default_value_t = crate::egress::tls::Roots::Webpki)]
-    pub tls_roots: crate::egress::tls::Roots,
+    #[arg(long, env = "SENTRY_PROXY_TLS_ROOTS", value_enum, default_value_t = crate::egress::upstream::tls::Roots::Webpki)]
+    pub tls_roots: crate::egress::upstream::tls::Roots,
 
     /// HTTP CONNECT proxy for egress, e.g. http://proxy.corp:3128 (HTTPS_PROXY is used when unset).
     #[arg(long, env = "SENTRY_PROXY_EGRESS_PROXY", hide_env_values = true)]
@@ -373,8 +373,8 @@ pub struct ServeArgs {
 
     /// Outbound body compression: zstd costs a third of gzip's CPU for the same size; an
     /// upstream that refuses it gets gzip from then on.
-    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_COMPRESSION", value_enum, default_value_t = crate::egress::client::Compression::Zstd)]
-    pub upstream_compression: crate::egress::client::Compression,
+    #[arg(long, env = "SENTRY_PROXY_UPSTREAM_COMPRESSION", value_enum, default_value_t = crate::egress::upstream::client::Compression::Zstd)]
+    pub upstream_compression: crate::egress::upstream::client::Compression,
 
     /// Compression level (gzip 1-9, zstd 1-19); low levels cost little CPU for most of the gain.
     #[arg(

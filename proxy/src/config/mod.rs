@@ -18,8 +18,8 @@ use cli::{LogFormat, ServeArgs, SpoolFsync, SpoolMode};
 
 pub use crate::consent_source::ConsentConfig;
 use crate::dsn::{Dsn, Scheme};
-use crate::egress::client::{Compression, UpstreamConfig};
-use crate::egress::wal::FsyncMode;
+use crate::egress::spool::wal::FsyncMode;
+use crate::egress::upstream::client::{Compression, UpstreamConfig};
 pub use crate::egress::{EgressConfig, EgressSettings};
 pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
@@ -263,7 +263,10 @@ impl TryFrom<ServeArgs> for Config {
         if !dry_run && a.consent.consent_file.is_none() && a.consent.consent_url.is_none() {
             errs.push("a real upstream needs a consent source: set --consent-file or --consent-url (or use --dry-run)".into());
         }
-        let tls = match crate::egress::tls::client_config(a.tls_roots, a.upstream_ca.as_deref()) {
+        let tls = match crate::egress::upstream::tls::client_config(
+            a.tls_roots,
+            a.upstream_ca.as_deref(),
+        ) {
             Ok(t) => Some(t),
             Err(e) => {
                 errs.push(e);

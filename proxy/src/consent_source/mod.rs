@@ -16,9 +16,6 @@
 //! drops whatever is in flight.
 
 mod fetch;
-mod view;
-
-pub use view::{load_file, ConsentView};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,7 +25,8 @@ use consent::DropReason;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::admin::metrics::{self, Metrics};
+use crate::consent_view::{load_file, ConsentView};
+use crate::metrics::{self, Metrics};
 use fetch::{Fetch, Loaded, Loader};
 
 /// Consent sources and policy.

@@ -19,30 +19,20 @@
 //!
 //! | File | What |
 //! |---|---|
-//! | `mod.rs` | [`Egress`]: enqueue, park at shutdown, gauges; its settings |
+//! | `mod.rs` | [`Egress`]: enqueue, requeue, park at shutdown, gauges; its settings |
 //! | `sender.rs` | the senders, the spool replayer and sweeper, the consent re-check, retries |
 //! | `queue.rs` | the bounded memory queue and [`Job`] |
-//! | `spool.rs` | the overflow spool (one file per job) and the stored job format |
-//! | `wal/` | the durable spool: a checksummed write-ahead log with group commit, erasure on revocation |
-//! | `client.rs` | the HTTPS client: compression, `X-Sentry-Auth`, error classes |
-//! | `connector.rs` | the one-host connector and the CONNECT tunnel |
-//! | `tls.rs` | rustls, TLS 1.2+, roots, private CA |
-//! | `answer.rs` | the answer classifier: what an upstream status and its headers mean, clamped |
-//! | `ratelimit.rs` | `X-Sentry-Rate-Limits` parsing (clamped, known categories) and the per-category table |
+//! | `spool/` | [`Spool`]: the overflow files or the durable write-ahead log, one face for both |
+//! | `upstream/` | the HTTPS client, connector, TLS, the answer classifier, rate limits |
 //! | `audit.rs` | the ring of envelopes as sent, for `/audit/recent` |
 //! | `sink.rs` | the dry-run output (stdout, outbox) |
 
-pub mod answer;
 pub mod audit;
-pub mod client;
-pub mod connector;
 pub mod queue;
-pub mod ratelimit;
 mod sender;
 pub mod sink;
 pub mod spool;
-pub mod tls;
-pub mod wal;
+pub mod upstream;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -52,15 +42,14 @@ use std::time::Duration;
 use consent::Unattributed;
 use tokio::sync::watch;
 
-use crate::admin::metrics::{self, Metrics};
-use crate::consent_source::ConsentView;
+use crate::consent_view::ConsentView;
+use crate::metrics::{self, Metrics};
 use audit::Audit;
-use client::{Upstream, UpstreamConfig};
 pub use queue::{Job, Queue};
-use ratelimit::RateLimits;
 pub use sender::{backoff, spawn};
-use spool::Spool;
-use wal::{Wal, WalError};
+use spool::{Kept, Spool, SpoolError};
+use upstream::client::{Upstream, UpstreamConfig};
+use upstream::ratelimit::RateLimits;
 
 /// Everything the egress half is configured with.
 #[derive(Debug, Clone)]
@@ -77,7 +66,7 @@ pub struct EgressConfig {
     pub spool: Option<(PathBuf, u64)>,
     /// Durable spool (every job logged before the SDK's 200) and its fsync mode; `None`:
     /// the spool only takes overflow and shutdown leftovers.
-    pub spool_durable: Option<wal::FsyncMode>,
+    pub spool_durable: Option<spool::wal::FsyncMode>,
     /// Audit ring size.
     pub audit_size: usize,
 }
@@ -100,10 +89,8 @@ pub struct EgressSettings {
 pub struct Egress {
     /// Waiting jobs.
     pub queue: Queue,
-    /// Overflow spool, if configured in that mode.
+    /// The spool (overflow or durable), if configured.
     pub spool: Option<Spool>,
-    /// Durable spool, if configured in that mode.
-    pub wal: Option<Wal>,
     /// The client.
     pub upstream: Upstream,
     /// Limits learned from the upstream.
@@ -159,6 +146,15 @@ pub enum Full {
     SpoolIo,
 }
 
+/// Why a job that is not on disk must go there now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsent {
+    /// Its sender failed and the queue is full.
+    SenderFailed,
+    /// The proxy stops before it was delivered.
+    Shutdown,
+}
+
 /// What enqueueing did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Enqueued {
@@ -177,39 +173,17 @@ impl Egress {
         consent: watch::Receiver<Arc<ConsentView>>,
         unattributed: Unattributed,
     ) -> std::io::Result<Egress> {
-        let (spool, wal) = match (&config.spool, config.spool_durable) {
-            (Some((dir, max)), Some(fsync)) => {
-                let (wal, recovered) = Wal::open(dir, *max, fsync)?;
-                if recovered.torn > 0 {
-                    tracing::warn!(
-                        records = recovered.torn,
-                        "spool: torn or corrupt records after a crash were skipped"
-                    );
-                    metrics.add(
-                        &metrics::ITEMS_DROPPED,
-                        &["envelope", "spool_torn"],
-                        recovered.torn as u64,
-                    );
-                }
-                if recovered.corrupt > 0 {
-                    metrics.add(
-                        &metrics::ITEMS_DROPPED,
-                        &["envelope", "spool_corrupt"],
-                        recovered.corrupt as u64,
-                    );
-                }
-                if recovered.live > 0 {
-                    tracing::info!(envelopes = recovered.live, "spool: replaying");
-                }
-                (None, Some(wal))
+        let spool = match &config.spool {
+            Some((dir, max)) => {
+                let (spool, recovered) = Spool::open(dir, *max, config.spool_durable)?;
+                report_recovered(&metrics, &recovered);
+                Some(spool)
             }
-            (Some((dir, max)), None) => (Some(Spool::open(dir, *max)?), None),
-            (None, _) => (None, None),
+            None => None,
         };
         Ok(Egress {
             queue: Queue::new(config.queue_max_envelopes, config.queue_max_bytes),
             spool,
-            wal,
             upstream: Upstream::new(config.client.clone()),
             limits: RateLimits::default(),
             audit: Audit::new(config.audit_size),
@@ -229,16 +203,17 @@ impl Egress {
     /// first. `Err` gives it back with the reason: no room anywhere.
     #[allow(clippy::result_large_err)]
     pub async fn enqueue(&self, mut job: Job) -> Result<Enqueued, (Job, Full)> {
-        if let Some(wal) = &self.wal {
-            match wal.append(&job).await {
-                Ok(id) => {
-                    job.wal_id = Some(id);
+        if let Some(spool) = &self.spool {
+            match spool.log(&mut job).await {
+                Ok(true) => {
                     self.spool_recovered();
+                    self.metrics.inc(&metrics::SPOOL_WRITES, &["durable"]);
                 }
-                Err(WalError::Full) => {
+                Ok(false) => {}
+                Err(SpoolError::Full) => {
                     if self.spool_full.fail() {
                         tracing::warn!(
-                            max_bytes = wal.max_bytes(),
+                            max_bytes = spool.max_bytes(),
                             "spool full: envelopes are refused with 503 spool_full until the upstream takes some"
                         );
                     }
@@ -249,17 +224,6 @@ impl Egress {
                     return Err((job, Full::SpoolIo));
                 }
             }
-            self.metrics.inc(&metrics::SPOOL_WRITES, &["durable"]);
-            return match self.queue.try_push(job) {
-                Ok(()) => Ok(Enqueued::Queued),
-                Err(job) => {
-                    // On disk only: the replayer loads it when the queue has room.
-                    if let Some(id) = job.wal_id {
-                        wal.defer(id);
-                    }
-                    Ok(Enqueued::Spooled)
-                }
-            };
         }
         let job = match self.queue.try_push(job) {
             Ok(()) => return Ok(Enqueued::Queued),
@@ -268,25 +232,32 @@ impl Egress {
         let Some(spool) = &self.spool else {
             return Err((job, Full::Queue));
         };
-        // The write fsyncs: keep it off the async workers where the runtime allows.
-        let written = crate::offload::offload(true, || spool.write(&job));
-        let metrics = &self.metrics;
-        match written {
-            Ok(evicted) => {
-                metrics.inc(&metrics::SPOOL_WRITES, &["queue_full"]);
-                if evicted > 0 {
-                    metrics.add(
-                        &metrics::ITEMS_DROPPED,
-                        &["envelope", "spool_overflow"],
-                        evicted as u64,
-                    );
-                }
+        // A durable job is already on disk (only marked so); an overflow write fsyncs: keep
+        // it off the async workers where the runtime allows.
+        let kept = crate::offload::offload(job.spooled.is_none(), || spool.keep(&job));
+        match kept {
+            Ok(Kept::GivenBack) => Ok(Enqueued::Spooled),
+            Ok(Kept::Written { evicted }) => {
+                self.count_written("queue_full", evicted);
                 Ok(Enqueued::Spooled)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "spool write failed");
                 Err((job, Full::Queue))
             }
+        }
+    }
+
+    /// A job was written to the overflow spool (`why`), evicting `evicted` older ones.
+    fn count_written(&self, why: &'static str, evicted: usize) {
+        let metrics = &self.metrics;
+        metrics.inc(&metrics::SPOOL_WRITES, &[why]);
+        if evicted > 0 {
+            metrics.add(
+                &metrics::ITEMS_DROPPED,
+                &["envelope", "spool_overflow"],
+                evicted as u64,
+            );
         }
     }
 
@@ -301,25 +272,37 @@ impl Egress {
     /// spool is released to it; any other goes back to the queue, or, when that is full, to
     /// the spool, and without either it is counted lost (`sender_failed`).
     pub fn requeue(&self, job: Job) {
-        if let (Some(wal), Some(id)) = (&self.wal, job.wal_id) {
-            wal.defer(id);
-            return;
-        }
-        if let (Some(spool), Some(path)) = (&self.spool, &job.spool_file) {
-            spool.release(path);
+        if self.spool.as_ref().is_some_and(|s| s.give_back(&job)) {
             return;
         }
         let Err(job) = self.queue.try_push(job) else {
             return;
         };
-        let written = self.spool.as_ref().map(|s| s.write(&job));
-        match written {
-            Some(Ok(_)) => self.metrics.inc(&metrics::SPOOL_WRITES, &["queue_full"]),
+        self.keep_or_count(job, Unsent::SenderFailed);
+    }
+
+    /// A job with no copy on disk that no queue takes: written to the spool, or, without a
+    /// spool or when the write fails, counted lost.
+    fn keep_or_count(&self, job: Job, unsent: Unsent) {
+        let (written, lost) = match unsent {
+            Unsent::SenderFailed => ("queue_full", "sender_failed"),
+            Unsent::Shutdown => ("shutdown", "shutdown_unsent"),
+        };
+        match self.spool.as_ref().map(|s| s.keep(&job)) {
+            Some(Ok(Kept::Written { evicted })) => self.count_written(written, evicted),
+            Some(Ok(Kept::GivenBack)) => {}
             Some(Err(e)) => {
-                tracing::error!(error = %e, "could not spool the envelope of a failed sender: lost");
-                count_items(&self.metrics, &job, "sender_failed");
+                match unsent {
+                    Unsent::SenderFailed => {
+                        tracing::error!(error = %e, "could not spool the envelope of a failed sender: lost")
+                    }
+                    Unsent::Shutdown => {
+                        tracing::error!(error = %e, "could not spool at shutdown: envelope lost")
+                    }
+                }
+                count_items(&self.metrics, &job, lost);
             }
-            None => count_items(&self.metrics, &job, "sender_failed"),
+            None => count_items(&self.metrics, &job, lost),
         }
     }
 
@@ -335,19 +318,18 @@ impl Egress {
         metrics.set(&metrics::QUEUE_BYTES, &[], self.queue.bytes() as u64);
         if let Some(s) = &self.spool {
             metrics.set(&metrics::SPOOL_BYTES, &[], s.bytes());
-        }
-        if let Some(w) = &self.wal {
-            metrics.set(&metrics::SPOOL_BYTES, &[], w.bytes());
-            metrics.set(&metrics::SPOOL_ENVELOPES, &[], w.live() as u64);
+            if let Some(n) = s.envelopes() {
+                metrics.set(&metrics::SPOOL_ENVELOPES, &[], n as u64);
+            }
         }
     }
 
     /// A durable append failed: warn at the first failure of a burst only, with the
     /// error's kind (never content), so a failing disk does not flood the logs.
-    fn spool_failed(&self, e: &WalError) {
+    fn spool_failed(&self, e: &SpoolError) {
         if self.spool_io.fail() {
             let kind = match e {
-                WalError::Io(io) => io.kind(),
+                SpoolError::Io(io) => io.kind(),
                 _ => std::io::ErrorKind::Other,
             };
             tracing::warn!(
@@ -384,13 +366,13 @@ impl Egress {
     /// bytes leave the disk now rather than when a sender reaches them. Only a document
     /// withdraws consent: a closed gate (no document yet, or one too old) holds the spool.
     pub async fn sweep(&self) {
-        let Some(wal) = &self.wal else { return };
+        let Some(spool) = &self.spool else { return };
         let view = self.consent.borrow().clone();
         if !matches!(*view, ConsentView::Document(_)) {
             return;
         }
-        let revoked = wal
-            .revoke(None, |company, ids| self.allowed(&view, company, ids))
+        let revoked = spool
+            .revoke(|company, ids| self.allowed(&view, company, ids))
             .await;
         if revoked.jobs > 0 {
             tracing::info!(
@@ -403,41 +385,53 @@ impl Egress {
         self.gauges();
     }
 
-    fn count_revoked(&self, revoked: &wal::Revoked) {
+    fn count_revoked(&self, revoked: &spool::wal::Revoked) {
         for (ty, n) in &revoked.items {
             self.metrics
                 .add(&metrics::ITEMS_DROPPED, &[ty, "consent_revoked"], *n);
         }
     }
 
-    /// Done with a job: delivered or dropped. Its spool file goes.
+    /// Done with a job: delivered or dropped. Its copy on disk goes.
     fn finish(&self, job: &Job) {
-        if let (Some(wal), Some(id)) = (&self.wal, job.wal_id) {
-            wal.done(id);
-        }
-        if let (Some(spool), Some(path)) = (&self.spool, &job.spool_file) {
-            spool.remove(path);
+        if let Some(spool) = &self.spool {
+            spool.done(job);
         }
     }
 
-    /// Shutdown: a job not delivered goes to the spool (or is counted lost without one).
+    /// Shutdown: a job not delivered stays on disk, or goes there (or is counted lost
+    /// without a spool). A durable job is already on disk: replayed at the next start.
     pub fn park(&self, job: Job) {
-        let metrics = &*self.metrics;
-        if job.wal_id.is_some() {
-            // Already durable: replayed at the next start.
+        if self.spool.as_ref().is_some_and(|s| s.give_back(&job)) {
             return;
         }
-        match (&self.spool, &job.spool_file) {
-            (Some(spool), Some(path)) => spool.release(path),
-            (Some(spool), None) => match spool.write(&job) {
-                Ok(_) => metrics.inc(&metrics::SPOOL_WRITES, &["shutdown"]),
-                Err(e) => {
-                    tracing::error!(error = %e, "could not spool at shutdown: envelope lost");
-                    count_items(metrics, &job, "shutdown_unsent");
-                }
-            },
-            (None, _) => count_items(metrics, &job, "shutdown_unsent"),
-        }
+        self.keep_or_count(job, Unsent::Shutdown);
+    }
+}
+
+/// What recovery found in the spool at open: torn and corrupt records are counted as
+/// dropped (and the torn ones logged), the live ones announced.
+fn report_recovered(metrics: &Metrics, recovered: &spool::wal::Recovered) {
+    if recovered.torn > 0 {
+        tracing::warn!(
+            records = recovered.torn,
+            "spool: torn or corrupt records after a crash were skipped"
+        );
+        metrics.add(
+            &metrics::ITEMS_DROPPED,
+            &["envelope", "spool_torn"],
+            recovered.torn as u64,
+        );
+    }
+    if recovered.corrupt > 0 {
+        metrics.add(
+            &metrics::ITEMS_DROPPED,
+            &["envelope", "spool_corrupt"],
+            recovered.corrupt as u64,
+        );
+    }
+    if recovered.live > 0 {
+        tracing::info!(envelopes = recovered.live, "spool: replaying");
     }
 }
 
@@ -445,13 +439,4 @@ fn count_items(metrics: &Metrics, job: &Job, reason: &'static str) {
     for item in job.envelope.items() {
         metrics.inc(&metrics::ITEMS_DROPPED, &[item.ty().label(), reason]);
     }
-}
-
-/// Keeps the elements whose flag is true (items and their parallel consent facts).
-pub fn retain_by<T>(v: &mut Vec<T>, keep: &[bool]) {
-    let mut i = 0;
-    v.retain(|_| {
-        i += 1;
-        keep.get(i - 1).copied().unwrap_or(false)
-    });
 }

@@ -2,7 +2,6 @@
 //! When it is full the SDK gets 429 (or, with a spool, the job goes to disk).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -10,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use envelope::Envelope;
 use tokio::sync::Notify;
 
+use super::spool::Spooled;
 use crate::dsn::Dsn;
 
 /// One scrubbed envelope on its way upstream.
@@ -25,10 +25,9 @@ pub struct Job {
     pub client: Option<String>,
     /// When the SDK handed it over: retries stop at `--retry-max-age` from here.
     pub accepted_at: SystemTime,
-    /// The spool file holding it, removed once the job is done.
-    pub spool_file: Option<PathBuf>,
-    /// Its record in the durable spool's log, tombstoned once the job is done.
-    pub wal_id: Option<u64>,
+    /// Its copy on disk, if any (a spool file, or a record of the durable log): removed or
+    /// tombstoned once the job is done.
+    pub spooled: Option<Spooled>,
 }
 
 impl Job {
@@ -155,8 +154,7 @@ mod tests {
             upstream: Arc::new("https://k@h/1".parse().unwrap()),
             client: None,
             accepted_at: SystemTime::now(),
-            spool_file: None,
-            wal_id: None,
+            spooled: None,
         }
     }
 

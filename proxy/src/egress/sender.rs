@@ -12,11 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::answer::{self, Outcome};
-use super::wal::Resolved;
-use super::{count_items, ratelimit, retain_by, Egress, Job};
-use crate::admin::metrics;
-use crate::consent_source::ConsentView;
+use super::spool::{Followed, Spool};
+use super::upstream::answer::{self, Outcome};
+use super::upstream::ratelimit;
+use super::{count_items, Egress, Job};
+use crate::consent_view::ConsentView;
+use crate::metrics;
 
 /// Starts the senders (each under a supervisor that restarts it if it panics or ends), and
 /// with a spool its replayer (and with a durable one its sweeper); they stop when `stop`
@@ -29,10 +30,10 @@ pub fn spawn(egress: Arc<Egress>, stop: watch::Receiver<bool>) -> Vec<tokio::tas
         let make = move || tokio::spawn(sender(e.clone(), s.clone()));
         tasks.push(tokio::spawn(supervise(make, egress.clone(), stop.clone())));
     }
-    if egress.wal.is_some() {
+    if egress.spool.as_ref().is_some_and(Spool::is_durable) {
         tasks.push(tokio::spawn(sweeper(egress.clone(), stop.clone())));
     }
-    if egress.spool.is_some() || egress.wal.is_some() {
+    if egress.spool.is_some() {
         tasks.push(tokio::spawn(replayer(egress, stop)));
     }
     tasks
@@ -149,57 +150,10 @@ async fn sweeper(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// The two spools seen by the replayer: where the next job on disk only comes from, how a
-/// job that found no room goes back, and how often to look.
-trait Replay {
-    /// The oldest job on disk only, loaded (marked in memory until done or given back).
-    fn next(&self) -> Option<Result<Job, String>>;
-    /// The queue had no room after all: back to disk only, replayed later.
-    fn give_back(&self, job: &Job);
-}
-
-impl Replay for super::Spool {
-    fn next(&self) -> Option<Result<Job, String>> {
-        super::Spool::next(self).map(|r| r.map_err(|e| e.to_string()))
-    }
-
-    fn give_back(&self, job: &Job) {
-        if let Some(p) = &job.spool_file {
-            self.release(p);
-        }
-    }
-}
-
-impl Replay for super::Wal {
-    fn next(&self) -> Option<Result<Job, String>> {
-        self.next_deferred().map(|r| r.map_err(|e| e.to_string()))
-    }
-
-    fn give_back(&self, job: &Job) {
-        if let Some(id) = job.wal_id {
-            self.defer(id);
-        }
-    }
-}
-
 /// Moves spooled jobs into the queue while it is under half full. A job that does not load
 /// is dropped (deleted or tombstoned) and counted `spool_corrupt`.
-async fn replayer(egress: Arc<Egress>, stop: watch::Receiver<bool>) {
-    // The log is polled more often: in durable mode it is where a full queue's overflow
-    // waits, so it is the SDKs' latency to the upstream, not a rare leftover.
-    match (&egress.wal, &egress.spool) {
-        (Some(wal), _) => replay(&egress, wal, Duration::from_millis(50), stop).await,
-        (None, Some(spool)) => replay(&egress, spool, Duration::from_millis(250), stop).await,
-        (None, None) => {}
-    }
-}
-
-async fn replay(
-    egress: &Egress,
-    spool: &impl Replay,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
+    let Some(spool) = &egress.spool else { return };
     loop {
         while !egress.queue.fill_above(0.5) && !*stop.borrow() {
             match spool.next() {
@@ -221,7 +175,7 @@ async fn replay(
         egress.gauges();
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep(spool.replay_every()) => {}
         }
     }
 }
@@ -357,68 +311,59 @@ async fn hold_while_consent_unknown(
 /// `consent_revoked`; items of a rate-limited category as `rate_limited`.
 async fn recheck(egress: &Egress, job: &mut Job) {
     let view = egress.consent.borrow().clone();
-    match (&egress.wal, job.wal_id) {
-        (Some(wal), Some(id)) => {
-            // A durable job: the log erases and counts (a sweep may have done it already),
-            // and this copy follows what became of its record.
-            let revoked = wal
-                .revoke(Some(id), |c, ids| egress.allowed(&view, c, ids))
-                .await;
+    let allowed = |c: Option<&str>, ids: bool| egress.allowed(&view, c, ids);
+    let followed = match &egress.spool {
+        Some(spool) => spool.follow(job, allowed).await,
+        None => None,
+    };
+    match followed {
+        // A durable job: the log erases and counts (a sweep may have done it already), and
+        // this copy follows what became of its record.
+        Some((revoked, followed)) => {
             egress.count_revoked(&revoked);
-            match wal.resolve(id) {
-                Resolved::Same => {}
-                Resolved::Gone => {
-                    job.envelope.items_mut().clear();
-                    job.consent.clear();
+            match followed {
+                Followed::Same => {}
+                Followed::Moved(rewritten) => *job = rewritten,
+                Followed::Gone => {
+                    clear(job);
                     return;
                 }
-                Resolved::Moved(new) => match wal.load(new) {
-                    Ok(rewritten) => *job = rewritten,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "spooled envelope dropped");
-                        count_items(&egress.metrics, job, "spool_corrupt");
-                        wal.done(new);
-                        job.envelope.items_mut().clear();
-                        job.consent.clear();
-                        return;
-                    }
-                },
+                Followed::Corrupt(e) => {
+                    tracing::warn!(error = %e, "spooled envelope dropped");
+                    count_items(&egress.metrics, job, "spool_corrupt");
+                    clear(job);
+                    return;
+                }
             }
         }
-        _ => {
-            let keep: Vec<bool> = (job.envelope.items().iter().zip(&job.consent))
-                .map(|(item, c)| {
-                    let ok = egress.allowed(&view, c.company.as_deref(), c.ids_allowed);
-                    if !ok {
-                        let labels = [item.ty().label(), "consent_revoked"];
-                        egress.metrics.inc(&metrics::ITEMS_DROPPED, &labels);
-                    }
-                    ok
-                })
-                .collect();
-            if !keep.iter().all(|k| *k) {
-                retain_by(job.envelope.items_mut(), &keep);
-                retain_by(&mut job.consent, &keep);
-            }
+        None => {
+            crate::keep::retain_pairs(job.envelope.items_mut(), &mut job.consent, |item, c| {
+                let ok = allowed(c.company.as_deref(), c.ids_allowed);
+                if !ok {
+                    let labels = [item.ty().label(), "consent_revoked"];
+                    egress.metrics.inc(&metrics::ITEMS_DROPPED, &labels);
+                }
+                ok
+            });
         }
     }
     let now = Instant::now();
-    let keep: Vec<bool> = (job.envelope.items().iter())
-        .map(|item| {
-            let limited = ratelimit::category(item.ty())
-                .is_some_and(|cat| egress.limits.is_limited(cat, &job.upstream, now));
-            if limited {
-                let labels = [item.ty().label(), "rate_limited"];
-                egress.metrics.inc(&metrics::ITEMS_DROPPED, &labels);
-            }
-            !limited
-        })
-        .collect();
-    if keep.iter().all(|k| *k) {
-        return;
-    }
-    retain_by(job.envelope.items_mut(), &keep);
-    retain_by(&mut job.consent, &keep);
+    let upstream = &job.upstream;
+    crate::keep::retain_pairs(job.envelope.items_mut(), &mut job.consent, |item, _| {
+        let limited = ratelimit::category(item.ty())
+            .is_some_and(|cat| egress.limits.is_limited(cat, upstream, now));
+        if limited {
+            let labels = [item.ty().label(), "rate_limited"];
+            egress.metrics.inc(&metrics::ITEMS_DROPPED, &labels);
+        }
+        !limited
+    });
+}
+
+/// Empties a job whose record is gone: nothing of it is sent.
+fn clear(job: &mut Job) {
+    job.envelope.items_mut().clear();
+    job.consent.clear();
 }
 
 /// A `&'static str` for a status code (labels must come from a closed set).

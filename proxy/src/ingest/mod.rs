@@ -29,7 +29,7 @@ use http::{header, HeaderMap};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use crate::admin::metrics::Metrics;
+use crate::metrics::Metrics;
 pub use crate::pipeline::Ingested;
 use crate::pipeline::Pipeline;
 use auth::RequestAuth;

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::{check_head, parse_body, read_body, Endpoint, Ingest, Reject};
-use crate::admin::metrics;
+use crate::metrics;
 use crate::pipeline;
 use crate::respond::json;
 

@@ -11,7 +11,7 @@ use envelope::ItemType;
 use scrub::{Attribution, Learned, TraceCompany, TraceId};
 
 use super::traces::{Changes, TraceMap};
-use crate::consent_source::ConsentView;
+use crate::consent_view::ConsentView;
 
 /// The scrubber's decision for a verdict.
 pub fn decision(v: Verdict) -> scrub::Decision {

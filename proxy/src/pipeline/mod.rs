@@ -18,11 +18,12 @@ use consent::Unattributed;
 use envelope::Envelope;
 use tokio::sync::watch;
 
-use crate::admin::metrics::{self, Metrics};
-use crate::consent_source::ConsentView;
+use crate::consent_view::ConsentView;
 use crate::dsn::Dsn;
 use crate::egress::sink::Sink;
-use crate::egress::{ratelimit, retain_by, Egress, Enqueued, Full, Job};
+use crate::egress::upstream::ratelimit;
+use crate::egress::{Egress, Enqueued, Full, Job};
+use crate::metrics::{self, Metrics};
 use traces::{TraceMap, TraceMapSettings};
 
 /// A request that passed ingest: the pipeline's input.
@@ -229,8 +230,7 @@ async fn enqueue(
         upstream: upstream.clone(),
         client,
         accepted_at: SystemTime::now(),
-        spool_file: None,
-        wal_id: None,
+        spooled: None,
     };
     match egress.enqueue(job).await {
         Ok(how) => {
@@ -282,28 +282,16 @@ fn drop_rate_limited(
     kept: &mut Vec<scrub::KeptConsent>,
 ) -> bool {
     let now = Instant::now();
-    let keep: Vec<bool> = env
-        .items()
-        .iter()
-        .map(|item| {
-            !ratelimit::category(item.ty())
-                .is_some_and(|c| egress.limits.is_limited(c, upstream, now))
-        })
-        .collect();
-    if keep.iter().all(|k| *k) {
-        return false;
-    }
-    for (item, k) in env.items().iter().zip(&keep) {
-        if !k {
-            metrics.inc(
-                &metrics::ITEMS_DROPPED,
-                &[item.ty().label(), "rate_limited"],
-            );
+    let removed = crate::keep::retain_pairs(env.items_mut(), kept, |item, _| {
+        let limited = ratelimit::category(item.ty())
+            .is_some_and(|c| egress.limits.is_limited(c, upstream, now));
+        if limited {
+            let labels = [item.ty().label(), "rate_limited"];
+            metrics.inc(&metrics::ITEMS_DROPPED, &labels);
         }
-    }
-    retain_by(env.items_mut(), &keep);
-    retain_by(kept, &keep);
-    true
+        !limited
+    });
+    removed > 0
 }
 
 /// Item types the "dropped as unattributed" hint names: those that can name a company (by

@@ -13,9 +13,9 @@ use tokio::sync::watch;
 
 use super::traces::TraceMapSettings;
 use super::{process, Clock, Ingested, Output, Pipeline};
-use crate::admin::metrics::{self, Metrics};
-use crate::consent_source::ConsentView;
+use crate::consent_view::ConsentView;
 use crate::egress::sink::Sink;
+use crate::metrics::{self, Metrics};
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
 

@@ -1,9 +1,9 @@
 use std::sync::atomic::AtomicU32;
 
 use super::*;
-use crate::admin::metrics::Metrics;
-use crate::egress::client::{Compression, UpstreamConfig};
+use crate::egress::upstream::client::{Compression, UpstreamConfig};
 use crate::egress::{EgressConfig, EgressSettings};
+use crate::metrics::Metrics;
 
 #[test]
 fn backoff_grows_and_is_bounded() {
@@ -18,8 +18,11 @@ fn backoff_grows_and_is_bounded() {
 
 /// An egress half whose upstream is never contacted, with `senders` slots.
 fn egress(senders: usize, spool: Option<std::path::PathBuf>) -> Arc<Egress> {
-    let tls = crate::egress::tls::client_config(crate::egress::tls::Roots::Webpki, None)
-        .expect("webpki roots");
+    let tls = crate::egress::upstream::tls::client_config(
+        crate::egress::upstream::tls::Roots::Webpki,
+        None,
+    )
+    .expect("webpki roots");
     let config = EgressConfig {
         client: UpstreamConfig {
             host: "127.0.0.1".into(),
@@ -72,8 +75,7 @@ fn job(n: u8) -> Job {
         upstream: Arc::new("https://abc@h.example/1".parse().expect("dsn")),
         client: None,
         accepted_at: SystemTime::now(),
-        spool_file: None,
-        wal_id: None,
+        spooled: None,
     }
 }
 
@@ -138,16 +140,10 @@ async fn a_job_held_by_a_failed_sender_is_queued_again() {
     spooled.requeue(job(3));
     spooled.requeue(job(4));
     assert_eq!(spooled.queue.len(), 1);
-    assert_eq!(
-        spooled
-            .spool
-            .as_ref()
-            .expect("spool")
-            .list()
-            .expect("list")
-            .len(),
-        1
-    );
+    let Some(Spool::Overflow(files)) = &spooled.spool else {
+        panic!("an overflow spool")
+    };
+    assert_eq!(files.list().expect("list").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

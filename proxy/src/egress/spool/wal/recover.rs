@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::record::{scan, DONE, PREFIX, PUT};
 use super::{facts_of, segment_path, Live, Loc, Recovered, Segment, State};
-use crate::egress::spool;
+use crate::egress::spool::format;
 
 /// Segment numbers in `dir`, in order.
 fn segments(dir: &Path) -> std::io::Result<Vec<u64>> {
@@ -54,7 +54,7 @@ pub(super) fn recover(dir: &Path) -> std::io::Result<(State, Recovered)> {
                     let start = r.offset as usize + PREFIX + super::record::HEADER;
                     let end = r.offset as usize + r.len as usize;
                     let body = bytes::Bytes::copy_from_slice(&bytes[start..end]);
-                    match spool::decode(body) {
+                    match format::decode(body) {
                         Ok(job) => {
                             let loc = Loc {
                                 segment: n,

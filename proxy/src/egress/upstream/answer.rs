@@ -87,7 +87,7 @@ pub fn classify(status: StatusCode, headers: &HeaderMap) -> Classified {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::egress::ratelimit::{Scope, MAX_RETRY_AFTER};
+    use crate::egress::upstream::ratelimit::{Scope, MAX_RETRY_AFTER};
 
     fn answer(status: u16, headers: &[(&str, &str)]) -> Classified {
         let mut map = HeaderMap::new();

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! len: u32 LE (of kind + body) | crc32: u32 LE (of kind + body) | kind: u8 | body
-//! kind 1 (put):  id: u64 LE, then the job (spool::encode: a JSON metadata line, the envelope)
+//! kind 1 (put):  id: u64 LE, then the job (format::encode: a JSON metadata line, the envelope)
 //! kind 2 (done): id: u64 LE, then zero bytes or none
 //! ```
 //!
@@ -12,7 +12,7 @@
 //! because it has not changed since the first durable spool: old logs replay as they are.
 
 use crate::egress::queue::Job;
-use crate::egress::spool;
+use crate::egress::spool::format;
 
 /// Bytes of a record before its kind: length and checksum.
 pub(super) const PREFIX: usize = 8;
@@ -26,11 +26,11 @@ pub(super) const DONE: u8 = 2;
 /// A put record of `job` with id 0, encoded straight into one buffer of the right size (no
 /// intermediate body, no growth); [`set_id`] gives it its id and checksum.
 pub(super) fn put_record(job: &Job) -> Vec<u8> {
-    let mut out = Vec::with_capacity(PREFIX + HEADER + spool::encoded_len_hint(job));
+    let mut out = Vec::with_capacity(PREFIX + HEADER + format::encoded_len_hint(job));
     out.extend_from_slice(&[0; PREFIX]);
     out.push(PUT);
     out.extend_from_slice(&[0; 8]);
-    spool::encode_into(job, &mut out);
+    format::encode_into(job, &mut out);
     let len = (out.len() - PREFIX) as u32;
     out[..4].copy_from_slice(&len.to_le_bytes());
     out

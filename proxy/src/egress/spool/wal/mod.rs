@@ -41,8 +41,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
-use super::queue::Job;
-use super::spool;
+use super::format;
+use super::Spooled;
+use crate::egress::queue::Job;
 use record::{put_record, scan, set_id, HEADER, PREFIX, PUT};
 pub use revoke::{Resolved, Revoked};
 
@@ -62,19 +63,8 @@ pub enum FsyncMode {
 /// the next one starts.
 const SEGMENT_BYTES: u64 = 8 << 20;
 
-/// Why an append failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WalError {
-    /// The log is at `--spool-max-bytes`.
-    #[error("spool full")]
-    Full,
-    /// Disk trouble: the write or its sync failed (disk full, `EIO`, a file size limit …).
-    #[error("spool i/o: {0}")]
-    Io(#[from] std::io::Error),
-    /// A record that does not decode.
-    #[error("spool record is corrupt")]
-    Corrupt,
-}
+/// Why an append or a load failed: the spool's one error type.
+pub use super::SpoolError as WalError;
 
 /// Where a live put is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +176,7 @@ fn facts_of(job: &Job) -> Box<[Fact]> {
 impl Wal {
     /// Opens (creating) the log in `dir`, recovers it, and starts the writer thread.
     pub fn open(dir: &Path, max_bytes: u64, mode: FsyncMode) -> std::io::Result<(Wal, Recovered)> {
-        spool::create_private_dir(dir)?;
+        format::create_private_dir(dir)?;
         let (mut state, recovered) = recover::recover(dir)?;
         let file = OpenOptions::new()
             .mode(0o600)
@@ -355,9 +345,9 @@ impl Wal {
             (Some(r), None) if r.kind == PUT && r.id == id => {}
             _ => return Err(WalError::Corrupt),
         }
-        let mut job = spool::decode(bytes::Bytes::from(buf).slice(PREFIX + HEADER..))
+        let mut job = format::decode(bytes::Bytes::from(buf).slice(PREFIX + HEADER..))
             .map_err(|_| WalError::Corrupt)?;
-        job.wal_id = Some(id);
+        job.spooled = Some(Spooled::Record(id));
         Ok(job)
     }
 

@@ -261,7 +261,7 @@ impl Writer {
 
     fn rotate_segment(&mut self, st: &mut State) -> std::io::Result<()> {
         let next = st.active + 1;
-        self.file = crate::egress::spool::private_file()
+        self.file = crate::egress::spool::format::private_file()
             .create(true)
             .append(true)
             .open(segment_path(&self.dir, next))?;

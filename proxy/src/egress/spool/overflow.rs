@@ -2,54 +2,25 @@
 //! fsync, rename, fsync of the folder), replayed oldest first, bounded in bytes (the oldest
 //! files go first, counted).
 //!
-//! File format: one JSON line of metadata (upstream DSN, client, acceptance time, per-item
-//! consent facts), then the scrubbed envelope exactly as it would be sent.
+//! File format: [`super::format`], one job per file.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
 
 use bytes::Bytes;
-use envelope::Envelope;
-use serde::{Deserialize, Serialize};
 
-use super::queue::Job;
+use super::format::{accepted_ms, create_private_dir, decode, encode, private_file};
+use super::{SpoolError, Spooled};
+use crate::egress::queue::Job;
 
 const EXT: &str = "job";
 
-#[derive(Serialize, Deserialize)]
-struct Meta {
-    v: u32,
-    upstream: String,
-    client: Option<String>,
-    accepted_ms: u64,
-    consent: Vec<ItemMeta>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ItemMeta {
-    company: Option<String>,
-    ids: bool,
-}
-
-/// Why a spool file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SpoolError {
-    /// Disk trouble.
-    #[error("spool i/o: {0}")]
-    Io(#[from] std::io::Error),
-    /// A file that is not a job (truncated by a crash before rename cannot happen; this is
-    /// foreign or damaged content).
-    #[error("spool file is corrupt")]
-    Corrupt,
-}
-
-/// The spool folder and its accounting.
+/// The overflow spool's folder and its accounting.
 #[derive(Debug)]
-pub struct Spool {
+pub struct Overflow {
     dir: PathBuf,
     max_bytes: u64,
     bytes: AtomicU64,
@@ -58,9 +29,9 @@ pub struct Spool {
     in_flight: Mutex<HashSet<PathBuf>>,
 }
 
-impl Spool {
+impl Overflow {
     /// Opens (creating) the folder, removes temporary leftovers of a crash, and counts bytes.
-    pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<Spool> {
+    pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<Overflow> {
         create_private_dir(dir)?;
         let mut bytes = 0;
         for entry in std::fs::read_dir(dir)? {
@@ -72,13 +43,18 @@ impl Spool {
                 bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
             }
         }
-        Ok(Spool {
+        Ok(Overflow {
             dir: dir.to_owned(),
             max_bytes,
             bytes: AtomicU64::new(bytes),
             seq: AtomicUsize::new(0),
             in_flight: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// The cap, `--spool-max-bytes`.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// Bytes on disk.
@@ -164,7 +140,7 @@ impl Spool {
     fn load(&self, path: &Path) -> Result<Job, SpoolError> {
         let raw = std::fs::read(path)?;
         let mut job = decode(Bytes::from(raw))?;
-        job.spool_file = Some(path.to_owned());
+        job.spooled = Some(Spooled::File(path.to_owned()));
         Ok(job)
     }
 
@@ -184,140 +160,13 @@ impl Spool {
     }
 }
 
-fn accepted_ms(job: &Job) -> u64 {
-    job.accepted_at
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// A job as stored: one JSON line of metadata (upstream DSN, client, acceptance time,
-/// per-item consent facts), then the scrubbed envelope exactly as it would be sent.
-/// Shared by the spool files and the durable log.
-pub fn encode(job: &Job) -> Vec<u8> {
-    let mut body = Vec::with_capacity(encoded_len_hint(job));
-    encode_into(job, &mut body);
-    body
-}
-
-/// Appends what [`encode`] returns to `out`, borrowing from the job: the durable log writes
-/// it straight into its record.
-pub fn encode_into(job: &Job, out: &mut Vec<u8>) {
-    let meta = MetaRef {
-        v: 1,
-        upstream: &job.upstream,
-        client: job.client.as_deref(),
-        accepted_ms: accepted_ms(job),
-        consent: ConsentRef(&job.consent),
-    };
-    // Writing into a Vec cannot fail, and these types always serialize.
-    let _ = serde_json::to_writer(&mut *out, &meta);
-    out.push(b'\n');
-    job.envelope.write_to(out);
-}
-
-/// About the size of the encoded job: the envelope plus room for the metadata line, so
-/// that the buffer rarely grows.
-pub fn encoded_len_hint(job: &Job) -> usize {
-    job.envelope.serialized_len() + 160 + 48 * job.consent.len()
-}
-
-/// [`Meta`] as written, borrowed from the job (the same JSON, without copying its strings).
-#[derive(Serialize)]
-struct MetaRef<'a> {
-    v: u32,
-    #[serde(serialize_with = "display")]
-    upstream: &'a crate::dsn::Dsn,
-    client: Option<&'a str>,
-    accepted_ms: u64,
-    consent: ConsentRef<'a>,
-}
-
-struct ConsentRef<'a>(&'a [scrub::KeptConsent]);
-
-impl Serialize for ConsentRef<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeSeq, SerializeStruct};
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for c in self.0 {
-            struct Item<'a>(&'a scrub::KeptConsent);
-            impl Serialize for Item<'_> {
-                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    let mut st = s.serialize_struct("ItemMeta", 2)?;
-                    st.serialize_field("company", &self.0.company.as_deref())?;
-                    st.serialize_field("ids", &self.0.ids_allowed)?;
-                    st.end()
-                }
-            }
-            seq.serialize_element(&Item(c))?;
-        }
-        seq.end()
-    }
-}
-
-fn display<S: serde::Serializer>(d: &&crate::dsn::Dsn, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(d)
-}
-
-/// Reads what [`encode`] wrote; the envelope's payloads are slices of `raw`.
-pub fn decode(raw: Bytes) -> Result<Job, SpoolError> {
-    let nl = raw
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(SpoolError::Corrupt)?;
-    let meta: Meta = serde_json::from_slice(&raw[..nl]).map_err(|_| SpoolError::Corrupt)?;
-    let envelope = Envelope::parse(raw.slice(nl + 1..)).map_err(|_| SpoolError::Corrupt)?;
-    if meta.v != 1 || meta.consent.len() != envelope.items().len() {
-        return Err(SpoolError::Corrupt);
-    }
-    let upstream = meta.upstream.parse().map_err(|_| SpoolError::Corrupt)?;
-    Ok(Job {
-        envelope,
-        consent: meta
-            .consent
-            .into_iter()
-            .map(|c| scrub::KeptConsent {
-                company: c.company,
-                ids_allowed: c.ids,
-            })
-            .collect(),
-        upstream: Arc::new(upstream),
-        client: meta.client,
-        accepted_at: UNIX_EPOCH + Duration::from_millis(meta.accepted_ms),
-        spool_file: None,
-        wal_id: None,
-    })
-}
-
-/// Milliseconds since the epoch, for file names.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// Creates `dir` and its missing parents readable by the proxy's user only (0700): the
-/// spool holds scrubbed envelopes, which are still the customer's. An existing folder is
-/// left as it is.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-/// Options for a spool file: created readable and writable by the proxy's user only (0600).
-pub fn private_file() -> std::fs::OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = std::fs::OpenOptions::new();
-    o.mode(0o600);
-    o
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use envelope::Envelope;
+
     use super::*;
 
     fn job(n: u8) -> Job {
@@ -335,8 +184,7 @@ mod tests {
             upstream: Arc::new("https://abc@h.example/42".parse().unwrap()),
             client: Some("sentry.python/2.75.0".into()),
             accepted_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + u64::from(n)),
-            spool_file: None,
-            wal_id: None,
+            spooled: None,
         }
     }
 
@@ -344,7 +192,7 @@ mod tests {
     fn round_trips_jobs_oldest_first_and_evicts_past_the_cap() {
         let dir = std::env::temp_dir().join(format!("spool-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let spool = Spool::open(&dir, 10_000).unwrap();
+        let spool = Overflow::open(&dir, 10_000).unwrap();
         spool.write(&job(1)).unwrap();
         spool.write(&job(2)).unwrap();
         let a = spool.next().unwrap().unwrap();
@@ -355,12 +203,16 @@ mod tests {
         let b = spool.next().unwrap().unwrap();
         assert_eq!(b.envelope.items()[0].payload().as_ref(), b"{\"n\":2}");
         assert!(spool.next().is_none(), "both in flight");
-        spool.remove(a.spool_file.as_ref().unwrap());
-        spool.release(b.spool_file.as_ref().unwrap());
+        let file = |j: &Job| match &j.spooled {
+            Some(Spooled::File(p)) => p.clone(),
+            other => panic!("not a spool file: {other:?}"),
+        };
+        spool.remove(&file(&a));
+        spool.release(&file(&b));
 
         // Reopen (a restart): one file left, replayed.
         let size = spool.bytes();
-        let spool = Spool::open(&dir, size * 2).unwrap();
+        let spool = Overflow::open(&dir, size * 2).unwrap();
         assert_eq!(spool.bytes(), size);
         assert_eq!(spool.list().unwrap().len(), 1);
         // Two more files of the same size need room: the oldest goes.

@@ -22,8 +22,7 @@ fn job_of(items: &[(&str, Option<&str>)]) -> Job {
         upstream: Arc::new("https://abc@h.example/42".parse().expect("dsn")),
         client: None,
         accepted_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        spool_file: None,
-        wal_id: None,
+        spooled: None,
     }
 }
 
@@ -89,8 +88,14 @@ async fn live_jobs_are_replayed_in_order_after_a_restart() {
     let a = wal.next_deferred().expect("one").expect("loads");
     let b = wal.next_deferred().expect("two").expect("loads");
     assert!(wal.next_deferred().is_none());
-    assert_eq!((payload(&a), a.wal_id), ("{\"n\":0}".to_owned(), Some(0)));
-    assert_eq!((payload(&b), b.wal_id), ("{\"n\":2}".to_owned(), Some(2)));
+    assert_eq!(
+        (payload(&a), a.spooled),
+        ("{\"n\":0}".to_owned(), Some(Spooled::Record(0)))
+    );
+    assert_eq!(
+        (payload(&b), b.spooled),
+        ("{\"n\":2}".to_owned(), Some(Spooled::Record(2)))
+    );
     assert_eq!(a.consent[0].company.as_deref(), Some("7"));
     // New ids continue after the old ones.
     assert_eq!(wal.append(&job(3)).await.expect("append"), 3);
@@ -107,7 +112,7 @@ async fn a_torn_tail_is_cut_off_and_counted_never_replayed() {
     let seg = segments(&d).pop().expect("a segment");
     let good = std::fs::metadata(&seg).expect("meta").len();
     // A crash in the middle of the third record: its first 20 bytes reached the disk.
-    let third = record(PUT, 2, &spool::encode(&job(2)));
+    let third = record(PUT, 2, &format::encode(&job(2)));
     let mut f = OpenOptions::new().append(true).open(&seg).expect("open");
     f.write_all(&third[..20]).expect("write");
     drop(f);
@@ -166,7 +171,7 @@ fn a_record_damaged_between_good_ones_is_skipped_alone() {
 #[tokio::test]
 async fn full_log_refuses_then_compaction_frees_room() {
     let d = dir("full");
-    let one = record(PUT, 0, &spool::encode(&job(0))).len() as u64;
+    let one = record(PUT, 0, &format::encode(&job(0))).len() as u64;
     // Room for three records; segments of 4 KiB (the smallest).
     let (wal, _) = Wal::open(&d, 3 * one + 20, FsyncMode::Off).expect("open");
     let mut ids = Vec::new();
@@ -197,7 +202,7 @@ async fn full_log_refuses_then_compaction_frees_room() {
 #[tokio::test]
 async fn a_failed_append_is_refused_and_the_log_goes_on() {
     let d = dir("enospc");
-    let one = record(PUT, 0, &spool::encode(&job(0))).len() as u64;
+    let one = record(PUT, 0, &format::encode(&job(0))).len() as u64;
     // 4 KiB segments: the first fills after a few records, then rotates into the trap.
     let (wal, _) = Wal::open(&d, 32 << 10, FsyncMode::Batch).expect("open");
     std::os::unix::fs::symlink("/dev/full", segment_path(&d, 1)).expect("symlink");
@@ -317,7 +322,7 @@ fn a_put_record_is_the_record_of_the_encoded_job() {
     for id in [0, 1, 0x0102_0304_0506_0708] {
         let mut put = record::put_record(&j);
         record::set_id(&mut put, id);
-        assert_eq!(put, record(PUT, id, &spool::encode(&j)));
+        assert_eq!(put, record(PUT, id, &format::encode(&j)));
     }
     let mut tombstone = Vec::new();
     record::push_done(&mut tombstone, 42);

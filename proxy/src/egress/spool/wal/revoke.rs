@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::record::erased;
 use super::{Loc, Op, Wal};
-use crate::egress::retain_by;
+use crate::keep::retain_mask;
 
 /// What a revocation erased.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -126,8 +126,7 @@ impl Wal {
                 return None;
             }
         };
-        retain_by(job.envelope.items_mut(), mask);
-        retain_by(&mut job.consent, mask);
+        retain_mask(job.envelope.items_mut(), &mut job.consent, mask);
         let new = match self.append(&job).await {
             Ok(new) => new,
             Err(e) => {
