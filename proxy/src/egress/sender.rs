@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::spool::{Followed, Spool};
 use super::upstream::answer::{self, Outcome};
+use super::upstream::client::{Answer, SendError};
 use super::upstream::ratelimit;
 use super::{count_items, Egress, Job};
 use crate::consent_view::ConsentView;
@@ -181,24 +182,16 @@ async fn replayer(egress: Arc<Egress>, mut stop: watch::Receiver<bool>) {
 }
 
 /// Tries until delivered, dropped or stopped; true when stopped (the job is then parked by
-/// the caller). What the upstream answered is classified by [`answer::classify`], which
-/// clamps every duration it carries.
+/// the caller). What the upstream answered, or why it did not, becomes an [`Outcome`]
+/// ([`answer::classify`], [`SendError::outcome`]), whose `retryable` flag alone decides
+/// between trying again and dropping.
 async fn deliver(egress: &Egress, job: &mut Job, stop: &mut watch::Receiver<bool>) -> bool {
-    let metrics = &*egress.metrics;
     let mut attempt: u32 = 0;
     loop {
-        if job.age(SystemTime::now()) > egress.settings.retry_max_age {
-            count_items(metrics, job, "retry_expired");
-            egress.finish(job);
-            return false;
-        }
-        if !hold_while_consent_unknown(egress, job, stop).await {
-            return true;
-        }
-        recheck(egress, job).await;
-        if job.envelope.items().is_empty() {
-            egress.finish(job);
-            return false;
+        match prepare(egress, job, stop).await {
+            Prepared::Send => {}
+            Prepared::Done => return false,
+            Prepared::Stopped => return true,
         }
         let body = job.envelope.to_bytes();
         let started = Instant::now();
@@ -211,56 +204,27 @@ async fn deliver(egress: &Egress, job: &mut Job, stop: &mut watch::Receiver<bool
             r = egress.upstream.send(&job.upstream, job.client.as_deref(), &body) => r,
             _ = stop.wait_for(|s| *s) => return true,
         };
-        match sent {
-            Ok(reply) => {
-                metrics.observe_latency(started.elapsed().as_secs_f64());
-                let status = reply.status;
-                metrics.inc(&metrics::UPSTREAM_RESPONSES, &[status_label(status)]);
-                let verdict = answer::classify(status, &reply.headers);
-                if !verdict.limits.is_empty() {
-                    egress
-                        .limits
-                        .record(&verdict.limits, &job.upstream, Instant::now());
-                }
-                match verdict.outcome {
-                    Outcome::Delivered => {
-                        metrics.inc(&metrics::ENVELOPES_FORWARDED, &[]);
-                        for item in job.envelope.items() {
-                            metrics.inc(&metrics::ITEMS_FORWARDED, &[item.ty().label()]);
-                        }
-                        egress.audit.record(status.as_u16(), body);
-                        egress.finish(job);
-                        return false;
-                    }
-                    Outcome::RateLimited | Outcome::Refused(_) => {
-                        if verdict.outcome != Outcome::RateLimited {
-                            tracing::warn!(
-                                status = status.as_u16(),
-                                "upstream refused an envelope; dropped"
-                            );
-                        }
-                        let reason = verdict.outcome.drop_reason().unwrap_or("upstream_rejected");
-                        count_items(metrics, job, reason);
-                        egress.finish(job);
-                        return false;
-                    }
-                    Outcome::Retry => tracing::debug!(
-                        status = status.as_u16(),
-                        attempt,
-                        "upstream failed; will retry"
-                    ),
-                }
+        let (outcome, status) = read_answer(egress, job, sent, started, attempt);
+        match outcome {
+            Outcome::Delivered => {
+                delivered(egress, job, status.map_or(200, |s| s.as_u16()), body);
+                return false;
             }
-            Err(e) => {
-                metrics.inc(&metrics::UPSTREAM_ERRORS, &[e.label()]);
-                if attempt == 0 {
-                    tracing::warn!(error = %e, "upstream unreachable; will retry");
-                } else {
-                    tracing::debug!(error = %e, attempt, "upstream still unreachable");
+            o if o.retryable() => {}
+            o => {
+                if o != Outcome::RateLimited {
+                    tracing::warn!(
+                        status = status.map(|s| s.as_u16()),
+                        "upstream refused an envelope; dropped"
+                    );
                 }
+                let reason = o.drop_reason().unwrap_or("upstream_rejected");
+                count_items(&egress.metrics, job, reason);
+                egress.finish(job);
+                return false;
             }
         }
-        metrics.inc(&metrics::UPSTREAM_RETRIES, &[]);
+        egress.metrics.inc(&metrics::UPSTREAM_RETRIES, &[]);
         attempt = attempt.saturating_add(1);
         let delay = backoff(
             egress.settings.backoff_base,
@@ -272,6 +236,94 @@ async fn deliver(egress: &Egress, job: &mut Job, stop: &mut watch::Receiver<bool
             () = tokio::time::sleep(delay) => {}
         }
     }
+}
+
+/// Whether a job goes out now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prepared {
+    /// Send it.
+    Send,
+    /// Dropped (too old, or nothing left after the re-check): done with.
+    Done,
+    /// The proxy stops while it waits: park it.
+    Stopped,
+}
+
+/// Before each attempt: an expired job is dropped (`retry_expired`), a job waits while
+/// consent is unknown, and the consent and rate-limit re-check may leave nothing to send.
+async fn prepare(egress: &Egress, job: &mut Job, stop: &mut watch::Receiver<bool>) -> Prepared {
+    if expired(job, SystemTime::now(), egress.settings.retry_max_age) {
+        count_items(&egress.metrics, job, "retry_expired");
+        egress.finish(job);
+        return Prepared::Done;
+    }
+    if !hold_while_consent_unknown(egress, job, stop).await {
+        return Prepared::Stopped;
+    }
+    recheck(egress, job).await;
+    if job.envelope.items().is_empty() {
+        egress.finish(job);
+        return Prepared::Done;
+    }
+    Prepared::Send
+}
+
+/// Whether a job is past `--retry-max-age` at `now`.
+fn expired(job: &Job, now: SystemTime, max_age: Duration) -> bool {
+    job.age(now) > max_age
+}
+
+/// Counts and logs one attempt's result and records the rate limits it announced; returns
+/// its outcome and, when the upstream answered, the status.
+fn read_answer(
+    egress: &Egress,
+    job: &Job,
+    sent: Result<Answer, SendError>,
+    started: Instant,
+    attempt: u32,
+) -> (Outcome, Option<http::StatusCode>) {
+    let metrics = &*egress.metrics;
+    match sent {
+        Ok(reply) => {
+            metrics.observe_latency(started.elapsed().as_secs_f64());
+            let status = reply.status;
+            metrics.inc(&metrics::UPSTREAM_RESPONSES, &[status_label(status)]);
+            let verdict = answer::classify(status, &reply.headers);
+            if !verdict.limits.is_empty() {
+                egress
+                    .limits
+                    .record(&verdict.limits, &job.upstream, Instant::now());
+            }
+            if verdict.outcome.retryable() {
+                tracing::debug!(
+                    status = status.as_u16(),
+                    attempt,
+                    "upstream failed; will retry"
+                );
+            }
+            (verdict.outcome, Some(status))
+        }
+        Err(e) => {
+            metrics.inc(&metrics::UPSTREAM_ERRORS, &[e.label()]);
+            if attempt == 0 {
+                tracing::warn!(error = %e, "upstream unreachable; will retry");
+            } else {
+                tracing::debug!(error = %e, attempt, "upstream still unreachable");
+            }
+            (e.outcome(), None)
+        }
+    }
+}
+
+/// The upstream took the job: counted, kept in the audit ring, done with.
+fn delivered(egress: &Egress, job: &Job, status: u16, body: bytes::Bytes) {
+    let metrics = &*egress.metrics;
+    metrics.inc(&metrics::ENVELOPES_FORWARDED, &[]);
+    for item in job.envelope.items() {
+        metrics.inc(&metrics::ITEMS_FORWARDED, &[item.ty().label()]);
+    }
+    egress.audit.record(status, body);
+    egress.finish(job);
 }
 
 /// Unknown consent is not withdrawn consent. While the gate is closed (no document yet, as

@@ -16,6 +16,34 @@ fn backoff_grows_and_is_bounded() {
     }
 }
 
+/// A job is dropped as expired only once it is older than `--retry-max-age`, not at it.
+#[test]
+fn a_job_expires_strictly_after_the_retry_max_age() {
+    let mut j = job(1);
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    j.accepted_at = t0;
+    let max = Duration::from_secs(60);
+    assert!(!expired(&j, t0, max));
+    assert!(!expired(&j, t0 + max, max));
+    assert!(expired(&j, t0 + max + Duration::from_millis(1), max));
+    // A clock that went back makes the job young, not expired.
+    assert!(!expired(&j, t0 - Duration::from_secs(5), max));
+}
+
+/// Status labels come from a closed set: known codes by name, the rest by class.
+#[test]
+fn status_labels_are_a_closed_set() {
+    let label = |c: u16| status_label(http::StatusCode::from_u16(c).expect("status"));
+    let got: Vec<&str> = [200, 202, 206, 302, 413, 418, 429, 503, 507, 999]
+        .into_iter()
+        .map(label)
+        .collect();
+    assert_eq!(
+        got,
+        ["200", "202", "2xx", "3xx", "413", "4xx", "429", "503", "5xx", "5xx"]
+    );
+}
+
 /// An egress half whose upstream is never contacted, with `senders` slots.
 fn egress(senders: usize, spool: Option<std::path::PathBuf>) -> Arc<Egress> {
     let tls = crate::egress::upstream::tls::client_config(

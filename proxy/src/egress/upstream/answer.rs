@@ -129,7 +129,49 @@ mod tests {
         );
     }
 
-    /// Issue 27, finding 2: `Retry-After: 18446744073709551615` panicked a sender.
+    /// Every status the upstream can send, 100 to 999, against the table in the module
+    /// doc: retried exactly for 408 and 5xx, delivered exactly for 2xx, and every other
+    /// status dropped with a reason.
+    #[test]
+    fn every_status_is_classified_as_the_table_says() {
+        for code in 100..=999u16 {
+            let c = answer(code, &[]);
+            let expected = match code {
+                200..=299 => Outcome::Delivered,
+                429 => Outcome::RateLimited,
+                408 | 500..=599 => Outcome::Retry,
+                413 => Outcome::Refused("upstream_too_large"),
+                _ => Outcome::Refused("upstream_rejected"),
+            };
+            assert_eq!(c.outcome, expected, "{code}");
+            assert_eq!(
+                c.outcome.retryable(),
+                code == 408 || (500..=599).contains(&code),
+                "{code}"
+            );
+            assert_eq!(
+                c.outcome.drop_reason().is_none(),
+                c.outcome.retryable() || (200..=299).contains(&code),
+                "{code}"
+            );
+        }
+    }
+
+    /// Transport failures carry no answer: each is retried.
+    #[test]
+    fn every_transport_failure_is_retried() {
+        use super::super::client::SendError;
+        for (e, label) in [
+            (SendError::Tls("bad certificate".into()), "tls"),
+            (SendError::Timeout, "timeout"),
+            (SendError::Network("connection refused".into()), "network"),
+        ] {
+            assert_eq!((e.outcome(), e.label()), (Outcome::Retry, label));
+            assert!(e.outcome().retryable());
+        }
+    }
+
+    /// A huge `Retry-After` (`18446744073709551615`) must not panic a sender: it is clamped.
     #[test]
     fn a_429_is_clamped() {
         let everything = |secs| Classified {

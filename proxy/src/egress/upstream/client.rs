@@ -13,6 +13,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use super::answer::Outcome;
 use super::connector::EgressConnector;
 use crate::dsn::Dsn;
 
@@ -80,6 +81,16 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// What becomes of the envelope: every transport failure is retried (with backoff,
+    /// until `--retry-max-age`). A refused or reset connection, a timeout, a proxy that
+    /// fails, even a TLS failure (a certificate being rotated, a middlebox restarted) may
+    /// pass, and nothing was delivered, so nothing is sent twice by trying again.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            SendError::Tls(_) | SendError::Timeout | SendError::Network(_) => Outcome::Retry,
+        }
+    }
+
     /// Metric label.
     pub fn label(&self) -> &'static str {
         match self {
