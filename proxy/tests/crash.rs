@@ -131,6 +131,8 @@ fn spawn_load(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// CRASH_KILLS and CRASH_SEED are the test's own knobs (more kills, a seed to replay).
+#[allow(clippy::disallowed_methods)]
 async fn kill_9_under_load_loses_nothing_acknowledged() {
     let kills: usize = std::env::var("CRASH_KILLS")
         .ok()

@@ -22,6 +22,8 @@ const GOOD_TOKEN: &str = "9c1f3e8a27b64d05be1f44c0a9d3e712";
 
 /// The binary with `args` and `env`, in an environment cleared of `SENTRY_PROXY_*` and proxy
 /// variables.
+// Reads the environment only to clear the proxy's own variables from the child's.
+#[allow(clippy::disallowed_methods)]
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentry-scrub-proxy"));
     cmd.args(args);

@@ -2,6 +2,9 @@
 //! things that must not change, and property tests (no panic, idempotence, no
 //! literal content surviving).
 
+// PROPTEST_CASES (read in the proptest block) is the property tests' own knob.
+#![allow(clippy::disallowed_methods)]
+
 use proptest::prelude::*;
 use scrub::normalize::message::is_probably_template;
 use scrub::normalize::sql::scrub_sql;

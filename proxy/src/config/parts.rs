@@ -12,7 +12,9 @@ use super::ConsentConfig;
 
 /// The CONNECT proxy: the flag, else `HTTPS_PROXY`/`https_proxy` unless `NO_PROXY` names the
 /// upstream host. Returns the proxy URI and its `Proxy-Authorization` (from userinfo).
-#[allow(clippy::disallowed_methods)] // config.rs is the one place that reads the environment
+// `HTTPS_PROXY`/`NO_PROXY` are the one setting read from the environment by hand: their names
+// are the convention every HTTP client follows, not the proxy's `SENTRY_PROXY_*` flags.
+#[allow(clippy::disallowed_methods)]
 pub(super) fn egress_proxy(
     flag: Option<&str>,
     upstream_host: Option<&str>,

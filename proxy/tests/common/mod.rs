@@ -554,6 +554,8 @@ impl BinProxy {
         BinProxy::launch(dir, name, &[], args, env, true)
     }
 
+    // Reads the environment only to clear the proxy's own variables from the child's.
+    #[allow(clippy::disallowed_methods)]
     fn launch(
         dir: &Path,
         name: &str,
