@@ -237,7 +237,7 @@ def volume_dir(name):
 
 def live_spooled(spool):
     """How many envelopes the proxy's spool volume still holds to send. The spool is the
-    write-ahead log of proxy/src/egress/wal.rs (`wal-<n>.log` segments of records `len u32 LE |
+    write-ahead log of proxy/src/egress/spool/wal/ (`wal-<n>.log` segments of records `len u32 LE |
     crc32 u32 LE | kind u8 | id u64 LE | job`, kind 1 a put, 2 its done; a torn or corrupt
     record ends a segment): the puts without a done, replayed in order. Segments stay on disk
     when drained, so counting files says nothing. Any other file (the `overflow` spool mode

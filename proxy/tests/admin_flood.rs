@@ -1,4 +1,4 @@
-//! The admin port is capped (issue 27, finding 7): 1,100 idle connections on it, with the
+//! The admin port is capped: 1,100 idle connections on it, with the
 //! proxy held to 1,024 open files, used every file descriptor, so the SDK port's `accept`
 //! failed ("Too many open files") and the consent file could not be read. With
 //! `--admin-max-connections` the flood waits in the kernel's backlog, and SDK traffic goes on.
@@ -127,22 +127,13 @@ async fn idle_admin_connections_do_not_stop_the_sdk_port() {
     wait_delivered(&upstream, 3).await;
     drop(idle);
     // Once the flood is gone, the admin port answers again.
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    let metrics = loop {
-        if let Ok(r) = common::try_exchange(
-            proxy.admin,
-            common::request("GET", "/metrics", &[], b"").to_vec_no_length(),
-        )
-        .await
-        {
-            break r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "admin never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let metrics = common::assert_eventually(WAIT_TIMEOUT, async || {
+        let get = common::request("GET", "/metrics", &[], b"").to_vec_no_length();
+        common::try_exchange(proxy.admin, get)
+            .await
+            .map_err(|e| format!("admin does not answer: {e:?}"))
+    })
+    .await;
     assert_eq!(metrics.status, 200);
     let text = metrics.text();
     assert_eq!(

@@ -949,18 +949,14 @@ async fn a_stalled_request_head_is_cut_off() {
 
 /// Polls `/metrics` until it holds `line` (the connection's task records it as it ends).
 async fn wait_for_line(h: &Harness, line: &str) {
-    let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
-    loop {
+    common::assert_eventually(TEST_TIMEOUT, async || {
         let text = h.proxy.metrics().await;
-        if text.lines().any(|l| l == line) {
-            return;
+        match text.lines().any(|l| l == line) {
+            true => Ok(()),
+            false => Err(format!("no `{line}` in:\n{text}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no `{line}` in:\n{text}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Consent end to end (issue 5): a real HTTPS capture upstream trusted through
+//! Consent end to end: a real HTTPS capture upstream trusted through
 //! `--upstream-ca`, the proxy in-process (the binary only for the start-up refusal), and the
 //! consent document served from a file or a local HTTP server.
 //!
@@ -30,7 +30,6 @@ const AUTH: &str = "Sentry sentry_version=7, sentry_key=d41d8cd98f00b204e9800998
 const TOKEN: &str = "consent-test-admin-token-0123";
 /// Failure bound for every poll: never reached when things work.
 const BOUND: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(25);
 
 // === the consent document ===
 
@@ -191,21 +190,19 @@ const FORWARDED_EVENTS: &str = "scrubproxy_items_forwarded_total{type=\"event\"}
 /// Polls `/metrics` until `sample` equals `want`; fails at once if it goes past it. Returns
 /// the text that showed it.
 async fn wait_metric(proxy: &TestProxy, sample: &str, want: u64) -> String {
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
+    common::assert_eventually(BOUND, async || {
         let text = proxy.metrics().await;
         let v = metric_value(&text, sample);
         assert!(v <= want, "{sample} went past {want}: {v}\n{}", ours(&text));
-        if v == want {
-            return text;
+        match v == want {
+            true => Ok(text),
+            false => Err(format!(
+                "{sample} stayed at {v}, expected {want}\n{}",
+                ours(&text)
+            )),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sample} stayed at {v}, expected {want}\n{}",
-            ours(&text)
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    })
+    .await
 }
 
 /// The consent-related lines of a metrics text, for failure messages.
@@ -238,18 +235,11 @@ async fn readyz(proxy: &TestProxy) -> u16 {
 }
 
 async fn wait_ready(proxy: &TestProxy, want: u16) {
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
-        let got = readyz(proxy).await;
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz stayed {got}, expected {want}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    common::assert_eventually(BOUND, async || match readyz(proxy).await {
+        got if got == want => Ok(()),
+        got => Err(format!("/readyz stayed {got}, expected {want}")),
+    })
+    .await
 }
 
 async fn refresh(proxy: &TestProxy, auth: Option<&str>) -> Response {
@@ -685,19 +675,14 @@ impl DocServer {
     }
 
     async fn wait_requests(&self, n: usize) -> Vec<Option<String>> {
-        let deadline = tokio::time::Instant::now() + BOUND;
-        loop {
-            let seen = self.seen();
-            if seen.len() >= n {
-                return seen;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
+        common::assert_eventually(BOUND, async || match self.seen() {
+            seen if seen.len() >= n => Ok(seen),
+            seen => Err(format!(
                 "the consent server saw {} request(s), expected {n}",
                 seen.len()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+            )),
+        })
+        .await
     }
 }
 
@@ -1139,7 +1124,7 @@ async fn revoked_while_spooled(mode: &str) {
     }
 }
 
-// === 9. IDs in paths and keys; items naming two companies (issue 27) ===
+// === 9. IDs in paths and keys; items naming two companies ===
 
 /// A user (`4242`) and an invoice (`977`) of company 8, in the path the app served.
 const ID_PATH: &str = "/api/companies/8/users/4242/invoices/977";
@@ -1272,7 +1257,7 @@ async fn ids_in_paths_and_keys_leave_only_with_id_consent() {
     let header = by_id(&got, &id7).envelope_header().expect("a header");
     assert_eq!(header["trace"]["transaction"], json!(masked));
     // The streamed spans carry no company: they belong to the transaction's trace, so to
-    // company 7, with its IDs (issue 22: attribution by trace).
+    // company 7, with its IDs (attribution by trace).
     let spans = item(&with_ids, "span");
     assert_eq!(spans["items"][1]["name"], json!("user:4242:profile"));
     assert_eq!(
@@ -1346,7 +1331,7 @@ async fn an_event_naming_two_companies_is_dropped_and_counted() {
     proxy.stop().await;
 }
 
-// === 10. attribution by trace (issue 22) ===
+// === 10. attribution by trace ===
 
 /// A span envelope as sentry-sdk 3.x sends it: no `event_id`, the trace's sampling context
 /// in the header, one span v2 item. Each span is `(span id, company attribute)`; every span

@@ -1,4 +1,4 @@
-//! A hostile (or stuck) consent URL (issue 27, finding 3): a server that answers the
+//! A hostile (or stuck) consent URL: a server that answers the
 //! headers and 5 bytes of the body, then nothing. The timeout used to cover the headers
 //! only, so the polling loop waited forever: the document never expired (telemetry stayed
 //! on), `POST /consent/refresh` answered 503 and a revocation could not apply, and the
@@ -12,7 +12,6 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::{envelope_request, event_id, CaFiles, TestProxy, WAIT_TIMEOUT};
 use testkit::ca::TestCa;
@@ -106,16 +105,16 @@ impl StallServer {
 
     /// Waits until `n` requests have been answered with a stalled body.
     async fn wait_stalled(&self, n: usize) {
-        let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-        while self.stalled.load(Ordering::SeqCst) < n {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the consent server stalled {} request(s) of {}, expected {n}",
-                self.stalled.load(Ordering::SeqCst),
-                self.requests.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        common::assert_eventually(WAIT_TIMEOUT, async || {
+            match self.stalled.load(Ordering::SeqCst) {
+                stalled if stalled >= n => Ok(()),
+                stalled => Err(format!(
+                    "the consent server stalled {stalled} request(s) of {}, expected {n}",
+                    self.requests.load(Ordering::SeqCst)
+                )),
+            }
+        })
+        .await
     }
 }
 
@@ -156,18 +155,14 @@ async fn readyz(proxy: &TestProxy) -> (u16, String) {
 }
 
 async fn wait_readyz(proxy: &TestProxy, want: (u16, &str)) {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
+    common::assert_eventually(WAIT_TIMEOUT, async || {
         let got = readyz(proxy).await;
-        if (got.0, got.1.as_str()) == want {
-            return;
+        match (got.0, got.1.as_str()) == want {
+            true => Ok(()),
+            false => Err(format!("/readyz stayed {got:?}, expected {want:?}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz stayed {got:?}, expected {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 async fn send_event(proxy: &TestProxy, n: usize) {

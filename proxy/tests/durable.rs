@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use common::{
     delivered, envelope_request, event_id, metric_value, wait_delivered, BinProxy, CaFiles,
@@ -86,35 +85,23 @@ fn fsize_of(pid: u32) -> String {
 
 /// Polls the log until `needle` appears `n` times; returns the log.
 async fn wait_log(proxy: &BinProxy, needle: &str, n: usize) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let log = proxy.log();
-        if log.matches(needle).count() >= n {
-            return log;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{needle:?} not logged {n} time(s):\n{log}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::assert_eventually(WAIT_TIMEOUT, async || match proxy.log() {
+        log if log.matches(needle).count() >= n => Ok(log),
+        log => Err(format!("{needle:?} not logged {n} time(s):\n{log}")),
+    })
+    .await
 }
 
 /// Polls `/metrics` until `sample` is exactly `want`.
 async fn wait_exact(proxy: &BinProxy, sample: &str, want: u64) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
+    common::assert_eventually(WAIT_TIMEOUT, async || {
         let text = proxy.metrics().await;
-        if metric_value(&text, sample) == want {
-            return text;
+        match metric_value(&text, sample) {
+            v if v == want => Ok(text),
+            v => Err(format!("{sample} is {v} not {want}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sample} is {} not {want}",
-            metric_value(&text, sample)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// The active segment of the log: the highest-numbered one.

@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use common::{
     delivered, envelope_request, event_id, fast_retries, transaction_envelope, wait_delivered,
@@ -73,20 +72,14 @@ async fn wait_requests(upstream: &CaptureUpstream, n: usize) -> Vec<Captured> {
 
 /// Polls `/readyz` until it answers 200.
 async fn wait_ready(proxy: &TestProxy) {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
+    common::assert_eventually(WAIT_TIMEOUT, async || {
         let resp = proxy.admin_get("/readyz", &[]).await;
-        if resp.status == 200 {
-            return;
+        match resp.status {
+            200 => Ok(()),
+            s => Err(format!("/readyz stayed {s}: {}", resp.text())),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz stayed {}: {}",
-            resp.status,
-            resp.text()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await
 }
 
 /// Event ids of `captured`, counted.
@@ -887,7 +880,7 @@ async fn durable_spool_full_answers_503_then_drains() {
     assert_exactly_once(&got, 0..acknowledged);
 }
 
-/// Issue 22, part 5: the vendor's ingest never infers a user's IP address or user agent
+/// The vendor's ingest never infers a user's IP address or user agent
 /// from the proxy's own request. The SDK's forwarding headers and user agent stay behind
 /// (the upstream sees exactly the proxy's own request headers), every event says
 /// `sdk.settings.infer_ip: "never"`, and every span container says

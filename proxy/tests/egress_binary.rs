@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{
     delivered, envelope_request, event_id, request, try_exchange, wait_delivered, BinProxy,
@@ -139,32 +138,20 @@ fn spooled_ids(dir: &Path) -> Vec<String> {
 
 /// Polls until the spool holds at least `n` job files.
 async fn wait_spooled(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let files = spool_files(dir);
-        if files.len() >= n {
-            return files;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} spool file(s), found {}",
-            files.len()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::assert_eventually(WAIT_TIMEOUT, async || match spool_files(dir) {
+        files if files.len() >= n => Ok(files),
+        files => Err(format!("expected {n} spool file(s), found {}", files.len())),
+    })
+    .await
 }
 
 /// Polls until the spool is empty (everything replayed and delivered).
 async fn wait_spool_empty(dir: &Path) {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    while !spool_files(dir).is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the spool still holds {:?}",
-            spool_files(dir)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::assert_eventually(WAIT_TIMEOUT, async || match spool_files(dir) {
+        files if files.is_empty() => Ok(()),
+        files => Err(format!("the spool still holds {files:?}")),
+    })
+    .await
 }
 
 #[tokio::test]
@@ -404,11 +391,11 @@ async fn sigterm_under_load_delivers_or_spools_everything_acknowledged() {
         }));
     }
     // SIGTERM while requests are still coming in and the senders are stuck.
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    while acked.load(Ordering::SeqCst) < N / 3 {
-        assert!(tokio::time::Instant::now() < deadline, "no progress");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    common::assert_eventually(WAIT_TIMEOUT, async || match acked.load(Ordering::SeqCst) {
+        n if n >= N / 3 => Ok(()),
+        n => Err(format!("no progress: {n} acknowledged")),
+    })
+    .await;
     // Let some get through during the drain.
     upstream.set_mode(Mode::FailTimes(3, 503));
     proxy.signal_term();

@@ -1,6 +1,6 @@
 //! A hostile (or broken) upstream, in-process over real TLS: answers whose durations and
 //! counts are absurd must not stop the senders, must be clamped before they are recorded,
-//! and must not grow the header passed back to the SDKs (issue 27, finding 2).
+//! and must not grow the header passed back to the SDKs.
 //!
 //! Each test runs with one sender, so a sender lost to a panic shows as an envelope that is
 //! never delivered after the upstream recovers.

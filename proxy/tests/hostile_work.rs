@@ -1,4 +1,4 @@
-//! Requests that cost CPU, not bytes (issue 27, finding 1): a few hundred bytes of zstd that
+//! Requests that cost CPU, not bytes: a few hundred bytes of zstd that
 //! expand to text every rule scans, against the real binary with its default limits (1 MiB
 //! per event, 100 MiB per envelope). Each request completes with `200`, its output is exact
 //! (`password=[secret]`), the redaction is counted, the server answers a good envelope while
@@ -112,7 +112,7 @@ async fn metric(admin: SocketAddr, sample: &str) -> u64 {
 const PASSWORD_REDACTIONS: &str = "scrubproxy_redactions_total{rule=\"@password\"}";
 const BUDGET_EXHAUSTED: &str = "scrubproxy_work_budget_exhausted_total";
 
-/// The requests of finding 1, one after the other, against the release-like defaults: the
+/// The costly requests above, one after the other, against the release-like defaults: the
 /// 163-byte request (`logger`), the same text as a request URL and as an SQL span's
 /// description, then 100 such events in one request of 2 KB.
 #[allow(clippy::print_stderr)] // prints the CPU figures docs/robustness.md records

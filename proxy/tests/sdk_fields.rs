@@ -1,5 +1,5 @@
-//! What goes upstream besides the envelope: nothing the SDK's request controls (issue 27,
-//! finding 4). The real binary, a durable spool and a local HTTPS upstream; canaries are
+//! What goes upstream besides the envelope: nothing the SDK's request controls. The real
+//! binary, a durable spool and a local HTTPS upstream; canaries are
 //! planted in every header and query field an SDK (or whatever sits in front of it) writes,
 //! and none may reach the upstream's request line or headers, the spool on disk, or the
 //! logs (at debug level). The SDK's client name goes upstream only in the strict

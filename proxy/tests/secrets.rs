@@ -1,4 +1,4 @@
-//! Secrets stay where they are (issue 27, finding 8): `config show` masks the credentials
+//! Secrets stay where they are: `config show` masks the credentials
 //! in `--consent-url` and `--egress-proxy`, `--help` never prints the environment values of
 //! secret flags, a placeholder admin token stops the proxy at start (exit 64, naming the
 //! flag), and the spool is created readable by the proxy's user only (files 0600, folders

@@ -1,4 +1,4 @@
-//! Today's SDKs through the proxy (issue 22): sentry-sdk 3.0.1's streamed span envelope and
+//! Today's SDKs through the proxy: sentry-sdk 3.0.1's streamed span envelope and
 //! its trace metric envelope, as captured in `tests/spans/fixtures/sdk3`, sent over HTTP to
 //! the proxy in-process (a dry run into an outbox). Both leave scrubbed, their item types
 //! are counted by name (not `unknown`), and no planted value is in what would be sent.

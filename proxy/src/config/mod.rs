@@ -8,29 +8,27 @@
 //! code 64). Config sits on top of the stages: it knows their settings types, no stage
 //! knows `Config`.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cli::{LogFormat, ServeArgs, SpoolFsync, SpoolMode};
+use cli::{LogFormat, ServeArgs};
 
 pub use crate::consent_source::ConsentConfig;
-use crate::dsn::{Dsn, Scheme};
-use crate::egress::spool::wal::FsyncMode;
-use crate::egress::upstream::client::{Compression, UpstreamConfig};
+use crate::egress::upstream::client::Compression;
 pub use crate::egress::{EgressConfig, EgressSettings};
 pub use crate::ingest::settings::{Inbound, Limits, RouteError, Routes};
 
+mod build;
 pub mod cli;
 mod parts;
 pub mod residency;
 mod secrets;
 mod show;
 
-use parts::{addr, duration, egress_proxy, size};
 pub use parts::{consent_config, parse_duration, parse_size, policy};
+use parts::{duration, egress_proxy, size};
 
 /// The validated configuration of a serving proxy.
 #[derive(Debug, Clone)]
@@ -104,102 +102,12 @@ impl TryFrom<ServeArgs> for Config {
 
     fn try_from(a: ServeArgs) -> Result<Self, ConfigErrors> {
         let mut errs = Vec::new();
-        let listen = addr("--listen", &a.listen, &mut errs);
-        let admin_listen = addr("--admin-listen", &a.admin_listen, &mut errs);
-        let max_body = size("--max-body-size", &a.max_body_size, &mut errs);
-        let max_envelope = size("--max-envelope-size", &a.max_envelope_size, &mut errs);
-        let max_event = size("--max-event-size", &a.max_event_size, &mut errs);
-        let header_read_timeout =
-            duration("--header-read-timeout", &a.header_read_timeout, &mut errs);
-        let body_read_timeout = duration("--body-read-timeout", &a.body_read_timeout, &mut errs);
-        if a.max_connections == 0 {
-            errs.push("--max-connections must be at least 1".into());
-        }
-        if a.admin_max_connections == 0 {
-            errs.push("--admin-max-connections must be at least 1".into());
-        }
-
-        let mut map: HashMap<String, HashMap<String, Arc<Dsn>>> = HashMap::new();
-        let mut upstreams: Vec<Arc<Dsn>> = Vec::new();
-        // Where each upstream DSN came from, for the residency guard's errors.
-        let mut upstream_sources: Vec<String> = Vec::new();
-        let mut add =
-            |local: (String, String), up: Arc<Dsn>, what: &str, errs: &mut Vec<String>| {
-                let projects = map.entry(local.0).or_default();
-                if let Some(prev) = projects.get(&local.1) {
-                    if prev != &up {
-                        errs.push(format!(
-                            "{what}: inbound key and project {} already map to another upstream",
-                            local.1
-                        ));
-                    }
-                }
-                projects.insert(local.1, up);
-            };
-        for (i, s) in a.upstream_dsn.iter().enumerate() {
-            match s.parse::<Dsn>() {
-                Ok(d) => {
-                    let d = Arc::new(d);
-                    upstreams.push(d.clone());
-                    upstream_sources.push(format!("--upstream-dsn #{}", i + 1));
-                    add(
-                        (d.public_key.clone(), d.project_id.clone()),
-                        d,
-                        "--upstream-dsn",
-                        &mut errs,
-                    );
-                }
-                Err(e) => errs.push(format!("--upstream-dsn #{}: {e}", i + 1)),
-            }
-        }
-        let mut map_lines: Vec<(String, String)> = a
-            .project_map
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (format!("--project-map #{}", i + 1), s.clone()))
-            .collect();
-        if let Some(path) = &a.project_map_file {
-            match std::fs::read_to_string(path) {
-                Ok(text) => {
-                    for (n, line) in text.lines().enumerate() {
-                        let line = line.trim();
-                        if !line.is_empty() && !line.starts_with('#') {
-                            map_lines
-                                .push((format!("{}:{}", path.display(), n + 1), line.to_owned()));
-                        }
-                    }
-                }
-                Err(e) => errs.push(format!(
-                    "--project-map-file {}: {}",
-                    path.display(),
-                    e.kind()
-                )),
-            }
-        }
-        for (what, line) in map_lines {
-            let Some((local, up)) = line.split_once('=') else {
-                errs.push(format!("{what}: expected LOCAL_DSN=UPSTREAM_DSN"));
-                continue;
-            };
-            match (local.trim().parse::<Dsn>(), up.trim().parse::<Dsn>()) {
-                (Ok(l), Ok(u)) => {
-                    let u = Arc::new(u);
-                    upstreams.push(u.clone());
-                    upstream_sources.push(what.clone());
-                    add((l.public_key, l.project_id), u, &what, &mut errs);
-                }
-                (Err(e), _) => errs.push(format!("{what}: local DSN: {e}")),
-                (_, Err(e)) => errs.push(format!("{what}: upstream DSN: {e}")),
-            }
-        }
-        if let Some(first) = upstreams.first() {
-            if upstreams.iter().any(|u| u.origin() != first.origin()) {
-                errs.push("all upstream DSNs must share one scheme, host and port: the proxy talks to one upstream host".into());
-            }
-            if first.scheme == Scheme::Http && !a.insecure_upstream {
-                errs.push("an http:// upstream needs --insecure-upstream (HTTPS is required in production)".into());
-            }
-        }
+        let ingest = build::ingest(&a, &mut errs);
+        let build::Upstreams {
+            map,
+            list: upstreams,
+            sources: upstream_sources,
+        } = build::upstreams(&a, &mut errs);
 
         let dry_run = a.dry_run || upstreams.is_empty();
         // Every DSN, not only the first: each error names the flag or file line to fix.
@@ -293,45 +201,18 @@ impl TryFrom<ServeArgs> for Config {
             }
             None if dry_run => Output::Stdout,
             None => match (upstreams.first(), tls.clone()) {
-                (Some(first), Some(tls)) => Output::Upstream(Box::new(EgressConfig {
-                    client: UpstreamConfig {
-                        host: first.host.clone(),
-                        port: first.port.unwrap_or(if first.scheme == Scheme::Http {
-                            80
-                        } else {
-                            443
-                        }),
-                        insecure: a.insecure_upstream,
-                        tls,
-                        proxy: proxy.as_ref().map(|p| p.0.clone()),
-                        proxy_auth: proxy.and_then(|p| p.1),
-                        compression: a.upstream_compression,
-                        level: a.upstream_compression_level,
+                (Some(first), Some(tls)) => {
+                    let steps = build::EgressSteps {
+                        upstream_timeout: upstream_timeout.unwrap_or_default(),
                         connect_timeout: connect_timeout.unwrap_or_default(),
-                        request_timeout: upstream_timeout.unwrap_or_default(),
-                        pool_size: a.senders,
-                    },
-                    settings: EgressSettings {
-                        senders: a.senders,
+                        queue_max_bytes: queue_max_bytes.unwrap_or_default(),
                         retry_max_age: retry_max_age.unwrap_or_default(),
                         backoff_base: backoff_base.unwrap_or_default(),
                         backoff_max: backoff_max.unwrap_or_default(),
-                    },
-                    queue_max_envelopes: a.queue_max_envelopes,
-                    queue_max_bytes: queue_max_bytes.unwrap_or_default(),
-                    spool: a
-                        .spool_dir
-                        .clone()
-                        .map(|d| (d, spool_max_bytes.unwrap_or_default() as u64)),
-                    spool_durable: (a.spool_mode == SpoolMode::Durable).then_some(
-                        match a.spool_fsync {
-                            SpoolFsync::Always => FsyncMode::Always,
-                            SpoolFsync::Batch => FsyncMode::Batch,
-                            SpoolFsync::Off => FsyncMode::Off,
-                        },
-                    ),
-                    audit_size: a.audit_size,
-                })),
+                        spool_max_bytes: spool_max_bytes.unwrap_or_default() as u64,
+                    };
+                    Output::Upstream(Box::new(build::egress(&a, first, tls, proxy, steps)))
+                }
                 _ => Output::Stdout,
             },
         };
@@ -351,23 +232,12 @@ impl TryFrom<ServeArgs> for Config {
             Routes::Mapped(Arc::new(map))
         };
         Ok(Config {
-            listen: listen.unwrap_or_else(unreachable_addr),
-            admin_listen: admin_listen.unwrap_or_else(unreachable_addr),
+            listen: ingest.listen.unwrap_or_else(unreachable_addr),
+            admin_listen: ingest.admin_listen.unwrap_or_else(unreachable_addr),
             routes,
             output,
-            limits: Limits {
-                max_body: max_body.unwrap_or_default(),
-                envelope: envelope::Limits {
-                    max_envelope_bytes: max_envelope.unwrap_or_default(),
-                    max_event_bytes: max_event.unwrap_or_default(),
-                    ..envelope::Limits::default()
-                },
-            },
-            inbound: Inbound {
-                header_read_timeout: header_read_timeout.unwrap_or_default(),
-                body_read_timeout: body_read_timeout.unwrap_or_default(),
-                max_connections: a.max_connections,
-            },
+            limits: ingest.limits,
+            inbound: ingest.inbound,
             log_format: a.log_format,
             log_filter: a.log,
             ready_file: a.ready_file,

@@ -264,17 +264,42 @@ fn dry_run_and_bad_entries() {
 #[test]
 fn backoff_steps_are_flags_and_ordered() {
     let c = Config::try_from(serve(&[
-        "--dry-run",
         "--upstream-dsn",
         "https://abc@o1.ingest.de.sentry.io/42",
         "--retry-backoff-base",
         "2s",
         "--retry-backoff-max",
         "30s",
-        "--outbox",
-        ".",
-    ]));
-    assert!(c.is_ok());
+        "--consent-file",
+        "/nonexistent/consent.json",
+    ]))
+    .expect("valid flags");
+    let Output::Upstream(egress) = &c.output else {
+        panic!("an upstream output, got {:?}", c.output)
+    };
+    assert_eq!(
+        (egress.settings.backoff_base, egress.settings.backoff_max),
+        (Duration::from_secs(2), Duration::from_secs(30))
+    );
+    // Equal steps are allowed: a constant backoff.
+    let c = Config::try_from(serve(&[
+        "--upstream-dsn",
+        "https://abc@o1.ingest.de.sentry.io/42",
+        "--consent-file",
+        "/nonexistent/consent.json",
+        "--retry-backoff-base",
+        "5s",
+        "--retry-backoff-max",
+        "5s",
+    ]))
+    .expect("valid flags");
+    let Output::Upstream(egress) = &c.output else {
+        panic!("an upstream output, got {:?}", c.output)
+    };
+    assert_eq!(
+        (egress.settings.backoff_base, egress.settings.backoff_max),
+        (Duration::from_secs(5), Duration::from_secs(5))
+    );
     let e = Config::try_from(serve(&[
         "--retry-backoff-base",
         "2m",
@@ -288,7 +313,7 @@ fn backoff_steps_are_flags_and_ordered() {
     );
 }
 
-/// Issue 22: `--allowed-releases` and `--allowed-environments` take `*` patterns; every
+/// `--allowed-releases` and `--allowed-environments` take `*` patterns; every
 /// pattern that cannot mean what the operator wrote is refused at start, all at once.
 #[test]
 fn release_and_environment_patterns_are_checked_at_start() {
@@ -318,5 +343,139 @@ fn release_and_environment_patterns_are_checked_at_start() {
             "--allowed-environments: pattern \"prod[1-3]\": only `*` is a wildcard (`?`, `[…]` and `{…}` are not supported)",
             "--allowed-environments: pattern \"qa stage\": spaces and control characters are not allowed",
         ]
+    );
+}
+
+/// The route table: each `--upstream-dsn` routes its own key and project, each
+/// `--project-map` line a local pair to an upstream; every upstream is listed with where it
+/// came from, and a pair mapped to two upstreams is refused, named after its flag.
+#[test]
+fn the_route_table_is_built_from_dsns_and_map_lines() {
+    let a = serve(&[
+        "--upstream-dsn",
+        "https://aaa@o1.ingest.de.sentry.io/1",
+        "--project-map",
+        "http://local@proxy:9000/7=https://bbb@o1.ingest.de.sentry.io/2",
+        "--project-map",
+        "not a mapping",
+    ]);
+    let mut errs = Vec::new();
+    let up = super::build::upstreams(&a, &mut errs);
+    assert_eq!(
+        errs,
+        vec!["--project-map #2: expected LOCAL_DSN=UPSTREAM_DSN"]
+    );
+    assert_eq!(up.sources, vec!["--upstream-dsn #1", "--project-map #1"]);
+    let hosts: Vec<String> = up.list.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        hosts,
+        vec![
+            "https://aaa@o1.ingest.de.sentry.io/1",
+            "https://bbb@o1.ingest.de.sentry.io/2"
+        ]
+    );
+    let routed = |key: &str, project: &str| up.map.get(key).and_then(|p| p.get(project));
+    assert_eq!(routed("aaa", "1").map(|d| d.project_id.as_str()), Some("1"));
+    assert_eq!(
+        routed("local", "7").map(|d| d.project_id.as_str()),
+        Some("2")
+    );
+    assert_eq!(up.map.len(), 2);
+
+    let a = serve(&[
+        "--upstream-dsn",
+        "https://aaa@o1.ingest.de.sentry.io/1",
+        "--project-map",
+        "https://aaa@proxy/1=https://bbb@o1.ingest.de.sentry.io/2",
+    ]);
+    let mut errs = Vec::new();
+    super::build::upstreams(&a, &mut errs);
+    assert_eq!(
+        errs,
+        vec!["--project-map #1: inbound key and project 1 already map to another upstream"]
+    );
+}
+
+/// Ingest's builder: every size and timeout flag parsed, the zero caps refused by name.
+#[test]
+fn the_ingest_settings_come_from_their_flags() {
+    let a = serve(&[
+        "--max-body-size",
+        "1MiB",
+        "--max-event-size",
+        "512KiB",
+        "--header-read-timeout",
+        "3s",
+        "--max-connections",
+        "0",
+    ]);
+    let mut errs = Vec::new();
+    let ingest = super::build::ingest(&a, &mut errs);
+    assert_eq!(errs, vec!["--max-connections must be at least 1"]);
+    assert_eq!(ingest.limits.max_body, 1 << 20);
+    assert_eq!(ingest.limits.envelope.max_event_bytes, 512 << 10);
+    assert_eq!(ingest.inbound.header_read_timeout, Duration::from_secs(3));
+    assert_eq!(ingest.inbound.max_connections, 0);
+}
+
+/// Egress's builder: the port defaults by scheme, the CONNECT proxy's authorization goes
+/// with it, and the durable mode carries its fsync setting.
+#[test]
+fn the_egress_settings_follow_the_upstream_and_spool_flags() {
+    let a = serve(&[
+        "--spool-dir",
+        "/var/spool/p",
+        "--spool-mode",
+        "durable",
+        "--spool-fsync",
+        "always",
+    ]);
+    let tls = crate::egress::upstream::tls::client_config(
+        crate::egress::upstream::tls::Roots::Webpki,
+        None,
+    )
+    .expect("webpki roots");
+    let steps = super::build::EgressSteps {
+        upstream_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+        queue_max_bytes: 1000,
+        retry_max_age: Duration::from_secs(3600),
+        backoff_base: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(8),
+        spool_max_bytes: 4096,
+    };
+    let https: crate::dsn::Dsn = "https://k@up.example/1".parse().expect("dsn");
+    let auth = http::HeaderValue::from_static("Basic dTpw");
+    let proxy = Some((
+        "http://proxy:3128".parse().expect("uri"),
+        Some(auth.clone()),
+    ));
+    let e = super::build::egress(&a, &https, tls.clone(), proxy, steps);
+    assert_eq!((e.client.host.as_str(), e.client.port), ("up.example", 443));
+    assert_eq!(
+        e.client.proxy.as_ref().map(|u| u.to_string()),
+        Some("http://proxy:3128/".to_owned())
+    );
+    assert_eq!(e.client.proxy_auth, Some(auth));
+    assert_eq!(
+        e.spool,
+        Some((std::path::PathBuf::from("/var/spool/p"), 4096))
+    );
+    assert_eq!(
+        e.spool_durable,
+        Some(crate::egress::spool::wal::FsyncMode::Always)
+    );
+    assert_eq!(
+        (e.settings.backoff_base, e.settings.backoff_max),
+        (Duration::from_secs(1), Duration::from_secs(8))
+    );
+    let http: crate::dsn::Dsn = "http://k@up.example/1".parse().expect("dsn");
+    let e = super::build::egress(&serve(&[]), &http, tls, None, steps);
+    assert_eq!((e.client.port, e.client.proxy.is_none()), (80, true));
+    // The default mode is durable with batched syncs; without --spool-dir there is no spool
+    // to apply it to.
+    assert_eq!(
+        (e.spool.is_none(), e.spool_durable),
+        (true, Some(crate::egress::spool::wal::FsyncMode::Batch))
     );
 }

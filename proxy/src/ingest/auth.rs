@@ -309,7 +309,7 @@ mod tests {
         }
     }
 
-    /// Issue 27, finding 4: a client name that is not `name/version` is not kept, so the
+    /// A client name that is not `name/version` is not kept, so the
     /// proxy's own name goes upstream instead.
     #[test]
     fn only_strict_client_names_are_kept() {

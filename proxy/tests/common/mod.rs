@@ -443,21 +443,41 @@ pub async fn metrics_at(admin: SocketAddr) -> String {
     resp.text()
 }
 
+/// How often [`assert_eventually`] polls.
+pub const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Polls `probe` every [`POLL_EVERY`] until it gives `Ok`, and returns that value; once
+/// `within` has passed, fails the test with the last `Err`, which says what was still wrong
+/// (the state the test waited on, not just "timed out"). The one poll-until-deadline loop of
+/// the tests: nothing asserts wall-clock time, only that a state is reached.
+pub async fn assert_eventually<T>(
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match probe().await {
+            Ok(v) => return v,
+            Err(why) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "not within {within:?}: {why}"
+            ),
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
 /// Polls `/metrics` at `admin` until `sample` reaches `at_least`; returns its value.
 pub async fn wait_metric(admin: SocketAddr, sample: &str, at_least: u64) -> u64 {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
+    assert_eventually(WAIT_TIMEOUT, async || {
         let text = metrics_at(admin).await;
         let v = metric_value(&text, sample);
-        if v >= at_least {
-            return v;
+        match v >= at_least {
+            true => Ok(v),
+            false => Err(format!("{sample} stayed at {v} (< {at_least}):\n{text}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sample} stayed at {v} (< {at_least}) for {WAIT_TIMEOUT:?}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// `X-Sentry-Auth` as sentry-python 2.75.0 sends it, for `key`.
@@ -818,24 +838,20 @@ pub async fn wait_delivered(
     upstream: &testkit::upstream::CaptureUpstream,
     n: usize,
 ) -> Vec<testkit::upstream::Captured> {
-    let deadline = tokio::time::Instant::now() + WAIT_TIMEOUT;
-    loop {
+    assert_eventually(WAIT_TIMEOUT, async || {
         let got = delivered(upstream);
         if got.len() >= n {
-            return got;
+            return Ok(got);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} delivered envelope(s) within {WAIT_TIMEOUT:?}, got {}; all requests: {:?}",
-            got.len(),
-            upstream
-                .requests()
-                .iter()
-                .map(|c| (c.event_id(), c.status))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        let all: Vec<_> = (upstream.requests().iter())
+            .map(|c| (c.event_id(), c.status))
+            .collect();
+        Err(format!(
+            "expected {n} delivered envelope(s), got {}; all requests: {all:?}",
+            got.len()
+        ))
+    })
+    .await
 }
 
 /// A work folder holding the test CA's PEM and a consent file (company 7 consented);

@@ -29,7 +29,7 @@ fn parses_sentry_headers() {
     );
 }
 
-/// Issue 27, finding 2: values past any clock, unknown names and floods are clamped.
+/// Values past any clock, unknown names and floods are clamped.
 #[test]
 fn hostile_headers_are_clamped() {
     let one = |h: &str| parse_header(h);
