@@ -145,7 +145,7 @@ impl<'p> Ctx<'p> {
 
     /// A URL or path: query, fragment and credentials go, then each path segment passes the
     /// detectors *decoded* (`alice%40example.com` is an email), a host that is not technical
-    /// becomes `[host]` ([`crate::hosts`]), then the whole string passes the detectors.
+    /// becomes `[host]` ([`crate::normalize::hosts`]), then the whole string passes the detectors.
     /// For URLs of code (frames' files); URLs of requests use [`Ctx::request_url`].
     pub fn url(&mut self, s: &mut Cow<'_, str>) {
         self.url_with(s, false, None);
@@ -208,13 +208,13 @@ impl<'p> Ctx<'p> {
             *s = Cow::Owned(m);
             changed |= other;
         }
-        if let Some(r) = crate::hosts::host_range(s) {
+        if let Some(r) = crate::normalize::hosts::host_range(s) {
             let vocab = self.policy.templates.vocabulary();
-            if !crate::hosts::is_technical(&s[r.clone()], vocab, &self.policy.config.allowed_hosts)
+            if !crate::normalize::hosts::is_technical(&s[r.clone()], vocab, &self.policy.config.allowed_hosts)
             {
                 self.report.redacted("@host");
                 let mut owned = s.to_string();
-                owned.replace_range(r, crate::hosts::HOST);
+                owned.replace_range(r, crate::normalize::hosts::HOST);
                 *s = Cow::Owned(owned);
                 changed = true;
             }

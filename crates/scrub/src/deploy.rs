@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use crate::ctx::Ctx;
-use crate::exception_text::Vocabulary;
+use crate::words::Vocabulary;
 use crate::values::Val;
 
 /// What a release that is not a version becomes.
@@ -162,7 +162,7 @@ pub fn is_package_shaped(name: &str, vocab: &Vocabulary) -> bool {
             words += 1;
             continue;
         }
-        for word in crate::exception_text::split_words(part) {
+        for word in crate::words::split_words(part) {
             words += 1;
             let lower = word.to_ascii_lowercase();
             if MACHINE_WORDS.contains(&lower.as_str()) || words > MAX_PACKAGE_WORDS {

@@ -35,7 +35,7 @@ pub mod detect;
 mod event;
 pub mod exception_text;
 mod header;
-pub mod hosts;
+
 pub mod infer;
 mod item;
 mod meta;
@@ -49,6 +49,7 @@ mod spans_v2;
 mod trace_metric;
 mod values;
 pub mod work;
+pub mod words;
 
 use envelope::{Envelope, ItemType};
 

@@ -59,7 +59,7 @@ pub enum Rule {
     Tokens,
     /// `server.address`: the peer of an outbound call, or the machine's own host name
     /// (sentry-python's `server_name`), which leaves only with `--keep-server-name`; both
-    /// by the host rule ([`crate::hosts`]).
+    /// by the host rule ([`crate::normalize::hosts`]).
     Host,
     /// `user.id`: only under ID consent.
     UserId,
@@ -207,11 +207,11 @@ fn host(cx: &mut Ctx<'_>, site: Site<'_>, v: &mut Option<Val<'_>>) {
         return;
     };
     let vocab = cx.policy.templates.vocabulary();
-    if crate::hosts::is_technical(s, vocab, &cx.policy.config.allowed_hosts) {
+    if crate::normalize::hosts::is_technical(s, vocab, &cx.policy.config.allowed_hosts) {
         cx.text(s);
     } else {
         cx.report.redacted("@host");
-        *s = Cow::Borrowed(crate::hosts::HOST);
+        *s = Cow::Borrowed(crate::normalize::hosts::HOST);
     }
 }
 

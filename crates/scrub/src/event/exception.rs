@@ -206,7 +206,7 @@ impl Exception<'_> {
 
     /// The words of the code this exception went through (its frames' functions and
     /// modules, its own module): names built of them in the message are names of code.
-    /// Sorted and without repeats, as [`crate::exception_text::Vocabulary::is_code`]
+    /// Sorted and without repeats, as [`crate::words::Vocabulary::is_code`]
     /// looks them up (a list searched word by word cost the square of the frames' words).
     fn code_words(&self) -> Vec<String> {
         // A set, so a repeated word (the same module in every frame) costs a lookup, not a
@@ -218,10 +218,10 @@ impl Exception<'_> {
             .chain([&self.module])
             .filter_map(|v| v.as_ref().and_then(Val::as_str));
         for name in names {
-            for w in crate::exception_text::split_words(name) {
+            for w in crate::words::split_words(name) {
                 if w.len() >= 3 && w.bytes().all(|b| b.is_ascii_alphabetic()) {
                     crate::work::charge(w.len());
-                    let lower = crate::exception_text::lower(w);
+                    let lower = crate::words::lower(w);
                     if !words.contains(lower.as_ref()) {
                         words.insert(lower.into_owned());
                     }

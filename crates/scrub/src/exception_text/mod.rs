@@ -33,7 +33,7 @@ mod catalog;
 mod pattern;
 mod slots;
 mod statement;
-mod vocab;
+
 
 use std::sync::OnceLock;
 
@@ -41,7 +41,7 @@ use regex::{Regex, RegexSet, RegexSetBuilder};
 
 pub use pattern::PatternError;
 pub use slots::{Judge, Slot, ERROR_TEXTS, HOST, IDENTIFIER, REASONS, TYPE, VALUE};
-pub use vocab::{lower, split_words, Vocabulary};
+use crate::words::Vocabulary;
 
 /// What an unknown line of a known message becomes.
 pub const FILTERED_LINE: &str = "[filtered]";

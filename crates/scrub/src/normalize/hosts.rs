@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::exception_text::Vocabulary;
+use crate::words::Vocabulary;
 
 /// What a host that is not technical becomes.
 pub const HOST: &str = "[host]";
