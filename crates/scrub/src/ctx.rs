@@ -209,7 +209,7 @@ impl<'p> Ctx<'p> {
             changed |= other;
         }
         if let Some(r) = crate::normalize::hosts::host_range(s) {
-            let vocab = self.policy.templates.vocabulary();
+            let vocab = self.policy.vocabulary;
             if !crate::normalize::hosts::is_technical(&s[r.clone()], vocab, &self.policy.config.allowed_hosts)
             {
                 self.report.redacted("@host");

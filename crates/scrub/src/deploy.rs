@@ -248,7 +248,7 @@ pub fn is_environment_shaped(s: &str) -> bool {
 /// Decides a `release` value.
 pub fn release(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
     let allowed = |s: &str| any_matches(&cx.policy.config.allowed_releases, s);
-    let vocab = cx.policy.templates.vocabulary();
+    let vocab = cx.policy.vocabulary;
     decide(
         cx,
         v,
@@ -265,7 +265,7 @@ pub const DIST_PLACEHOLDER: &str = "[dist]";
 /// a hash (`42`, `1.4.2`, `8c21e0f`) or made of words of code (`web`, `android-arm64`);
 /// a build named after a machine (`alice-thinkpad-build`) is free text.
 pub fn dist(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
-    let vocab = cx.policy.templates.vocabulary();
+    let vocab = cx.policy.vocabulary;
     let allowed = |s: &str| any_matches(&cx.policy.config.allowed_releases, s);
     decide(
         cx,

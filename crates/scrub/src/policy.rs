@@ -2,6 +2,7 @@
 
 use crate::detect::{DetectorError, Detectors};
 use crate::exception_text::{PatternError, Templates};
+use crate::words::Vocabulary;
 use crate::work::WorkBudget;
 
 /// What to do with exception messages (`exception.values[].value`), where prompts and
@@ -151,6 +152,8 @@ pub struct Policy {
     pub(crate) config: PolicyConfig,
     pub(crate) detectors: Detectors,
     pub(crate) templates: &'static Templates,
+    /// The code vocabulary every rule that judges words reads.
+    pub(crate) vocabulary: &'static Vocabulary,
     pub(crate) budget: WorkBudget,
 }
 
@@ -178,6 +181,7 @@ impl Policy {
             config,
             detectors: Detectors::new()?,
             templates: Templates::shared()?,
+            vocabulary: Vocabulary::shared(),
             budget: WorkBudget::default(),
         })
     }

@@ -206,7 +206,7 @@ fn host(cx: &mut Ctx<'_>, site: Site<'_>, v: &mut Option<Val<'_>>) {
         *v = None;
         return;
     };
-    let vocab = cx.policy.templates.vocabulary();
+    let vocab = cx.policy.vocabulary;
     if crate::normalize::hosts::is_technical(s, vocab, &cx.policy.config.allowed_hosts) {
         cx.text(s);
     } else {

@@ -446,7 +446,7 @@ pub const FINGERPRINT_PLACEHOLDER: &str = "[fingerprint]";
 fn fingerprint_part(cx: &mut Ctx<'_>, v: &mut Val<'_>) {
     if let Val::Str(s) = v {
         let variable = s.starts_with("{{") && s.ends_with("}}") && s.len() <= 64;
-        let vocab = cx.policy.templates.vocabulary();
+        let vocab = cx.policy.vocabulary;
         if !variable && !vocab.is_code(s, &[]) && s != FINGERPRINT_PLACEHOLDER {
             cx.replace_freetext(s, FINGERPRINT_PLACEHOLDER);
             return;

@@ -39,6 +39,12 @@ impl Default for Vocabulary {
 }
 
 impl Vocabulary {
+    /// The process-wide vocabulary, built on first use (every policy shares it).
+    pub fn shared() -> &'static Vocabulary {
+        static SHARED: std::sync::OnceLock<Vocabulary> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Vocabulary::default)
+    }
+
     /// Is this (lower-case, ASCII) word a word of code, itself or as a plural?
     pub fn knows(&self, lower: &str) -> bool {
         known_or_plural(lower, |w| self.words.contains(w))
