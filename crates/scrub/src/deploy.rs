@@ -8,9 +8,9 @@
 
 use std::borrow::Cow;
 
-use crate::ctx::Ctx;
+use crate::walk::Ctx;
 use crate::words::Vocabulary;
-use crate::values::Val;
+use crate::walk::values::Val;
 
 /// What a release that is not a version becomes.
 pub const RELEASE_PLACEHOLDER: &str = "[release]";

@@ -5,11 +5,12 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::ctx::{is_token, is_version, Ctx};
-use crate::names::Names;
+use crate::walk::guards::{is_token, is_version};
+use crate::walk::Ctx;
+use crate::walk::names::Names;
 use crate::policy::Policy;
-use crate::report::Report;
-use crate::values::Val;
+use crate::walk::report::Report;
+use crate::walk::values::Val;
 use crate::work::Meter;
 
 /// What the header is rewritten to.

@@ -29,7 +29,6 @@
 
 mod attributes;
 pub mod attribution;
-mod ctx;
 mod deploy;
 pub mod detect;
 mod event;
@@ -38,32 +37,30 @@ mod header;
 
 pub mod infer;
 mod item;
-mod meta;
 mod names;
 pub mod normalize;
 mod policy;
 mod profile;
-mod report;
 mod session;
 mod spans_v2;
 mod trace_metric;
-mod values;
+mod walk;
 pub mod work;
 pub mod words;
 
 use envelope::{Envelope, ItemType};
 
 pub use attribution::{AttributedBy, Attribution, Gate, Learned, TraceCompany, TraceId};
-pub use ctx::FILTERED;
+pub use walk::rules::FILTERED;
 pub use deploy::{pattern_error, pattern_matches};
 pub use header::Upstream;
 pub use policy::{
     LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
 };
-pub use report::Report;
+pub use walk::report::Report;
 pub use spans_v2::SPAN_V2_CONTENT_TYPE;
 pub use trace_metric::TRACE_METRIC_CONTENT_TYPE;
-pub use values::MAX_ELEMENTS;
+pub use walk::values::MAX_ELEMENTS;
 pub use work::WorkBudget;
 
 /// What consent says about one item.
@@ -143,7 +140,7 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
     gate: &mut G,
 ) -> Scrubbed {
     let mut report = Report::default();
-    let mut names = names::Names::default();
+    let mut names = walk::names::Names::default();
     // One budget for the whole envelope: its size is what the sender paid for. Reading
     // every item for its attribution is charged to it too.
     let size = envelope.items().iter().map(|i| i.payload().len()).sum();

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ctx::{self, Ctx};
-use crate::meta::Seg;
-use crate::values::{List, Pairs, Val};
+use crate::walk::{guards, Ctx};
+use crate::walk::meta::Seg;
+use crate::walk::values::{List, Pairs, Val};
 
 /// A `profile` (v1) or `profile_chunk` (v2) payload.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -149,12 +149,12 @@ impl Profile<'_> {
 
     /// Walks a profile.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::token(&mut self.version);
-        ctx::hex_id(&mut self.event_id);
-        ctx::hex_id(&mut self.chunk_id);
-        ctx::hex_id(&mut self.profiler_id);
-        ctx::timestamp(&mut self.timestamp);
-        ctx::token(&mut self.platform);
+        guards::token(&mut self.version);
+        guards::hex_id(&mut self.event_id);
+        guards::hex_id(&mut self.chunk_id);
+        guards::hex_id(&mut self.profiler_id);
+        guards::timestamp(&mut self.timestamp);
+        guards::token(&mut self.platform);
         cx.key("release", |cx| {
             crate::deploy::release(cx, &mut self.release)
         });
@@ -169,8 +169,8 @@ impl Profile<'_> {
                 cx.key("name", |cx| {
                     crate::names::transaction(cx, None, &mut t.name)
                 });
-                ctx::hex_id(&mut t.id);
-                ctx::hex_id(&mut t.trace_id);
+                guards::hex_id(&mut t.id);
+                guards::hex_id(&mut t.trace_id);
                 numeric(&mut t.active_thread_id);
             });
         }
@@ -183,8 +183,8 @@ impl Profile<'_> {
                         cx.key("filename", |cx| cx.val_text(&mut f.filename));
                         cx.key("function", |cx| cx.val_text(&mut f.function));
                         cx.key("module", |cx| cx.val_text(&mut f.module));
-                        ctx::num(&mut f.lineno);
-                        ctx::flag(&mut f.in_app);
+                        guards::num(&mut f.lineno);
+                        guards::flag(&mut f.in_app);
                     });
                 }
             });
@@ -193,8 +193,8 @@ impl Profile<'_> {
             }
             for s in &mut p.samples.0 {
                 numeric(&mut s.elapsed_since_start_ns);
-                ctx::timestamp(&mut s.timestamp);
-                ctx::num(&mut s.stack_id);
+                guards::timestamp(&mut s.timestamp);
+                guards::num(&mut s.stack_id);
                 numeric(&mut s.thread_id);
             }
             p.thread_metadata
@@ -294,11 +294,11 @@ impl CheckIn<'_> {
 
     /// Walks a check-in.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::hex_id(&mut self.check_in_id);
+        guards::hex_id(&mut self.check_in_id);
         if let Some(c) = &mut self.contexts {
             if let Some(t) = &mut c.trace {
-                ctx::hex_id(&mut t.trace_id);
-                ctx::hex_id(&mut t.span_id);
+                guards::hex_id(&mut t.trace_id);
+                guards::hex_id(&mut t.span_id);
                 if t.trace_id.is_none() && t.span_id.is_none() {
                     c.trace = None;
                 }
@@ -307,9 +307,9 @@ impl CheckIn<'_> {
                 self.contexts = None;
             }
         }
-        ctx::token(&mut self.monitor_slug);
-        ctx::token(&mut self.status);
-        ctx::num(&mut self.duration);
+        guards::token(&mut self.monitor_slug);
+        guards::token(&mut self.status);
+        guards::num(&mut self.duration);
         cx.key("environment", |cx| {
             crate::deploy::environment(cx, &mut self.environment)
         });
@@ -317,14 +317,14 @@ impl CheckIn<'_> {
             crate::deploy::release(cx, &mut self.release)
         });
         if let Some(mc) = &mut self.monitor_config {
-            ctx::num(&mut mc.checkin_margin);
-            ctx::num(&mut mc.max_runtime);
-            ctx::token(&mut mc.timezone);
-            ctx::num(&mut mc.failure_issue_threshold);
-            ctx::num(&mut mc.recovery_threshold);
+            guards::num(&mut mc.checkin_margin);
+            guards::num(&mut mc.max_runtime);
+            guards::token(&mut mc.timezone);
+            guards::num(&mut mc.failure_issue_threshold);
+            guards::num(&mut mc.recovery_threshold);
             if let Some(s) = &mut mc.schedule {
-                ctx::token(&mut s.ty);
-                ctx::token(&mut s.unit);
+                guards::token(&mut s.ty);
+                guards::token(&mut s.unit);
                 // A crontab ("*/5 * * * *") has spaces; an interval is a number.
                 let ok = match &s.value {
                     Some(Val::Num(_)) => true,

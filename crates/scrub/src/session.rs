@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ctx::{self, Ctx};
-use crate::values::{List, Present, Val};
+use crate::walk::{guards, Ctx};
+use crate::walk::values::{List, Present, Val};
 
 /// `attrs` of a session or an aggregate.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -68,16 +68,16 @@ pub struct Session<'a> {
 impl Session<'_> {
     /// Walks a session.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::hex_id(&mut self.sid);
+        guards::hex_id(&mut self.sid);
         did(cx, &mut self.did);
-        ctx::num(&mut self.seq);
-        ctx::flag(&mut self.init);
-        ctx::timestamp(&mut self.started);
-        ctx::timestamp(&mut self.timestamp);
-        ctx::num(&mut self.duration);
-        ctx::token(&mut self.status);
-        ctx::num(&mut self.errors);
-        ctx::token(&mut self.abnormal_mechanism);
+        guards::num(&mut self.seq);
+        guards::flag(&mut self.init);
+        guards::timestamp(&mut self.started);
+        guards::timestamp(&mut self.timestamp);
+        guards::num(&mut self.duration);
+        guards::token(&mut self.status);
+        guards::num(&mut self.errors);
+        guards::token(&mut self.abnormal_mechanism);
         cx.key("attrs", |cx| self.attrs.scrub(cx));
     }
 }
@@ -126,12 +126,12 @@ impl Sessions<'_> {
     /// Walks an aggregate.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         for a in &mut self.aggregates.0 {
-            ctx::timestamp(&mut a.started);
+            guards::timestamp(&mut a.started);
             did(cx, &mut a.did);
-            ctx::num(&mut a.exited);
-            ctx::num(&mut a.errored);
-            ctx::num(&mut a.abnormal);
-            ctx::num(&mut a.crashed);
+            guards::num(&mut a.exited);
+            guards::num(&mut a.errored);
+            guards::num(&mut a.abnormal);
+            guards::num(&mut a.crashed);
         }
         cx.key("attrs", |cx| self.attrs.scrub(cx));
     }
@@ -168,7 +168,7 @@ pub struct Outcome<'a> {
 impl ClientReport<'_> {
     /// Walks a client report: every value is a token or a number.
     pub fn scrub(&mut self) {
-        ctx::timestamp(&mut self.timestamp);
+        guards::timestamp(&mut self.timestamp);
         for list in [
             &mut self.discarded_events,
             &mut self.rate_limited_events,
@@ -176,9 +176,9 @@ impl ClientReport<'_> {
             &mut self.filtered_sampling_events,
         ] {
             list.0.retain_mut(|o| {
-                ctx::token(&mut o.reason);
-                ctx::token(&mut o.category);
-                ctx::num(&mut o.quantity);
+                guards::token(&mut o.reason);
+                guards::token(&mut o.category);
+                guards::num(&mut o.quantity);
                 o.reason.is_some() && o.category.is_some() && o.quantity.is_some()
             });
         }

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::{self, Allowlisted, AttrVal, Rule, Site};
 use crate::attribution::{Ambiguous, Own, TraceId};
-use crate::ctx::{self, Ctx};
+use crate::walk::{guards, Ctx};
 use crate::item::Records;
-use crate::meta::Seg;
+use crate::walk::meta::Seg;
 use crate::names::{self, Hints};
-use crate::values::{List, Val};
+use crate::walk::values::{List, Val};
 
 /// The content type of v2 span items.
 pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
@@ -162,19 +162,19 @@ impl SpanV2<'_> {
     }
 
     fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::hex_id(&mut self.trace_id);
-        ctx::hex_id(&mut self.span_id);
-        ctx::hex_id(&mut self.parent_span_id);
-        ctx::token(&mut self.status);
-        ctx::flag(&mut self.is_segment);
-        ctx::flag(&mut self.is_remote);
-        ctx::token(&mut self.kind);
-        ctx::timestamp(&mut self.start_timestamp);
-        ctx::timestamp(&mut self.end_timestamp);
+        guards::hex_id(&mut self.trace_id);
+        guards::hex_id(&mut self.span_id);
+        guards::hex_id(&mut self.parent_span_id);
+        guards::token(&mut self.status);
+        guards::flag(&mut self.is_segment);
+        guards::flag(&mut self.is_remote);
+        guards::token(&mut self.kind);
+        guards::timestamp(&mut self.start_timestamp);
+        guards::timestamp(&mut self.end_timestamp);
         let is_segment = self.is_segment();
         let attrs = &mut self.attributes;
         let op = attr_str(attrs, "sentry.op")
-            .filter(|op| ctx::is_token(op))
+            .filter(|op| guards::is_token(op))
             .unwrap_or("")
             .to_owned();
         let route = attr_str(attrs, "http.route").map(str::to_owned);
@@ -223,8 +223,8 @@ pub(crate) fn scrub_attributes(
                 }
                 company_kept = true;
             }
-            ctx::token(&mut e.value.ty);
-            ctx::token(&mut e.value.unit);
+            guards::token(&mut e.value.ty);
+            guards::token(&mut e.value.unit);
             let policy = cx.policy;
             cx.key(e.meta_key(policy), |cx| {
                 cx.key("value", |cx| {

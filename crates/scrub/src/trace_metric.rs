@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::attributes::Site;
 use crate::attribution::{Own, TraceId};
-use crate::ctx::{self, Ctx};
+use crate::walk::{guards, Ctx};
 use crate::item::Records;
-use crate::meta::Seg;
+use crate::walk::meta::Seg;
 use crate::spans_v2::{record_own, scrub_attributes, Attributes};
-use crate::values::{List, Val};
+use crate::walk::values::{List, Val};
 
 /// The content type of trace metric items.
 pub const TRACE_METRIC_CONTENT_TYPE: &str = "application/vnd.sentry.items.trace-metric+json";
@@ -90,12 +90,12 @@ impl<'a> Records<'a> for MetricBatch<'a> {
 
 impl Metric<'_> {
     fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::timestamp(&mut self.timestamp);
-        ctx::hex_id(&mut self.trace_id);
-        ctx::hex_id(&mut self.span_id);
-        ctx::token(&mut self.ty);
-        ctx::num(&mut self.value);
-        ctx::token(&mut self.unit);
+        guards::timestamp(&mut self.timestamp);
+        guards::hex_id(&mut self.trace_id);
+        guards::hex_id(&mut self.span_id);
+        guards::token(&mut self.ty);
+        guards::num(&mut self.value);
+        guards::token(&mut self.unit);
         cx.key("name", |cx| match &mut self.name {
             Some(Val::Str(s)) if crate::normalize::ident::is_identifier_shaped(s) => cx.text(s),
             Some(Val::Str(s)) => cx.replace_freetext(s, METRIC_PLACEHOLDER),

@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{rule_of, Rule};
-use crate::values::{Val, MAX_ELEMENTS};
+use crate::walk::values::{Val, MAX_ELEMENTS};
 
 thread_local! {
     /// The company tag's name while an item of a type that carries it as an attribute is

@@ -13,8 +13,8 @@ mod map;
 
 use std::borrow::Cow;
 
-use crate::ctx::{self, Ctx};
-use crate::values::Val;
+use crate::walk::{guards, Ctx};
+use crate::walk::values::Val;
 
 pub use keys::rule_of;
 pub use map::{with_company_key, Allowlisted, AttrVal};
@@ -106,15 +106,15 @@ fn judge_scalar(cx: &mut Ctx<'_>, rule: Rule, site: Site<'_>, v: &mut Option<Val
     match rule {
         Rule::Token => {
             if !matches!(v, Some(Val::Num(_) | Val::Bool(_))) {
-                ctx::token(v)
+                guards::token(v)
             }
         }
         Rule::Version => {
-            if !matches!(v, Some(Val::Str(s)) if ctx::is_version(s)) {
+            if !matches!(v, Some(Val::Str(s)) if guards::is_version(s)) {
                 *v = None;
             }
         }
-        Rule::Id => ctx::hex_id(v),
+        Rule::Id => guards::hex_id(v),
         Rule::Num => {
             if let Some(Val::Str(s)) = v {
                 if s.len() > 32 || s.trim().parse::<f64>().is_err() {
@@ -165,7 +165,7 @@ fn judge_scalar(cx: &mut Ctx<'_>, rule: Rule, site: Site<'_>, v: &mut Option<Val
             }
         }
         // Judged as a list by `judge`; a lone scalar here is one token at most.
-        Rule::Tokens => ctx::token(v),
+        Rule::Tokens => guards::token(v),
     }
 }
 
@@ -219,11 +219,11 @@ fn host(cx: &mut Ctx<'_>, site: Site<'_>, v: &mut Option<Val<'_>>) {
 /// element is a token; anything else goes.
 fn tokens(v: &mut Option<AttrVal<'_>>) {
     let ok = match v {
-        Some(AttrVal::List(l)) => l.iter().all(|s| ctx::is_token(s)),
+        Some(AttrVal::List(l)) => l.iter().all(|s| guards::is_token(s)),
         Some(AttrVal::One(Val::Str(s))) => {
-            ctx::is_token(s)
+            guards::is_token(s)
                 || serde_json::from_str::<Vec<String>>(s)
-                    .is_ok_and(|l| l.len() <= MAX_LIST && l.iter().all(|s| ctx::is_token(s)))
+                    .is_ok_and(|l| l.len() <= MAX_LIST && l.iter().all(|s| guards::is_token(s)))
         }
         _ => false,
     };

@@ -7,9 +7,9 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::ctx::{self, Ctx};
+use crate::walk::{guards, Ctx};
 use crate::event::span::SpanData;
-use crate::values::Val;
+use crate::walk::values::Val;
 
 /// The kept contexts. Unknown contexts are counted, not named (their names are input).
 #[derive(Debug, Default, Serialize)]
@@ -220,7 +220,7 @@ impl Contexts<'_> {
                 cx.key("build", |cx| cx.val_text(&mut os.build));
                 cx.key("kernel_version", |cx| cx.val_text(&mut os.kernel_version));
                 cx.key("raw_description", |cx| cx.val_text(&mut os.raw_description));
-                ctx::token(&mut os.ty);
+                guards::token(&mut os.ty);
             });
         }
         if let Some(rt) = &mut self.runtime {
@@ -229,20 +229,20 @@ impl Contexts<'_> {
                 cx.key("version", |cx| cx.val_text(&mut rt.version));
                 cx.key("build", |cx| cx.val_text(&mut rt.build));
                 cx.key("raw_description", |cx| cx.val_text(&mut rt.raw_description));
-                ctx::token(&mut rt.ty);
+                guards::token(&mut rt.ty);
             });
         }
         if let Some(t) = &mut self.trace {
             cx.key("trace", |cx| {
-                ctx::hex_id(&mut t.trace_id);
-                ctx::hex_id(&mut t.span_id);
-                ctx::hex_id(&mut t.parent_span_id);
-                ctx::token(&mut t.op);
-                ctx::token(&mut t.status);
-                ctx::token(&mut t.origin);
-                ctx::num(&mut t.exclusive_time);
-                ctx::flag(&mut t.sampled);
-                ctx::token(&mut t.ty);
+                guards::hex_id(&mut t.trace_id);
+                guards::hex_id(&mut t.span_id);
+                guards::hex_id(&mut t.parent_span_id);
+                guards::token(&mut t.op);
+                guards::token(&mut t.status);
+                guards::token(&mut t.origin);
+                guards::num(&mut t.exclusive_time);
+                guards::flag(&mut t.sampled);
+                guards::token(&mut t.ty);
                 let op = t.op.as_ref().and_then(Val::as_str).unwrap_or("");
                 let site = crate::attributes::Site { op, route: None };
                 cx.key("data", |cx| t.data.scrub(cx, "contexts.trace.data.*", site));
@@ -252,7 +252,7 @@ impl Contexts<'_> {
             cx.key("browser", |cx| {
                 cx.key("name", |cx| cx.val_text(&mut b.name));
                 cx.key("version", |cx| cx.val_text(&mut b.version));
-                ctx::token(&mut b.ty);
+                guards::token(&mut b.ty);
             });
         }
         if let Some(d) = &mut self.device {
@@ -260,29 +260,29 @@ impl Contexts<'_> {
                 cx.key("arch", |cx| cx.val_text(&mut d.arch));
                 cx.key("family", |cx| cx.val_text(&mut d.family));
                 cx.key("model", |cx| cx.val_text(&mut d.model));
-                ctx::num(&mut d.processor_count);
-                ctx::num(&mut d.memory_size);
-                ctx::flag(&mut d.simulator);
-                ctx::token(&mut d.ty);
+                guards::num(&mut d.processor_count);
+                guards::num(&mut d.memory_size);
+                guards::flag(&mut d.simulator);
+                guards::token(&mut d.ty);
             });
         }
         if let Some(a) = &mut self.app {
             cx.key("app", |cx| {
                 cx.key("app_version", |cx| cx.val_text(&mut a.app_version));
                 cx.key("app_build", |cx| cx.val_text(&mut a.app_build));
-                ctx::token(&mut a.build_type);
-                ctx::timestamp(&mut a.app_start_time);
-                ctx::num(&mut a.app_memory);
-                ctx::token(&mut a.ty);
+                guards::token(&mut a.build_type);
+                guards::timestamp(&mut a.app_start_time);
+                guards::num(&mut a.app_memory);
+                guards::token(&mut a.ty);
             });
         }
         if let Some(r) = &mut self.response {
-            ctx::num(&mut r.status_code);
-            ctx::token(&mut r.ty);
+            guards::num(&mut r.status_code);
+            guards::token(&mut r.ty);
         }
         if let Some(p) = &mut self.profile {
-            ctx::hex_id(&mut p.profile_id);
-            ctx::token(&mut p.ty);
+            guards::hex_id(&mut p.profile_id);
+            guards::token(&mut p.ty);
         }
     }
 

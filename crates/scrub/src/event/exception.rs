@@ -6,10 +6,10 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::ctx::{self, Ctx};
-use crate::meta::Seg;
+use crate::walk::{guards, Ctx};
+use crate::walk::meta::Seg;
 use crate::policy::MessageMode;
-use crate::values::{List, Present, Val};
+use crate::walk::values::{List, Present, Val};
 
 /// `{"values": [...]}`, or a bare list as legacy SDKs send. Serialized as `{"values": [...]}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,7 +173,7 @@ impl Exception<'_> {
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
         cx.key("type", |cx| cx.val_text(&mut self.ty));
         cx.key("module", |cx| cx.val_text(&mut self.module));
-        ctx::num(&mut self.thread_id);
+        guards::num(&mut self.thread_id);
         if let Some(m) = &mut self.mechanism {
             cx.key("mechanism", |cx| m.scrub(cx));
         }
@@ -234,13 +234,13 @@ impl Exception<'_> {
 
 impl Mechanism<'_> {
     fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::token(&mut self.ty);
-        ctx::flag(&mut self.handled);
-        ctx::flag(&mut self.synthetic);
-        ctx::flag(&mut self.is_exception_group);
-        ctx::num(&mut self.exception_id);
-        ctx::num(&mut self.parent_id);
-        ctx::token(&mut self.source);
+        guards::token(&mut self.ty);
+        guards::flag(&mut self.handled);
+        guards::flag(&mut self.synthetic);
+        guards::flag(&mut self.is_exception_group);
+        guards::num(&mut self.exception_id);
+        guards::num(&mut self.parent_id);
+        guards::token(&mut self.source);
         if self.description.take().is_some() {
             cx.removed("description", "exception.values.mechanism.description");
         }
@@ -253,7 +253,7 @@ impl Mechanism<'_> {
 impl Stacktrace<'_> {
     /// Walks a stack trace; `vars_path` names removed locals in the report.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>, vars_path: &'static str) {
-        ctx::token(&mut self.lang);
+        guards::token(&mut self.lang);
         if self.registers.take().is_some() {
             cx.removed("registers", "stacktrace.registers");
         }
@@ -274,13 +274,13 @@ impl Frame<'_> {
         cx.key("package", |cx| cx.val_text(&mut self.package));
         cx.key("function", |cx| cx.val_text(&mut self.function));
         cx.key("raw_function", |cx| cx.val_text(&mut self.raw_function));
-        ctx::num(&mut self.lineno);
-        ctx::num(&mut self.colno);
-        ctx::flag(&mut self.in_app);
-        ctx::token(&mut self.platform);
-        ctx::token(&mut self.instruction_addr);
-        ctx::token(&mut self.symbol_addr);
-        ctx::token(&mut self.image_addr);
+        guards::num(&mut self.lineno);
+        guards::num(&mut self.colno);
+        guards::flag(&mut self.in_app);
+        guards::token(&mut self.platform);
+        guards::token(&mut self.instruction_addr);
+        guards::token(&mut self.symbol_addr);
+        guards::token(&mut self.image_addr);
         self.source_lines(cx);
         if self.vars.take().is_some() {
             cx.removed("vars", vars_path);
@@ -374,10 +374,10 @@ impl Thread<'_> {
             _ => self.id = None,
         }
         cx.key("name", |cx| cx.val_text(&mut self.name));
-        ctx::flag(&mut self.crashed);
-        ctx::flag(&mut self.current);
-        ctx::flag(&mut self.main);
-        ctx::token(&mut self.state);
+        guards::flag(&mut self.crashed);
+        guards::flag(&mut self.current);
+        guards::flag(&mut self.main);
+        guards::token(&mut self.state);
         if let Some(st) = &mut self.stacktrace {
             cx.key("stacktrace", |cx| {
                 st.scrub(cx, "threads.values.stacktrace.frames.vars")

@@ -11,12 +11,13 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::Attribution;
-use crate::ctx::{self, Ctx, FILTERED};
-use crate::meta::Seg;
+use crate::walk::rules::FILTERED;
+use crate::walk::{guards, Ctx};
+use crate::walk::meta::Seg;
 use crate::names;
 use crate::normalize;
 use crate::policy::LogMode;
-use crate::values::{List, Pairs, Present, Val};
+use crate::walk::values::{List, Pairs, Present, Val};
 
 use contexts::Contexts;
 use exception::{Exception, Stacktrace, Thread, Values};
@@ -261,12 +262,12 @@ impl<'a> Event<'a> {
 
     /// Walks the whole event. After this, every kept string has passed the detectors.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::hex_id(&mut self.event_id);
-        ctx::token(&mut self.ty);
-        ctx::timestamp(&mut self.timestamp);
-        ctx::timestamp(&mut self.start_timestamp);
-        ctx::token(&mut self.platform);
-        ctx::token(&mut self.level);
+        guards::hex_id(&mut self.event_id);
+        guards::token(&mut self.ty);
+        guards::timestamp(&mut self.timestamp);
+        guards::timestamp(&mut self.start_timestamp);
+        guards::token(&mut self.platform);
+        guards::token(&mut self.level);
         cx.key("logger", |cx| cx.val_text(&mut self.logger));
         cx.key("release", |cx| {
             crate::deploy::release(cx, &mut self.release)
@@ -276,7 +277,7 @@ impl<'a> Event<'a> {
         });
         cx.key("dist", |cx| crate::deploy::dist(cx, &mut self.dist));
         if let Some(ti) = &mut self.transaction_info {
-            ctx::token(&mut ti.source);
+            guards::token(&mut ti.source);
             if ti.source.is_none() {
                 self.transaction_info = None;
             }
@@ -350,23 +351,23 @@ impl<'a> Event<'a> {
             }
         });
         self.measurements.0.retain_mut(|(k, m)| {
-            ctx::num(&mut m.value);
-            ctx::token(&mut m.unit);
-            ctx::is_token(k) && m.value.is_some()
+            guards::num(&mut m.value);
+            guards::token(&mut m.unit);
+            guards::is_token(k) && m.value.is_some()
         });
         if let Some(dm) = &mut self.debug_meta {
             cx.key("debug_meta", |cx| {
                 cx.key("images", |cx| {
                     for (i, im) in dm.images.0.iter_mut().enumerate() {
                         cx.at(Seg::Index(i), |cx| {
-                            ctx::token(&mut im.ty);
-                            ctx::hex_id(&mut im.debug_id);
-                            ctx::token(&mut im.code_id);
+                            guards::token(&mut im.ty);
+                            guards::hex_id(&mut im.debug_id);
+                            guards::token(&mut im.code_id);
                             cx.key("code_file", |cx| cx.val_text(&mut im.code_file));
                             cx.key("debug_file", |cx| cx.val_text(&mut im.debug_file));
-                            ctx::token(&mut im.image_addr);
-                            ctx::num(&mut im.image_size);
-                            ctx::token(&mut im.arch);
+                            guards::token(&mut im.image_addr);
+                            guards::num(&mut im.image_size);
+                            guards::token(&mut im.arch);
                         });
                     }
                 })
@@ -548,15 +549,15 @@ pub(crate) fn scrub_tags(
 }
 
 fn scrub_sdk(sdk: &mut Sdk<'_>, cx: &mut Ctx<'_>) {
-    ctx::token(&mut sdk.name);
+    guards::token(&mut sdk.name);
     version(&mut sdk.version);
     sdk.integrations
         .0
-        .retain(|i| matches!(i, Val::Str(s) if ctx::is_token(s)));
+        .retain(|i| matches!(i, Val::Str(s) if guards::is_token(s)));
     let before = sdk.packages.0.len();
     sdk.packages.0.retain_mut(|p| {
         version(&mut p.version);
-        matches!(&p.name, Some(Val::Str(s)) if ctx::is_package_name(s))
+        matches!(&p.name, Some(Val::Str(s)) if guards::is_package_name(s))
     });
     for _ in sdk.packages.0.len()..before {
         cx.removed_silently("sdk.packages");
@@ -564,7 +565,7 @@ fn scrub_sdk(sdk: &mut Sdk<'_>, cx: &mut Ctx<'_>) {
 }
 
 fn version(v: &mut Option<Val<'_>>) {
-    if !matches!(v, Some(Val::Str(s)) if ctx::is_version(s)) {
+    if !matches!(v, Some(Val::Str(s)) if guards::is_version(s)) {
         *v = None;
     }
 }
@@ -573,7 +574,7 @@ fn version(v: &mut Option<Val<'_>>) {
 /// (`1.2.3.4` is a version here, not an IP).
 fn scrub_modules(cx: &mut Ctx<'_>, modules: &mut Pairs<'_, Val<'_>>) {
     modules.0.retain(|(k, v)| {
-        let ok = ctx::is_package_name(k) && matches!(v, Val::Str(s) if ctx::is_version(s));
+        let ok = guards::is_package_name(k) && matches!(v, Val::Str(s) if guards::is_version(s));
         if !ok {
             cx.removed_silently("modules.*");
         }

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ctx::{self, Ctx};
-use crate::values::{Pairs, Present, Val};
+use crate::walk::{guards, Ctx};
+use crate::walk::values::{Pairs, Present, Val};
 
 /// `request`.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -34,8 +34,8 @@ impl Request<'_> {
     /// Walks `request`. `route` is the event's route template, when its transaction was
     /// named after one: the URL then carries the template's path, not the values in it.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>, route: Option<&str>) {
-        ctx::token(&mut self.method);
-        ctx::token(&mut self.api_target);
+        guards::token(&mut self.method);
+        guards::token(&mut self.api_target);
         cx.key("url", |cx| cx.val_request_url(&mut self.url, route));
         let policy = cx.policy;
         let mut removed_headers = 0;

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{AttrVal, Site};
-use crate::ctx::{self, Ctx};
-use crate::values::{Pairs, Val};
+use crate::walk::{guards, Ctx};
+use crate::walk::values::{Pairs, Val};
 
 pub use crate::attributes::Allowlisted;
 
@@ -93,16 +93,16 @@ impl<'a> Span<'a> {
 
     /// Walks one span under `spans.N`.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
-        ctx::hex_id(&mut self.span_id);
-        ctx::hex_id(&mut self.parent_span_id);
-        ctx::hex_id(&mut self.trace_id);
-        ctx::flag(&mut self.same_process_as_parent);
-        ctx::token(&mut self.op);
-        ctx::timestamp(&mut self.start_timestamp);
-        ctx::timestamp(&mut self.timestamp);
-        ctx::token(&mut self.status);
-        ctx::token(&mut self.origin);
-        ctx::num(&mut self.exclusive_time);
+        guards::hex_id(&mut self.span_id);
+        guards::hex_id(&mut self.parent_span_id);
+        guards::hex_id(&mut self.trace_id);
+        guards::flag(&mut self.same_process_as_parent);
+        guards::token(&mut self.op);
+        guards::timestamp(&mut self.start_timestamp);
+        guards::timestamp(&mut self.timestamp);
+        guards::token(&mut self.status);
+        guards::token(&mut self.origin);
+        guards::num(&mut self.exclusive_time);
         let op = self.op.as_ref().and_then(Val::as_str).unwrap_or("");
         cx.key("tags", |cx| {
             crate::event::scrub_tags(cx, &mut self.tags, "spans.tags.*")

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::{parse, to_bytes, Decide, Decided};
 use crate::attribution::{AttributedBy, Attribution, Gate, Own, Resolved, TraceId, Traces};
-use crate::ctx::Ctx;
+use crate::walk::Ctx;
 use crate::{Decision, KeptConsent, DROP_AMBIGUOUS_COMPANY, DROP_INVALID};
 
 /// A batch type's schema: its records, how a record names its company and trace, and how

@@ -11,10 +11,10 @@ use envelope::{Item, ItemType};
 
 use crate::attribution::Traces;
 use crate::attribution::{Ambiguous, AttributedBy, Attribution, Gate, Own, Resolved, TraceId};
-use crate::ctx::Ctx;
+use crate::walk::Ctx;
 use crate::event::{self, Event};
-use crate::names::Names;
-use crate::report::Report;
+use crate::walk::names::Names;
+use crate::walk::report::Report;
 use crate::spans_v2::SpanBatch;
 use crate::trace_metric::MetricBatch;
 use crate::work::Meter;

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 
 use super::{decide_name, identifier, is_route_name};
-use crate::ctx::Ctx;
+use crate::walk::Ctx;
 use crate::normalize::{self, ident};
-use crate::values::Val;
+use crate::walk::values::Val;
 
 /// The placeholder of a span description that is not code.
 pub const SPAN_PLACEHOLDER: &str = "<custom span>";
@@ -36,7 +36,7 @@ pub fn span_description(cx: &mut Ctx<'_>, op: &str, desc: &mut Option<Val<'_>>, 
 /// code becomes the span's op (`file.upload`) rather than a generic placeholder: v2 UIs
 /// show the name where v1 showed the op.
 pub fn span_v2_name(cx: &mut Ctx<'_>, op: &str, name: &mut Option<Val<'_>>, hints: &Hints<'_>) {
-    let placeholder = if crate::ctx::is_token(op) {
+    let placeholder = if crate::walk::guards::is_token(op) {
         op
     } else {
         SPAN_PLACEHOLDER
@@ -76,10 +76,10 @@ pub fn ai_names<'s>(op: &str, get: impl Fn(&str) -> Option<&'s str>) -> Vec<Stri
     ]
     .iter()
     .filter_map(|k| get(k))
-    .filter(|s| crate::ctx::is_token(s));
+    .filter(|s| crate::walk::guards::is_token(s));
     let subjects: Vec<&str> = subjects.collect();
     ops.iter()
-        .filter(|o| crate::ctx::is_token(o))
+        .filter(|o| crate::walk::guards::is_token(o))
         .flat_map(|o| subjects.iter().map(move |s| format!("{o} {s}")))
         .collect()
 }
@@ -109,7 +109,7 @@ fn describe(
             cx.text(s);
             return;
         }
-        let only = if crate::ctx::is_token(op) {
+        let only = if crate::walk::guards::is_token(op) {
             op
         } else {
             SPAN_PLACEHOLDER
@@ -195,7 +195,7 @@ fn cache_key(cx: &mut Ctx<'_>, s: &mut Cow<'_, str>) {
     if masked {
         cx.report.redacted("@urlpath");
         new = Some(out.join(":"));
-        rules.push(crate::ctx::RULE_URLPATH);
+        rules.push(crate::walk::rules::RULE_URLPATH);
     }
     if !cx.ids_allowed {
         if let Some((m, n)) = normalize::ids::mask_key_ids(new.as_deref().unwrap_or(s)) {
@@ -203,7 +203,7 @@ fn cache_key(cx: &mut Ctx<'_>, s: &mut Cow<'_, str>) {
                 cx.report.redacted("@ids");
             }
             new = Some(m);
-            rules.push(crate::ctx::RULE_IDS);
+            rules.push(crate::walk::rules::RULE_IDS);
         }
     }
     if let Some(new) = new {

@@ -3,31 +3,16 @@
 
 use std::borrow::Cow;
 
-use crate::meta::{Meta, Seg};
-use crate::names::Names;
+use super::meta::{Meta, Seg};
+use super::names::Names;
+use super::report::Report;
+use super::rules::{
+    FILTERED, RULE_ALLOWLIST, RULE_BUDGET, RULE_FREETEXT, RULE_IDS, RULE_MESSAGE, RULE_TEMPLATE,
+    RULE_URLPATH,
+};
+use super::values::Val;
 use crate::policy::Policy;
-use crate::report::Report;
-use crate::values::Val;
 use crate::work::Meter;
-
-/// Rule id for values removed by the allowlist (recorded in `_meta` as kind `x`).
-pub const RULE_ALLOWLIST: &str = "@allowlist:remove";
-/// Rule id for free-text messages replaced by policy.
-pub const RULE_MESSAGE: &str = "@message:replace";
-/// Placeholder for a replaced message.
-pub const FILTERED: &str = "[filtered]";
-/// Rule id for names written by the application (transaction names, span descriptions)
-/// replaced because they are not shaped like code.
-pub const RULE_FREETEXT: &str = "@freetext:replace";
-/// Rule id for URL paths rewritten to their route template or with masked segments.
-pub const RULE_URLPATH: &str = "@urlpath:replace";
-/// Rule id for record ids masked in URL paths and keys without ID consent.
-pub const RULE_IDS: &str = "@ids:replace";
-/// Rule id for exception messages kept as a known template with parts replaced.
-pub const RULE_TEMPLATE: &str = "@message:template";
-/// Rule id for free text replaced because the request used up its work budget
-/// ([`crate::WorkBudget`]): it was not judged, so it does not leave.
-pub const RULE_BUDGET: &str = "@budget:replace";
 
 /// State of one item's walk.
 pub struct Ctx<'p> {
@@ -355,93 +340,4 @@ impl<'p> Ctx<'p> {
     pub fn take_meta(&mut self) -> Option<serde_json::Value> {
         std::mem::take(&mut self.meta).into_value()
     }
-}
-
-/// Keeps a scalar only if it is a number.
-pub fn num(v: &mut Option<Val<'_>>) {
-    if !matches!(v, Some(Val::Num(_))) {
-        *v = None;
-    }
-}
-
-/// Keeps a scalar only if it is a boolean.
-pub fn flag(v: &mut Option<Val<'_>>) {
-    if !matches!(v, Some(Val::Bool(_))) {
-        *v = None;
-    }
-}
-
-/// Keeps a scalar only if it is a short technical token: letters, digits and `_.:/-+`,
-/// such as an op (`http.server`), a status, a level, a platform or an origin. A token can
-/// not hold a sentence, an email or a space, so it needs no detectors.
-pub fn token(v: &mut Option<Val<'_>>) {
-    let ok = match v {
-        Some(Val::Str(s)) => is_token(s),
-        _ => false,
-    };
-    if !ok {
-        *v = None;
-    }
-}
-
-/// See [`token`].
-pub fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'/' | b'-' | b'+')
-        })
-}
-
-/// Keeps a scalar only if it is a hex id (event, trace, span, profile ids; dashes allowed).
-pub fn hex_id(v: &mut Option<Val<'_>>) {
-    let ok = match v {
-        Some(Val::Str(s)) => {
-            (8..=36).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
-        }
-        _ => false,
-    };
-    if !ok {
-        *v = None;
-    }
-}
-
-/// Keeps a timestamp: a number, or an RFC 3339 string (digits and `-:.TZ+ `).
-pub fn timestamp(v: &mut Option<Val<'_>>) {
-    let ok = match v {
-        Some(Val::Num(_)) => true,
-        Some(Val::Str(s)) => {
-            s.len() <= 40
-                && s.bytes().all(|b| {
-                    b.is_ascii_digit()
-                        || matches!(b, b'-' | b':' | b'.' | b'T' | b'Z' | b'+' | b' ')
-                })
-        }
-        _ => false,
-    };
-    if !ok {
-        *v = None;
-    }
-}
-
-/// Keeps a version-like string (`5.2.19`, `2.75.0`, `3.11.7 (main, …)` is not one): letters,
-/// digits and `._-+!~`. Module and package versions need no detectors: they cannot hold
-/// a sentence, and `1.2.3.4` in `modules` is a version, not an IP.
-pub fn is_version(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'!' | b'~')
-        })
-}
-
-/// A package or module name: letters, digits and `._-:/`, and one leading `@` for npm
-/// scopes (`@sentry/node`). An email has its `@` inside, so it is refused.
-pub fn is_package_name(s: &str) -> bool {
-    let body = s.strip_prefix('@').unwrap_or(s);
-    !body.is_empty()
-        && s.len() <= 128
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/'))
 }
