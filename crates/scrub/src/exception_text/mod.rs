@@ -34,14 +34,13 @@ mod pattern;
 mod slots;
 mod statement;
 
-
 use std::sync::OnceLock;
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
+use crate::words::Vocabulary;
 pub use pattern::PatternError;
 pub use slots::{Judge, Slot, ERROR_TEXTS, HOST, IDENTIFIER, REASONS, TYPE, VALUE};
-use crate::words::Vocabulary;
 
 /// What an unknown line of a known message becomes.
 pub const FILTERED_LINE: &str = "[filtered]";

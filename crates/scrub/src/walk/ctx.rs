@@ -195,8 +195,11 @@ impl<'p> Ctx<'p> {
         }
         if let Some(r) = crate::normalize::hosts::host_range(s) {
             let vocab = self.policy.vocabulary;
-            if !crate::normalize::hosts::is_technical(&s[r.clone()], vocab, &self.policy.config.allowed_hosts)
-            {
+            if !crate::normalize::hosts::is_technical(
+                &s[r.clone()],
+                vocab,
+                &self.policy.config.allowed_hosts,
+            ) {
                 self.report.redacted("@host");
                 let mut owned = s.to_string();
                 owned.replace_range(r, crate::normalize::hosts::HOST);

@@ -19,4 +19,3 @@ pub const RULE_TEMPLATE: &str = "@message:template";
 /// Rule id for free text replaced because the request used up its work budget
 /// ([`crate::WorkBudget`]): it was not judged, so it does not leave.
 pub const RULE_BUDGET: &str = "@budget:replace";
-

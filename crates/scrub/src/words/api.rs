@@ -87,4 +87,3 @@ pub const FILE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "woff", "woff2", "ttf", "php", "asp",
     "aspx", "jsp", "py", "rb", "ts", "tsx", "jsx", "wasm", "zip", "gz",
 ];
-

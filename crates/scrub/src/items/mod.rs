@@ -5,39 +5,65 @@
 //! are decided per record and split by company ([`batch`]).
 
 mod batch;
+mod check_in;
+pub(crate) mod event;
+pub(crate) mod header;
+mod profile;
+mod session;
+pub(crate) mod spans_v2;
+pub(crate) mod trace_metric;
 
 use bytes::Bytes;
 use envelope::{Item, ItemType};
 
+use crate::attribution::Decision;
 use crate::attribution::Traces;
 use crate::attribution::{Ambiguous, AttributedBy, Attribution, Gate, Own, Resolved, TraceId};
-use crate::walk::Ctx;
-use crate::event::{self, Event};
+use crate::policy::Policy;
 use crate::walk::names::Names;
 use crate::walk::report::Report;
-use crate::spans_v2::SpanBatch;
-use crate::trace_metric::MetricBatch;
+use crate::walk::Ctx;
 use crate::work::Meter;
-use crate::{profile, session};
-use crate::{
-    Decision, KeptConsent, Policy, DROP_AMBIGUOUS_COMPANY, DROP_DENIED_TYPE, DROP_DISABLED_TYPE,
-    DROP_INVALID, DROP_UNKNOWN_TYPE, SPAN_V2_CONTENT_TYPE,
-};
+use event::Event;
+use spans_v2::SpanBatch;
+use spans_v2::SPAN_V2_CONTENT_TYPE;
+use trace_metric::MetricBatch;
 
 pub(crate) use batch::Records;
 use batch::Typed;
 
+/// The consent facts of one kept item: everything the re-check before each send and the
+/// spool's erasure on revocation need, so that one item is one company's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptConsent {
+    /// The company the item was attributed to: its own tag or attribute, or its trace's
+    /// (same envelope, or the trace map). A revocation of that company drops the item.
+    pub company: Option<String>,
+    /// Whether IDs were kept.
+    pub ids_allowed: bool,
+}
+
+/// Item drop reason: a type that never leaves (attachments, replays, logs, feedback …).
+pub const DROP_DENIED_TYPE: &str = "item_type_denied";
+/// Item drop reason: a type this proxy does not know.
+pub const DROP_UNKNOWN_TYPE: &str = "unknown_item_type";
+/// Item drop reason: a technical type the operator did not enable (profiles, check-ins).
+pub const DROP_DISABLED_TYPE: &str = "item_type_disabled";
+/// Item drop reason: the payload does not parse as its type (fail closed).
+pub const DROP_INVALID: &str = "invalid_payload";
+/// Item drop reason: the item names more than one company (two company tags that differ,
+/// in any case or form), or names none and belongs to a trace whose items name two, so no
+/// company's consent can decide it.
+pub const DROP_AMBIGUOUS_COMPANY: &str = "ambiguous_company";
+
 /// An item parsed into its kept schema, before consent.
 pub(crate) enum Parsed<'a> {
-    Event(Box<Event<'a>>),
-    SpanV1(Box<event::span::Span<'a>>),
+    /// An item of one record (an event, a span v1, a session, a profile …).
+    One(Box<dyn Write + 'a>),
+    /// A span v2 item: decided per record.
     Spans(Typed<SpanBatch<'a>>),
+    /// A trace metric item: decided per record.
     Metrics(Typed<MetricBatch<'a>>),
-    Session(session::Session<'a>),
-    Sessions(session::Sessions<'a>),
-    ClientReport(session::ClientReport<'a>),
-    Profile(Box<profile::Profile<'a>>),
-    CheckIn(profile::CheckIn<'a>),
     /// Parsed for its attribution, then let go: parsed again when decided (see
     /// [`HELD_PARSE_BUDGET`]).
     Later,
@@ -50,6 +76,78 @@ pub(crate) enum Parsed<'a> {
 /// needed every item read first. Batch items are always held: their records' attributions
 /// are read from the parse, and a record keeps only its allowlisted fields.
 pub(crate) const HELD_PARSE_BUDGET: usize = 4 << 20;
+
+/// One item type's kept schema: what scrubbing it is. Every type of one record implements
+/// it, so deciding an item is the same steps whatever its type (batches are decided per
+/// record, [`batch`]).
+pub(crate) trait ItemSchema: serde::Serialize {
+    /// Scrubs the parsed item in place: what is not kept goes, what is kept is judged.
+    fn scrub(&mut self, cx: &mut Ctx<'_>);
+}
+
+/// [`ItemSchema`] behind a box: scrub, then write the JSON payload.
+pub(crate) trait Write {
+    /// Scrubs and writes; `input_len` is the payload's size (see [`to_bytes`]).
+    fn scrub_and_write(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        input_len: usize,
+    ) -> Result<Bytes, &'static str>;
+}
+
+impl<T: ItemSchema> Write for T {
+    fn scrub_and_write(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        input_len: usize,
+    ) -> Result<Bytes, &'static str> {
+        ItemSchema::scrub(self, cx);
+        to_bytes(self, input_len)
+    }
+}
+
+impl ItemSchema for Event<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        Event::scrub(self, cx);
+    }
+}
+
+impl ItemSchema for event::span::Span<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        event::span::Span::scrub(self, cx);
+    }
+}
+
+impl ItemSchema for session::Session<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        session::Session::scrub(self, cx);
+    }
+}
+
+impl ItemSchema for session::Sessions<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        session::Sessions::scrub(self, cx);
+    }
+}
+
+impl ItemSchema for session::ClientReport<'_> {
+    /// Counts only: nothing to judge, the schema is the whole rule.
+    fn scrub(&mut self, _: &mut Ctx<'_>) {
+        session::ClientReport::scrub(self);
+    }
+}
+
+impl ItemSchema for profile::Profile<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        profile::Profile::scrub(self, cx);
+    }
+}
+
+impl ItemSchema for check_in::CheckIn<'_> {
+    fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        check_in::CheckIn::scrub(self, cx);
+    }
+}
 
 /// A read item: its type, its parse and its own attribution.
 pub(crate) struct Read<'a> {
@@ -129,7 +227,7 @@ fn parse_item<'a>(
                 trace: ev.trace_id().and_then(TraceId::parse).or(header_trace),
                 company,
             };
-            Parsed::Event(Box::new(ev))
+            Parsed::One(Box::new(ev))
         }
         ItemType::Span if item.content_type() == Some(SPAN_V2_CONTENT_TYPE) => {
             own.trace = header_trace;
@@ -151,12 +249,12 @@ fn parse_item<'a>(
                 trace: span.trace_id().and_then(TraceId::parse).or(header_trace),
                 company,
             };
-            Parsed::SpanV1(Box::new(span))
+            Parsed::One(Box::new(span))
         }
         // Sessions and client reports belong to no request: no trace, no company.
-        ItemType::Session => Parsed::Session(parse(payload)?),
-        ItemType::Sessions => Parsed::Sessions(parse(payload)?),
-        ItemType::ClientReport => Parsed::ClientReport(parse(payload)?),
+        ItemType::Session => one::<session::Session<'_>>(payload)?,
+        ItemType::Sessions => one::<session::Sessions<'_>>(payload)?,
+        ItemType::ClientReport => one::<session::ClientReport<'_>>(payload)?,
         ItemType::Profile | ItemType::ProfileChunk if policy.config.allow_profiles => {
             let p: profile::Profile<'_> = parse(payload)?;
             // A transaction profile names its transaction's trace; a profile chunk samples
@@ -164,12 +262,12 @@ fn parse_item<'a>(
             if *ty == ItemType::Profile {
                 own.trace = p.trace_id().and_then(TraceId::parse).or(header_trace);
             }
-            Parsed::Profile(Box::new(p))
+            Parsed::One(Box::new(p))
         }
         ItemType::CheckIn if policy.config.allow_check_ins => {
-            let c: profile::CheckIn<'_> = parse(payload)?;
+            let c: check_in::CheckIn<'_> = parse(payload)?;
             own.trace = c.trace_id().and_then(TraceId::parse).or(header_trace);
-            Parsed::CheckIn(c)
+            Parsed::One(Box::new(c))
         }
         ItemType::Profile | ItemType::ProfileChunk | ItemType::CheckIn => {
             return Err(DROP_DISABLED_TYPE)
@@ -226,34 +324,7 @@ impl<'a> Read<'a> {
         let ty = self.ty.clone();
         let n = self.payload_len;
         let bytes = match parsed {
-            Parsed::Event(mut ev) => {
-                ev.scrub(&mut cx);
-                to_bytes(&*ev, n)?
-            }
-            Parsed::SpanV1(mut s) => {
-                s.scrub(&mut cx);
-                to_bytes(&*s, n)?
-            }
-            Parsed::Session(mut s) => {
-                s.scrub(&mut cx);
-                to_bytes(&s, n)?
-            }
-            Parsed::Sessions(mut s) => {
-                s.scrub(&mut cx);
-                to_bytes(&s, n)?
-            }
-            Parsed::ClientReport(mut r) => {
-                r.scrub();
-                to_bytes(&r, n)?
-            }
-            Parsed::Profile(mut p) => {
-                p.scrub(&mut cx);
-                to_bytes(&*p, n)?
-            }
-            Parsed::CheckIn(mut c) => {
-                c.scrub(&mut cx);
-                to_bytes(&c, n)?
-            }
+            Parsed::One(mut item) => item.scrub_and_write(&mut cx, n)?,
             Parsed::Spans(_) | Parsed::Metrics(_) | Parsed::Later => return Err(DROP_INVALID),
         };
         let kept = KeptConsent {
@@ -274,6 +345,13 @@ fn attribution<'r>(resolved: &'r Resolved, own: &'r Own) -> Attribution<'r> {
         trace_id: own.trace,
         by: resolved.by,
     }
+}
+
+/// An item of one record, parsed into its schema `T`.
+fn one<'a, T: ItemSchema + serde::Deserialize<'a> + 'a>(
+    payload: &'a [u8],
+) -> Result<Parsed<'a>, &'static str> {
+    Ok(Parsed::One(Box::new(parse::<T>(payload)?)))
 }
 
 /// Parses an item payload. The payload's UTF-8 is validated once, whole, so the parser need

@@ -6,10 +6,10 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::walk::{guards, Ctx};
-use crate::walk::meta::Seg;
 use crate::policy::MessageMode;
+use crate::walk::meta::Seg;
 use crate::walk::values::{List, Present, Val};
+use crate::walk::{guards, Ctx};
 
 /// `{"values": [...]}`, or a bare list as legacy SDKs send. Serialized as `{"values": [...]}`.
 #[derive(Debug, Clone, PartialEq)]

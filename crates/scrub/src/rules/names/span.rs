@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 
 use super::{decide_name, identifier, is_route_name};
-use crate::walk::Ctx;
 use crate::normalize::{self, ident};
 use crate::walk::values::Val;
+use crate::walk::Ctx;
 
 /// The placeholder of a span description that is not code.
 pub const SPAN_PLACEHOLDER: &str = "<custom span>";

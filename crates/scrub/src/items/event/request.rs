@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::walk::{guards, Ctx};
 use crate::walk::values::{Pairs, Present, Val};
+use crate::walk::{guards, Ctx};
 
 /// `request`.
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -1,20 +1,20 @@
 //! Span items (`application/vnd.sentry.items.span.v2+json`): a list of spans with typed
 //! attributes. sentry-python 3.x and @sentry/node stream every span this way, 2.64+ its
 //! gen_ai spans. A first-class schema: ids, timings and status as sent; every attribute
-//! judged like the transaction span field it stands for ([`crate::attributes`]); the
+//! judged like the transaction span field it stands for ([`crate::rules::attributes`]); the
 //! segment's name decided by its source exactly like a transaction name, and every copy
 //! of it (`sentry.segment.name`, the envelope header's `trace.transaction`) given the same
-//! decision ([`crate::names`]).
+//! decision ([`crate::rules::names`]).
 
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{self, Allowlisted, AttrVal, Rule, Site};
 use crate::attribution::{Ambiguous, Own, TraceId};
-use crate::walk::{guards, Ctx};
-use crate::item::Records;
+use crate::items::Records;
+use crate::rules::attributes::{self, Allowlisted, AttrVal, Rule, Site};
+use crate::rules::names::{self, Hints};
 use crate::walk::meta::Seg;
-use crate::names::{self, Hints};
 use crate::walk::values::{List, Val};
+use crate::walk::{guards, Ctx};
 
 /// The content type of v2 span items.
 pub const SPAN_V2_CONTENT_TYPE: &str = "application/vnd.sentry.items.span.v2+json";
@@ -115,7 +115,7 @@ impl<'a> Records<'a> for SpanBatch<'a> {
 
 /// A record's own attribution, read from its typed attributes (span v2 spans, trace metric
 /// records): the company attribute (named like `--company-tag` in any case, captured while
-/// parsing inside [`crate::attributes::with_company_key`]), `user.id`, and its `trace_id`
+/// parsing inside [`crate::rules::attributes::with_company_key`]), `user.id`, and its `trace_id`
 /// (else the envelope's). Two different company values make it ambiguous. A number is the
 /// company (or user) of its decimal string, as for tags, and is kept as that string.
 pub(crate) fn record_own(

@@ -6,7 +6,7 @@
 //! runs have none), so consent is decided per record.
 //!
 //! A batch is parsed once, into its kept schema: the company attribute is captured while
-//! parsing ([`crate::attributes::with_company_key`]), so each record's own attribution is
+//! parsing ([`crate::rules::attributes::with_company_key`]), so each record's own attribution is
 //! read from the typed record, with no second pass over the payload. When the records
 //! resolve to several companies, the typed records are moved into one batch per company,
 //! each scrubbed under its company's consent and written as an item of its own.
@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{parse, to_bytes, Decide, Decided};
+use super::{KeptConsent, DROP_AMBIGUOUS_COMPANY, DROP_INVALID};
+use crate::attribution::Decision;
 use crate::attribution::{AttributedBy, Attribution, Gate, Own, Resolved, TraceId, Traces};
 use crate::walk::Ctx;
-use crate::{Decision, KeptConsent, DROP_AMBIGUOUS_COMPANY, DROP_INVALID};
 
 /// A batch type's schema: its records, how a record names its company and trace, and how
 /// the whole batch is scrubbed.
@@ -70,7 +71,8 @@ impl<'a, B: Records<'a>> Typed<B> {
         company_tag: &str,
         header_trace: Option<TraceId>,
     ) -> Result<Typed<B>, &'static str> {
-        let mut batch: B = crate::attributes::with_company_key(company_tag, || parse(payload))?;
+        let mut batch: B =
+            crate::rules::attributes::with_company_key(company_tag, || parse(payload))?;
         let owns = (batch.records().iter_mut())
             .map(|r| B::own(r, header_trace))
             .collect();

@@ -3,19 +3,19 @@
 //! @sentry/node send, one record per call. Kept as performance metadata: the metric's name
 //! and unit are written by the app's code and leave only when identifier-shaped, values
 //! are numbers, the trace and span ids tie a record to its request, and the attributes go
-//! through the span attribute table ([`crate::attributes`]): technical ones kept, the
+//! through the span attribute table ([`crate::rules::attributes`]): technical ones kept, the
 //! company attribute and `user.id` under ID consent, every attribute the app added itself
 //! (`topic`, `source`) removed.
 
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::Site;
 use crate::attribution::{Own, TraceId};
-use crate::walk::{guards, Ctx};
-use crate::item::Records;
+use crate::items::spans_v2::{record_own, scrub_attributes, Attributes};
+use crate::items::Records;
+use crate::rules::attributes::Site;
 use crate::walk::meta::Seg;
-use crate::spans_v2::{record_own, scrub_attributes, Attributes};
 use crate::walk::values::{List, Val};
+use crate::walk::{guards, Ctx};
 
 /// The content type of trace metric items.
 pub const TRACE_METRIC_CONTENT_TYPE: &str = "application/vnd.sentry.items.trace-metric+json";

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::{AttrVal, Site};
-use crate::walk::{guards, Ctx};
+use crate::rules::attributes::{AttrVal, Site};
 use crate::walk::values::{Pairs, Val};
+use crate::walk::{guards, Ctx};
 
-pub use crate::attributes::Allowlisted;
+pub use crate::rules::attributes::Allowlisted;
 
 /// Allowlisted span data: the keys of `attributes::keys::KEYS`, each judged by its rule.
 pub type SpanData<'a> = Allowlisted<AttrVal<'a>>;
@@ -21,7 +21,7 @@ impl Allowlisted<AttrVal<'_>> {
         self.removed = 0;
         let mut company_kept = false;
         self.kept.retain_mut(|e| {
-            if e.rule == crate::attributes::Rule::Company {
+            if e.rule == crate::rules::attributes::Rule::Company {
                 // One company value is enough (the attribution made sure they agree).
                 if company_kept || !cx.ids_allowed {
                     return false;
@@ -31,7 +31,7 @@ impl Allowlisted<AttrVal<'_>> {
             let mut slot = Some(std::mem::replace(&mut e.value, AttrVal::One(Val::Other)));
             let policy = cx.policy;
             cx.key(e.meta_key(policy), |cx| {
-                crate::attributes::judge(cx, e.rule, site, &mut slot)
+                crate::rules::attributes::judge(cx, e.rule, site, &mut slot)
             });
             match slot {
                 Some(val) => {
@@ -105,15 +105,15 @@ impl<'a> Span<'a> {
         guards::num(&mut self.exclusive_time);
         let op = self.op.as_ref().and_then(Val::as_str).unwrap_or("");
         cx.key("tags", |cx| {
-            crate::event::scrub_tags(cx, &mut self.tags, "spans.tags.*")
+            crate::items::event::scrub_tags(cx, &mut self.tags, "spans.tags.*")
         });
         let site = Site { op, route: None };
         cx.key("data", |cx| self.data.scrub(cx, "spans.data.*", site));
         // After the data: an AI span's name may be the SDK's form of its kept attributes.
         let data = &self.data;
-        let hints = crate::names::Hints {
+        let hints = crate::rules::names::Hints {
             route: None,
-            ai: crate::names::ai_names(op, |k| data.get(k).and_then(AttrVal::as_str)),
+            ai: crate::rules::names::ai_names(op, |k| data.get(k).and_then(AttrVal::as_str)),
         };
         cx.key("description", |cx| {
             scrub_description(cx, op, &mut self.description, &hints);
@@ -121,4 +121,4 @@ impl<'a> Span<'a> {
     }
 }
 
-pub use crate::names::span_description as scrub_description;
+pub use crate::rules::names::span_description as scrub_description;

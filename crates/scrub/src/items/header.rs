@@ -5,12 +5,12 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::walk::guards::{is_token, is_version};
-use crate::walk::Ctx;
-use crate::walk::names::Names;
 use crate::policy::Policy;
+use crate::walk::guards::{is_token, is_version};
+use crate::walk::names::Names;
 use crate::walk::report::Report;
 use crate::walk::values::Val;
+use crate::walk::Ctx;
 use crate::work::Meter;
 
 /// What the header is rewritten to.
@@ -98,9 +98,9 @@ pub fn scrub_header(
                     let mut val = Some(Val::Str(Cow::Borrowed(s.as_str())));
                     match k.as_str() {
                         // The same decision as the event it was copied from.
-                        "transaction" => crate::names::transaction(&mut cx, None, &mut val),
-                        "release" => crate::deploy::release(&mut cx, &mut val),
-                        _ => crate::deploy::environment(&mut cx, &mut val),
+                        "transaction" => crate::rules::names::transaction(&mut cx, None, &mut val),
+                        "release" => crate::rules::deploy::release(&mut cx, &mut val),
+                        _ => crate::rules::deploy::environment(&mut cx, &mut val),
                     }
                     match val {
                         Some(Val::Str(text)) => Value::String(text.into_owned()),

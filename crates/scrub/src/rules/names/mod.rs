@@ -7,10 +7,10 @@ mod span;
 
 use std::borrow::Cow;
 
-use crate::walk::names::{CopyOf, Source};
-use crate::walk::Ctx;
 use crate::normalize::ident;
+use crate::walk::names::{CopyOf, Source};
 use crate::walk::values::Val;
+use crate::walk::Ctx;
 
 pub use span::{ai_names, span_description, span_v2_name, Hints};
 

@@ -11,13 +11,13 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::attribution::Attribution;
-use crate::walk::rules::FILTERED;
-use crate::walk::{guards, Ctx};
-use crate::walk::meta::Seg;
-use crate::names;
 use crate::normalize;
 use crate::policy::LogMode;
+use crate::rules::names;
+use crate::walk::meta::Seg;
+use crate::walk::rules::FILTERED;
 use crate::walk::values::{List, Pairs, Present, Val};
+use crate::walk::{guards, Ctx};
 
 use contexts::Contexts;
 use exception::{Exception, Stacktrace, Thread, Values};
@@ -229,7 +229,7 @@ pub struct DebugImage<'a> {
 }
 
 impl<'a> Event<'a> {
-    /// Company and user, as sent; `Err(`[`crate::DROP_AMBIGUOUS_COMPANY`]`)` when the
+    /// Company and user, as sent; `Err(`[`crate::items::DROP_AMBIGUOUS_COMPANY`]`)` when the
     /// event names more than one company (see [`company_values`]).
     pub fn attribution(&mut self, company_tag: &str) -> Result<Attribution<'_>, &'static str> {
         let spans = self.spans.0.iter_mut().map(|s| s.tags_mut());
@@ -270,12 +270,12 @@ impl<'a> Event<'a> {
         guards::token(&mut self.level);
         cx.key("logger", |cx| cx.val_text(&mut self.logger));
         cx.key("release", |cx| {
-            crate::deploy::release(cx, &mut self.release)
+            crate::rules::deploy::release(cx, &mut self.release)
         });
         cx.key("environment", |cx| {
-            crate::deploy::environment(cx, &mut self.environment)
+            crate::rules::deploy::environment(cx, &mut self.environment)
         });
-        cx.key("dist", |cx| crate::deploy::dist(cx, &mut self.dist));
+        cx.key("dist", |cx| crate::rules::deploy::dist(cx, &mut self.dist));
         if let Some(ti) = &mut self.transaction_info {
             guards::token(&mut ti.source);
             if ti.source.is_none() {
@@ -471,7 +471,7 @@ pub(crate) fn is_company_key(key: &str, company_tag: &str) -> bool {
 /// The one company that tag lists name, if any: every value under the company tag (in
 /// any case) in every list, numbers read as their decimal string (`7` is company `"7"`,
 /// as the SDKs that keep a tag's type send it), must be the same company, or the item is
-/// `Err(`[`crate::DROP_AMBIGUOUS_COMPANY`]`)`: deciding on one value would let the other
+/// `Err(`[`crate::items::DROP_AMBIGUOUS_COMPANY`]`)`: deciding on one value would let the other
 /// company's ID leave without its consent, and a reader that keeps the last duplicate key
 /// would file the event under it. Values that are neither strings nor numbers name no
 /// company. Number values are rewritten as strings in place, so what is kept is the string.
@@ -490,7 +490,7 @@ pub(crate) fn company_values<'t, 'a: 't>(
             }
             let Val::Str(value) = &*v else { continue };
             match found {
-                Some(f) if f != value.as_ref() => return Err(crate::DROP_AMBIGUOUS_COMPANY),
+                Some(f) if f != value.as_ref() => return Err(crate::items::DROP_AMBIGUOUS_COMPANY),
                 Some(_) => {}
                 None => found = Some(value.as_ref()),
             }
@@ -534,7 +534,7 @@ pub(crate) fn scrub_tags(
         };
         let mut slot = Some(std::mem::replace(v, Val::Other));
         if key == "environment" {
-            cx.key(key, |cx| crate::deploy::environment(cx, &mut slot));
+            cx.key(key, |cx| crate::rules::deploy::environment(cx, &mut slot));
         } else {
             cx.key(key, |cx| cx.val_text(&mut slot));
         }

@@ -13,8 +13,8 @@ mod map;
 
 use std::borrow::Cow;
 
-use crate::walk::{guards, Ctx};
 use crate::walk::values::Val;
+use crate::walk::{guards, Ctx};
 
 pub use keys::rule_of;
 pub use map::{with_company_key, Allowlisted, AttrVal};
@@ -39,11 +39,11 @@ pub enum Rule {
     Text,
     /// A name of code (a function, a middleware, a tool): only when identifier-shaped.
     Code,
-    /// `release`: see [`crate::deploy::release`].
+    /// `release`: see [`crate::rules::deploy::release`].
     Release,
-    /// `environment`: see [`crate::deploy::environment`].
+    /// `environment`: see [`crate::rules::deploy::environment`].
     Environment,
-    /// `dist`: see [`crate::deploy::dist`].
+    /// `dist`: see [`crate::rules::deploy::dist`].
     Dist,
     /// A URL: query and non-technical path segments go; the span's `http.route` is its
     /// path's template, as the event's route is for `request.url`.
@@ -51,7 +51,7 @@ pub enum Rule {
     /// An SQL statement: literals replaced ([`crate::normalize::sql::scrub_sql`]).
     Sql,
     /// A copy of the segment's (transaction's) name: the decision made for the name where
-    /// its source was known ([`crate::names::transaction`]).
+    /// its source was known ([`crate::rules::names::transaction`]).
     SegmentName,
     /// A route template (`http.route`): judged like a transaction name of source `route`.
     Route,
@@ -135,9 +135,9 @@ fn judge_scalar(cx: &mut Ctx<'_>, rule: Rule, site: Site<'_>, v: &mut Option<Val
             }
         }
         Rule::Code => code(cx, v),
-        Rule::Release => crate::deploy::release(cx, v),
-        Rule::Environment => crate::deploy::environment(cx, v),
-        Rule::Dist => crate::deploy::dist(cx, v),
+        Rule::Release => crate::rules::deploy::release(cx, v),
+        Rule::Environment => crate::rules::deploy::environment(cx, v),
+        Rule::Dist => crate::rules::deploy::dist(cx, v),
         Rule::Url => {
             let route = site
                 .route
@@ -154,8 +154,8 @@ fn judge_scalar(cx: &mut Ctx<'_>, rule: Rule, site: Site<'_>, v: &mut Option<Val
             }
             _ => *v = None,
         },
-        Rule::SegmentName => crate::names::transaction(cx, None, v),
-        Rule::Route => crate::names::transaction(cx, Some("route"), v),
+        Rule::SegmentName => crate::rules::names::transaction(cx, None, v),
+        Rule::Route => crate::rules::names::transaction(cx, Some("route"), v),
         Rule::Host => host(cx, site, v),
         Rule::UserId | Rule::Company => {
             if cx.ids_allowed {

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::walk::{guards, Ctx};
 use crate::walk::values::{List, Present, Val};
+use crate::walk::{guards, Ctx};
 
 /// `attrs` of a session or an aggregate.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -23,10 +23,10 @@ pub struct Attrs<'a> {
 impl Attrs<'_> {
     fn scrub(&mut self, cx: &mut Ctx<'_>) {
         cx.key("release", |cx| {
-            crate::deploy::release(cx, &mut self.release)
+            crate::rules::deploy::release(cx, &mut self.release)
         });
         cx.key("environment", |cx| {
-            crate::deploy::environment(cx, &mut self.environment)
+            crate::rules::deploy::environment(cx, &mut self.environment)
         });
         if self.ip_address.take().is_some() {
             cx.removed_silently("attrs.ip_address");

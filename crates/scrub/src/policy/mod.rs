@@ -1,5 +1,9 @@
 //! The policy: what an operator can loosen, compiled once per configuration.
 
+mod pattern;
+
+pub use pattern::{pattern_error, pattern_matches};
+
 use crate::detect::{DetectorError, Detectors};
 use crate::exception_text::{PatternError, Templates};
 use crate::words::Vocabulary;
@@ -168,7 +172,7 @@ impl Policy {
             ("allowed environments", &config.allowed_environments),
         ] {
             for p in patterns {
-                if let Some(why) = crate::deploy::pattern_error(p) {
+                if let Some(why) = pattern_error(p) {
                     return Err(PolicyError::BadPattern {
                         list,
                         pattern: p.clone(),

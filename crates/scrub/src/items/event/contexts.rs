@@ -7,9 +7,9 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::walk::{guards, Ctx};
-use crate::event::span::SpanData;
+use crate::items::event::span::SpanData;
 use crate::walk::values::Val;
+use crate::walk::{guards, Ctx};
 
 /// The kept contexts. Unknown contexts are counted, not named (their names are input).
 #[derive(Debug, Default, Serialize)]
@@ -244,7 +244,7 @@ impl Contexts<'_> {
                 guards::flag(&mut t.sampled);
                 guards::token(&mut t.ty);
                 let op = t.op.as_ref().and_then(Val::as_str).unwrap_or("");
-                let site = crate::attributes::Site { op, route: None };
+                let site = crate::rules::attributes::Site { op, route: None };
                 cx.key("data", |cx| t.data.scrub(cx, "contexts.trace.data.*", site));
             });
         }

@@ -2,8 +2,8 @@
 
 use super::{Records, Typed};
 use crate::attribution::{Ambiguous, AttributedBy, TraceId};
-use crate::spans_v2::SpanBatch;
-use crate::trace_metric::MetricBatch;
+use crate::items::spans_v2::SpanBatch;
+use crate::items::trace_metric::MetricBatch;
 
 const T1: &str = "771a43a4192642f0b136d5159a501700";
 const T2: &str = "b20c65740ea54321a81618f4de9e1096";
@@ -94,7 +94,7 @@ fn a_record_the_schema_cannot_read_refuses_the_item() {
         "{\"items\":[",
     ] {
         let r: Result<Typed<SpanBatch<'_>>, _> = Typed::read(bad.as_bytes(), "company_id", None);
-        assert_eq!(r.err(), Some(crate::DROP_INVALID), "{bad}");
+        assert_eq!(r.err(), Some(crate::items::DROP_INVALID), "{bad}");
     }
     // No list: no records, as the typed parse reads it.
     let b: Typed<SpanBatch<'_>> = Typed::read(br#"{"items":{"a":1}}"#, "company_id", None).unwrap();
