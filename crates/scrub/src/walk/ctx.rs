@@ -70,7 +70,7 @@ impl<'p> Ctx<'p> {
         if s.is_empty() || *s == FILTERED {
             return true;
         }
-        self.report.redacted("@budget");
+        self.report.redacted(super::rules::COUNT_BUDGET);
         // A rule may have rewritten part of it already (a URL's path): the placeholder
         // replaces the whole, so its remark supersedes theirs.
         self.meta
@@ -149,7 +149,7 @@ impl<'p> Ctx<'p> {
             return;
         }
         if let Some(clean) = crate::normalize::url::scrub_url(s) {
-            self.report.redacted("@url-query");
+            self.report.redacted(super::rules::COUNT_URL_QUERY);
             *s = Cow::Owned(clean);
         }
         let mut changed = false;
@@ -157,7 +157,7 @@ impl<'p> Ctx<'p> {
         if let Some(r) = route.and_then(|r| crate::normalize::ident::apply_route(s, r)) {
             routed = true;
             if r != **s {
-                self.report.redacted("@urlpath");
+                self.report.redacted(super::rules::COUNT_URLPATH);
                 *s = Cow::Owned(r);
                 changed = true;
             }
@@ -177,12 +177,12 @@ impl<'p> Ctx<'p> {
                 return Some(red.text);
             }
             if mask && !crate::normalize::ident::is_technical_segment(seg) {
-                report.redacted("@urlpath");
+                report.redacted(super::rules::COUNT_URLPATH);
                 other = true;
                 return Some(crate::normalize::ident::MASKED_SEGMENT.to_owned());
             }
             if mask_ids && crate::normalize::ids::is_id_segment(seg) {
-                report.redacted("@ids");
+                report.redacted(super::rules::COUNT_IDS);
                 ids = true;
                 return Some(crate::normalize::ids::ID_PLACEHOLDER.to_owned());
             }
@@ -200,7 +200,7 @@ impl<'p> Ctx<'p> {
                 vocab,
                 &self.policy.config.allowed_hosts,
             ) {
-                self.report.redacted("@host");
+                self.report.redacted(super::rules::COUNT_HOST);
                 let mut owned = s.to_string();
                 owned.replace_range(r, crate::normalize::hosts::HOST);
                 *s = Cow::Owned(owned);
@@ -231,7 +231,7 @@ impl<'p> Ctx<'p> {
     /// transaction>`): it is not shaped like code, so it may be a title or a person's name.
     pub fn replace_freetext(&mut self, s: &mut Cow<'_, str>, placeholder: &str) {
         let len = s.len();
-        self.report.redacted("@freetext");
+        self.report.redacted(super::rules::COUNT_FREETEXT);
         self.meta.substituted(
             &self.path,
             std::iter::once((RULE_FREETEXT.to_owned(), 0, placeholder.len())),
@@ -300,7 +300,7 @@ impl<'p> Ctx<'p> {
             Verdict::Unchanged => {}
             Verdict::Rewritten { text, placeholders } => {
                 for _ in 0..placeholders {
-                    self.report.redacted("@message-part");
+                    self.report.redacted(super::rules::COUNT_MESSAGE_PART);
                 }
                 self.replace_with_remark(s, text, RULE_TEMPLATE);
             }
@@ -315,7 +315,7 @@ impl<'p> Ctx<'p> {
     /// Replaces a whole free-text value by the `[filtered]` placeholder.
     pub fn filter_message(&mut self, s: &mut Cow<'_, str>) {
         let len = s.len();
-        self.report.redacted("@message");
+        self.report.redacted(super::rules::COUNT_MESSAGE);
         self.meta.substituted(
             &self.path,
             std::iter::once((RULE_MESSAGE.to_owned(), 0, FILTERED.len())),

@@ -316,7 +316,7 @@ impl Frame<'_> {
         window.push(self.context_line.as_ref().map(text).unwrap_or_default());
         window.extend(self.post_context.0.iter().map(text));
         if crate::normalize::source::mask_lines(&mut window) > 0 {
-            cx.report.redacted("@source-literal");
+            cx.report.redacted(crate::walk::rules::COUNT_SOURCE_LITERAL);
         }
         let mut it = window.into_iter().map(|l| Val::Str(Cow::Owned(l)));
         self.pre_context.0 = it.by_ref().take(pre).collect();
@@ -341,8 +341,8 @@ fn path_or_url(cx: &mut Ctx<'_>, v: &mut Option<Val<'_>>) {
         Some(Val::Str(s)) if s.contains("://") => cx.val_url(v),
         Some(Val::Str(s)) => {
             if let Some(masked) = crate::detect::mask_nested_home(s) {
-                cx.report.redacted("@userpath");
-                cx.replace_with_remark(s, masked, "@userpath:replace");
+                cx.report.redacted(crate::walk::rules::COUNT_USERPATH);
+                cx.replace_with_remark(s, masked, crate::walk::rules::RULE_USERPATH);
             }
             cx.text(s);
         }

@@ -261,7 +261,31 @@ impl<'a> Event<'a> {
     }
 
     /// Walks the whole event. After this, every kept string has passed the detectors.
+    /// The field groups are walked in a fixed order: a transaction name is decided before
+    /// the request URL that reads its route, and `_meta` is taken last.
     pub fn scrub(&mut self, cx: &mut Ctx<'_>) {
+        self.scrub_scalars(cx);
+        self.scrub_deploy(cx);
+        let route = self.scrub_transaction(cx);
+        self.scrub_server_name(cx);
+        self.scrub_fingerprint(cx);
+        self.scrub_messages(cx);
+        self.scrub_exceptions(cx);
+        self.scrub_request_contexts_tags(cx, route.as_deref());
+        self.scrub_user(cx);
+        // Every event says "never infer an IP": the address the ingest would see is the
+        // proxy's egress, not a user's (an event without `sdk` gets one for it).
+        scrub_sdk(self.sdk.get_or_insert_with(Sdk::default), cx);
+        scrub_modules(cx, &mut self.modules);
+        self.scrub_spans_measurements(cx);
+        self.scrub_debug_meta(cx);
+        self.drop_unkept(cx);
+        self.meta = cx.take_meta();
+    }
+
+    /// Ids, timestamps and tokens (type, platform, level) by shape; the logger's name
+    /// through the detectors.
+    fn scrub_scalars(&mut self, cx: &mut Ctx<'_>) {
         guards::hex_id(&mut self.event_id);
         guards::token(&mut self.ty);
         guards::timestamp(&mut self.timestamp);
@@ -269,6 +293,10 @@ impl<'a> Event<'a> {
         guards::token(&mut self.platform);
         guards::token(&mut self.level);
         cx.key("logger", |cx| cx.val_text(&mut self.logger));
+    }
+
+    /// `release`, `environment` and `dist` by the deploy rules.
+    fn scrub_deploy(&mut self, cx: &mut Ctx<'_>) {
         cx.key("release", |cx| {
             crate::rules::deploy::release(cx, &mut self.release)
         });
@@ -276,6 +304,12 @@ impl<'a> Event<'a> {
             crate::rules::deploy::environment(cx, &mut self.environment)
         });
         cx.key("dist", |cx| crate::rules::deploy::dist(cx, &mut self.dist));
+    }
+
+    /// The transaction name by its source (`transaction_info.source`, a token or nothing).
+    /// Returns the route template as sent, when the source says the name is one: it gives
+    /// the request URL its path.
+    fn scrub_transaction(&mut self, cx: &mut Ctx<'_>) -> Option<String> {
         if let Some(ti) = &mut self.transaction_info {
             guards::token(&mut ti.source);
             if ti.source.is_none() {
@@ -287,7 +321,6 @@ impl<'a> Event<'a> {
             .as_ref()
             .and_then(|ti| ti.source.as_ref())
             .and_then(Val::as_str);
-        // The route template, as sent, gives the request URL its path.
         let route = names::is_route_source(source)
             .then(|| self.transaction.as_ref().and_then(Val::as_str))
             .flatten()
@@ -295,6 +328,11 @@ impl<'a> Event<'a> {
         cx.key("transaction", |cx| {
             names::transaction(cx, source, &mut self.transaction)
         });
+        route
+    }
+
+    /// `server_name` (a host name) only when the operator keeps it; else removed.
+    fn scrub_server_name(&mut self, cx: &mut Ctx<'_>) {
         if self.server_name.is_some() {
             if cx.policy.config.keep_server_name {
                 cx.key("server_name", |cx| cx.val_text(&mut self.server_name));
@@ -303,12 +341,19 @@ impl<'a> Event<'a> {
                 cx.removed("server_name", "server_name");
             }
         }
+    }
+
+    /// Each fingerprint part: the default marker and code words stay, the rest is judged.
+    fn scrub_fingerprint(&mut self, cx: &mut Ctx<'_>) {
         cx.key("fingerprint", |cx| {
             for (i, f) in self.fingerprint.0.iter_mut().enumerate() {
                 cx.at(Seg::Index(i), |cx| fingerprint_part(cx, f));
             }
         });
-        self.scrub_messages(cx);
+    }
+
+    /// Exceptions, threads and the event's own stack trace.
+    fn scrub_exceptions(&mut self, cx: &mut Ctx<'_>) {
         if let Some(ex) = &mut self.exception {
             cx.key("exception", |cx| {
                 cx.key("values", |cx| {
@@ -330,8 +375,12 @@ impl<'a> Event<'a> {
         if let Some(st) = &mut self.stacktrace {
             cx.key("stacktrace", |cx| st.scrub(cx, "stacktrace.frames.vars"));
         }
+    }
+
+    /// The request (its URL's path by `route`), the contexts (emptied ones go) and tags.
+    fn scrub_request_contexts_tags(&mut self, cx: &mut Ctx<'_>, route: Option<&str>) {
         if let Some(r) = &mut self.request {
-            cx.key("request", |cx| r.scrub(cx, route.as_deref()));
+            cx.key("request", |cx| r.scrub(cx, route));
         }
         if let Some(c) = &mut self.contexts {
             cx.key("contexts", |cx| c.scrub(cx));
@@ -340,11 +389,11 @@ impl<'a> Event<'a> {
             }
         }
         cx.key("tags", |cx| scrub_tags(cx, &mut self.tags, "tags.*"));
-        self.scrub_user(cx);
-        // Every event says "never infer an IP": the address the ingest would see is the
-        // proxy's egress, not a user's (an event without `sdk` gets one for it).
-        scrub_sdk(self.sdk.get_or_insert_with(Sdk::default), cx);
-        scrub_modules(cx, &mut self.modules);
+    }
+
+    /// The transaction's spans, and measurements kept only as a token name, a number and
+    /// a token unit.
+    fn scrub_spans_measurements(&mut self, cx: &mut Ctx<'_>) {
         cx.key("spans", |cx| {
             for (i, s) in self.spans.0.iter_mut().enumerate() {
                 cx.at(Seg::Index(i), |cx| s.scrub(cx));
@@ -355,6 +404,10 @@ impl<'a> Event<'a> {
             guards::token(&mut m.unit);
             guards::is_token(k) && m.value.is_some()
         });
+    }
+
+    /// Debug images: ids, addresses and tokens by shape, file names through the detectors.
+    fn scrub_debug_meta(&mut self, cx: &mut Ctx<'_>) {
         if let Some(dm) = &mut self.debug_meta {
             cx.key("debug_meta", |cx| {
                 cx.key("images", |cx| {
@@ -373,6 +426,11 @@ impl<'a> Event<'a> {
                 })
             });
         }
+    }
+
+    /// Breadcrumbs, `extra` and `errors` go whole (each removal counted and remarked);
+    /// the SDK's own `_meta` goes silently (ours replaces it).
+    fn drop_unkept(&mut self, cx: &mut Ctx<'_>) {
         for (present, key) in [
             (self.breadcrumbs.take(), "breadcrumbs"),
             (self.extra.take(), "extra"),
@@ -383,7 +441,6 @@ impl<'a> Event<'a> {
             }
         }
         self.sdk_meta = None;
-        self.meta = cx.take_meta();
     }
 
     fn scrub_messages(&mut self, cx: &mut Ctx<'_>) {
@@ -581,3 +638,6 @@ fn scrub_modules(cx: &mut Ctx<'_>, modules: &mut Pairs<'_, Val<'_>>) {
         ok
     });
 }
+
+#[cfg(test)]
+mod tests;

@@ -147,7 +147,7 @@ fn judge_scalar(cx: &mut Ctx<'_>, rule: Rule, site: Site<'_>, v: &mut Option<Val
         Rule::Sql => match v {
             Some(Val::Str(s)) => {
                 if let Some(n) = crate::normalize::sql::scrub_sql(s) {
-                    cx.report.redacted("@sql-literal");
+                    cx.report.redacted(crate::walk::rules::COUNT_SQL_LITERAL);
                     *s = Cow::Owned(n);
                 }
                 cx.text(s);
@@ -210,7 +210,7 @@ fn host(cx: &mut Ctx<'_>, site: Site<'_>, v: &mut Option<Val<'_>>) {
     if crate::normalize::hosts::is_technical(s, vocab, &cx.policy.config.allowed_hosts) {
         cx.text(s);
     } else {
-        cx.report.redacted("@host");
+        cx.report.redacted(crate::walk::rules::COUNT_HOST);
         *s = Cow::Borrowed(crate::normalize::hosts::HOST);
     }
 }

@@ -121,7 +121,7 @@ fn describe(
     }
     if op.starts_with("db") {
         if let Some(n) = normalize::sql::scrub_sql(s) {
-            cx.report.redacted("@sql-literal");
+            cx.report.redacted(crate::walk::rules::COUNT_SQL_LITERAL);
             *s = Cow::Owned(n);
         }
         cx.text(s);
@@ -129,7 +129,7 @@ fn describe(
     }
     if op.starts_with("http") {
         if let Some(n) = normalize::url::scrub_http_description(s) {
-            cx.report.redacted("@url-query");
+            cx.report.redacted(crate::walk::rules::COUNT_URL_QUERY);
             *s = Cow::Owned(n);
         }
         // `GET https://host/users/alice%40example.com`: the URL's segments pass the
@@ -193,14 +193,14 @@ fn cache_key(cx: &mut Ctx<'_>, s: &mut Cow<'_, str>) {
     let mut new = None;
     let mut rules = Vec::new();
     if masked {
-        cx.report.redacted("@urlpath");
+        cx.report.redacted(crate::walk::rules::COUNT_URLPATH);
         new = Some(out.join(":"));
         rules.push(crate::walk::rules::RULE_URLPATH);
     }
     if !cx.ids_allowed {
         if let Some((m, n)) = normalize::ids::mask_key_ids(new.as_deref().unwrap_or(s)) {
             for _ in 0..n {
-                cx.report.redacted("@ids");
+                cx.report.redacted(crate::walk::rules::COUNT_IDS);
             }
             new = Some(m);
             rules.push(crate::walk::rules::RULE_IDS);
