@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the path words of well-known API endpoints (crates/scrub/src/normalize/api_words.txt):
+"""Writes the path words of well-known API endpoints (crates/scrub/src/words/api_words.txt):
 the words of the URL paths that the client libraries of the services SDKs instrument call,
 one per line, sorted.
 
@@ -42,7 +42,7 @@ import sysconfig
 import tokenize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "crates", "scrub", "src", "normalize", "api_words.txt")
+OUT = os.path.join(HERE, "..", "crates", "scrub", "src", "words", "api_words.txt")
 
 # Packages whose string literals are read (import name → folder in site-packages).
 PY_PACKAGES = ["openai", "anthropic", "mistralai", "cohere", "google/genai", "stripe", "elasticsearch", "github"]

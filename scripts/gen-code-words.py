@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the code vocabulary of the exception-message rule (crates/scrub/src/exception_text/
+"""Writes the code vocabulary (crates/scrub/src/words/
 code_words.txt): the words that identifiers are made of in the Python standard library and
 in the packages of .venv (Django, sentry-sdk, requests, ...), one per line, sorted.
 
@@ -31,7 +31,7 @@ import tokenize
 
 MIN_FILES = 3
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "crates", "scrub", "src", "exception_text", "code_words.txt")
+OUT = os.path.join(HERE, "..", "crates", "scrub", "src", "words", "code_words.txt")
 SKIP_DIRS = {"test", "tests", "testing", "idlelib", "turtledemo", "__pycache__", "site-packages"}
 WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 

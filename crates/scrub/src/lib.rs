@@ -9,6 +9,27 @@
 //! Pure functions: no I/O, no clock. Consent is a callback: the caller decides, per item,
 //! whether it leaves and whether IDs may go with it.
 //!
+//! # Map
+//!
+//! The modules, leaves first; each names only those above it (`tests/layout.rs`).
+//!
+//! | module | what enters | what leaves |
+//! |---|---|---|
+//! | [`work`] | bytes about to be examined | the request's work count and whether its budget is spent |
+//! | [`words`] | a word or a name | whether it is made of words of code; its words |
+//! | [`detect`] | free text | the text with personal data and secrets as typed placeholders, and what was found |
+//! | [`normalize`] | a technical string (SQL, URL, path, host, id, log template) | its shape, values removed (`None`: unchanged) |
+//! | [`exception_text`] | an exception type and message | the message as a known format with its parts judged, or unknown |
+//! | `policy` | the operator's options | the compiled policy (detectors, catalog, vocabulary, patterns) |
+//! | [`attribution`] | what an item names (company, user, trace) | the item's company by its own value, its trace's, or the trace map's; consent's [`Decision`] |
+//! | [`infer`] | — | the fields that tell the ingest not to infer IP or user agent |
+//! | `walk` | one item's fields, one at a time | kept values, `_meta` remarks, report counts, rule ids, scalar guards, the names memo |
+//! | `rules` | one app-written value: a transaction or span name, a release, an attribute | the value kept, reshaped, or a placeholder |
+//! | `items` | one envelope item | its kept schema, scrubbed and written, with its consent facts |
+//!
+//! [`scrub_envelope_with`] composes them: every item is read (`items`), attributed
+//! ([`attribution`]), decided by consent, walked and written; the header goes last.
+//!
 //! ```
 //! use bytes::Bytes;
 //! use envelope::Envelope;
@@ -27,55 +48,37 @@
 //! assert_eq!(out.report.removed_fields["user"], 1);
 //! ```
 
-mod attributes;
 pub mod attribution;
-mod ctx;
-mod deploy;
 pub mod detect;
-mod event;
 pub mod exception_text;
-mod header;
-pub mod hosts;
+
 pub mod infer;
-mod item;
-mod meta;
-mod names;
+mod items;
 pub mod normalize;
 mod policy;
-mod profile;
-mod report;
-mod session;
-mod spans_v2;
-mod trace_metric;
-mod values;
+mod rules;
+mod walk;
+pub mod words;
 pub mod work;
 
 use envelope::{Envelope, ItemType};
 
-pub use attribution::{AttributedBy, Attribution, Gate, Learned, TraceCompany, TraceId};
-pub use ctx::FILTERED;
-pub use deploy::{pattern_error, pattern_matches};
-pub use header::Upstream;
+pub use attribution::{AttributedBy, Attribution, Decision, Gate, Learned, TraceCompany, TraceId};
+pub use items::header::Upstream;
+pub use items::spans_v2::SPAN_V2_CONTENT_TYPE;
+pub use items::trace_metric::TRACE_METRIC_CONTENT_TYPE;
+pub use items::{
+    KeptConsent, DROP_AMBIGUOUS_COMPANY, DROP_DENIED_TYPE, DROP_DISABLED_TYPE, DROP_INVALID,
+    DROP_UNKNOWN_TYPE,
+};
+pub use policy::{pattern_error, pattern_matches};
 pub use policy::{
     LogMode, MessageMode, Policy, PolicyConfig, PolicyError, DEFAULT_HEADERS, DEFAULT_TAGS,
 };
-pub use report::Report;
-pub use spans_v2::SPAN_V2_CONTENT_TYPE;
-pub use trace_metric::TRACE_METRIC_CONTENT_TYPE;
-pub use values::MAX_ELEMENTS;
+pub use walk::report::Report;
+pub use walk::rules::FILTERED;
+pub use walk::values::MAX_ELEMENTS;
 pub use work::WorkBudget;
-
-/// What consent says about one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Remove the item; the reason is counted.
-    Drop(&'static str),
-    /// Keep the item (scrubbed); with or without company and user IDs.
-    Forward {
-        /// Whether `user.id`, the company tag and a session's `did` may stay.
-        ids_allowed: bool,
-    },
-}
 
 /// A scrubbed envelope and what was removed from it.
 #[derive(Debug)]
@@ -88,30 +91,6 @@ pub struct Scrubbed {
     /// scrubbed with IDs allowed, so consent can be checked again before sending.
     pub consent: Vec<KeptConsent>,
 }
-
-/// The consent facts of one kept item: everything the re-check before each send and the
-/// spool's erasure on revocation need, so that one item is one company's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeptConsent {
-    /// The company the item was attributed to: its own tag or attribute, or its trace's
-    /// (same envelope, or the trace map). A revocation of that company drops the item.
-    pub company: Option<String>,
-    /// Whether IDs were kept.
-    pub ids_allowed: bool,
-}
-
-/// Item drop reason: a type that never leaves (attachments, replays, logs, feedback …).
-pub const DROP_DENIED_TYPE: &str = "item_type_denied";
-/// Item drop reason: a type this proxy does not know.
-pub const DROP_UNKNOWN_TYPE: &str = "unknown_item_type";
-/// Item drop reason: a technical type the operator did not enable (profiles, check-ins).
-pub const DROP_DISABLED_TYPE: &str = "item_type_disabled";
-/// Item drop reason: the payload does not parse as its type (fail closed).
-pub const DROP_INVALID: &str = "invalid_payload";
-/// Item drop reason: the item names more than one company (two company tags that differ,
-/// in any case or form), or names none and belongs to a trace whose items name two, so no
-/// company's consent can decide it.
-pub const DROP_AMBIGUOUS_COMPANY: &str = "ambiguous_company";
 
 /// Scrubs every item of an envelope. `gate` is asked once per kept-type item (once per
 /// company of a span v2 item), with its attribution: `Some` for events and transactions and
@@ -142,20 +121,20 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
     gate: &mut G,
 ) -> Scrubbed {
     let mut report = Report::default();
-    let mut names = names::Names::default();
+    let mut names = walk::names::Names::default();
     // One budget for the whole envelope: its size is what the sender paid for. Reading
     // every item for its attribution is charged to it too.
     let size = envelope.items().iter().map(|i| i.payload().len()).sum();
     let meter = work::Meter::start(policy.budget.limit(size));
-    let header_trace = header::trace_id(envelope.header());
+    let header_trace = items::header::trace_id(envelope.header());
     let mut held = 0usize;
-    let read: Vec<(&'static str, Result<item::Read<'_>, &'static str>)> = (envelope.items())
+    let read: Vec<(&'static str, Result<items::Read<'_>, &'static str>)> = (envelope.items())
         .iter()
         .map(|i| {
             // Only the parses of read items count (denied types are not parsed).
             let len = i.payload().len();
-            let hold = held.saturating_add(len) <= item::HELD_PARSE_BUDGET;
-            let r = item::read(i, policy, header_trace, hold);
+            let hold = held.saturating_add(len) <= items::HELD_PARSE_BUDGET;
+            let r = items::read(i, policy, header_trace, hold);
             if hold && r.is_ok() {
                 held += len;
             }
@@ -172,7 +151,7 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
     let mut items = Vec::with_capacity(read.len());
     let mut consent = Vec::with_capacity(read.len());
     for (label, r) in read {
-        let cx = item::Decide {
+        let cx = items::Decide {
             policy,
             traces: &mut traces,
             report: &mut report,
@@ -191,7 +170,7 @@ pub fn scrub_envelope_with<G: Gate + ?Sized>(
         }
     }
     // The header last: its `trace.transaction` copies a name the items decided.
-    let header = header::scrub_header(
+    let header = items::header::scrub_header(
         envelope.header(),
         upstream,
         policy,

@@ -1,4 +1,4 @@
-//! Issue 22, part 1: an item belongs to the request (trace) that produced it. Each rule of
+//! An item belongs to the request (trace) that produced it. Each rule of
 //! attribution with planted canaries: the span ids are distinctive per span, so the exact
 //! set of spans that leaves is asserted, and a span that must not leave is found if it does.
 //!

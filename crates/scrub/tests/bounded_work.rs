@@ -5,7 +5,7 @@
 //! place free text is judged (a field of an event, a transaction, a span) and for inputs
 //! built from every rule's trigger characters and literals, the cost per byte at 4N and
 //! 16N bytes must not exceed [`GROWTH`] times the cost per byte at N: a rule that rescans
-//! to the end from each seed (issue 27, finding 1) costs 4 times more per byte at 4N.
+//! to the end from each seed costs 4 times more per byte at 4N.
 //!
 //! Then the budget: past it, free text becomes `[filtered]` with a `@budget:replace` remark,
 //! the structure still leaves, nothing that a rule removes survives, and the legitimate

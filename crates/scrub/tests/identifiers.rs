@@ -1,4 +1,4 @@
-//! Free text inside identifiers (issue 14): transaction names by source, span descriptions
+//! Free text inside identifiers: transaction names by source, span descriptions
 //! by op, URL paths by route template or segment shape, and technical numbers and private
 //! addresses kept. Each test plants a canary where an app would write it and asserts the
 //! exact output.
@@ -147,7 +147,7 @@ fn names_by_source() {
     for (name, source, kept) in cases {
         let (h, items, _) = run(header(name), &[("transaction", transaction(name, *source))]);
         assert_eq!(items[0]["transaction"], *kept, "{name} ({source:?})");
-        // The header has no ID consent of its own (issue 27): a name kept with an id
+        // The header has no ID consent of its own: a name kept with an id
         // under the item's consent is masked there.
         let in_header = match *kept {
             "/api/v2/orders/8c21e0f3" => "/api/v2/orders/*",
@@ -222,7 +222,7 @@ fn span_descriptions_by_op() {
             "GET http://127.0.0.1:8000/api/v2/users/42",
             "GET http://127.0.0.1:8000/api/v2/users/42",
         ),
-        // A person's machine is not a service (issue 17 trials: httpx to the laptop).
+        // A person's machine is not a service (httpx called on a developer's laptop).
         (
             "http.client",
             "POST http://zephyrine-laptop.corp-intra.example.net:8443/render?token=t",
@@ -292,7 +292,7 @@ fn request_urls_take_the_route_template_or_lose_non_technical_segments() {
         );
     }
     // A route without parameters is the path itself: its words are the code's, kept
-    // (FastAPI's `/letters` and `/whoami`, found masked by the issue-17 trials).
+    // (FastAPI's `/letters` and `/whoami`, which must not be masked).
     for path in ["/letters", "/whoami/"] {
         let url = format!("http://docs.example.com{path}?token=t");
         let (_, items, _) = run(
@@ -342,7 +342,7 @@ fn technical_numbers_and_private_addresses_are_kept() {
     );
 }
 
-/// Issue 17, rule 2: a v2 span's name follows the description rule by op; AI ops and
+/// A v2 span's name follows the description rule by op; AI ops and
 /// names that are not code leave as the op only.
 #[test]
 fn span_v2_names_by_op() {
@@ -385,7 +385,7 @@ fn span_v2_names_by_op() {
     assert_eq!(items[0]["spans"][0]["description"], "gen_ai.chat");
 }
 
-/// Issue 17, rule 3: releases and environments that are not versions, hashes or known
+/// Releases and environments that are not versions, hashes or known
 /// words are replaced the same way wherever they are copied, unless allowlisted.
 #[test]
 fn releases_and_environments_are_versions_and_known_words() {
@@ -430,8 +430,7 @@ fn releases_and_environments_are_versions_and_known_words() {
     );
 
     // A build tag or a package name that is not made of version or code words is free
-    // text too (found by the issue-17 trials: `docs-api@2.3.0+ottoline-laptop`). Since
-    // issue 22 a package name may hold one product word (`acme-web`, `dms-assistant`), so
+    // text too (`docs-api@2.3.0+ottoline-laptop`). A package name may hold one product word (`acme-web`, `dms-assistant`), so
     // the person here is a full name (releases.rs has the whole table).
     for r in [
         "docs-api@2.3.0+zephyrine-laptop",
@@ -488,7 +487,7 @@ fn releases_and_environments_are_versions_and_known_words() {
     );
 }
 
-/// Issue 17's third trial (DRF + PostgreSQL): a `dist` naming the developer's machine and a
+/// A DRF + PostgreSQL app: a `dist` naming the developer's machine and a
 /// custom fingerprint holding the host an app failed to reach left as plain text.
 #[test]
 fn dist_and_fingerprint_parts_leave_only_when_shaped_like_code() {

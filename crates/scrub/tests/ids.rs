@@ -1,5 +1,6 @@
-//! IDs only under consent (issue 27): finding 5 (ids in URL paths and cache keys without ID
-//! consent), finding 6 (an item naming two companies) and finding 8 (a numeric company id).
+//! IDs only under consent: ids in URL paths and cache keys go without ID consent, an item
+//! naming two companies is dropped, and a numeric company id is the company of its
+//! decimal string.
 //!
 //! The planted ids are distinctive (`4242` the user, `977` the invoice, `8` the company in a
 //! path that names it) and every test asserts the exact text that leaves, with ID consent
@@ -111,13 +112,13 @@ fn spans_v2() -> (Value, Value) {
     )
 }
 
-fn finding5_items() -> Vec<(Value, Value)> {
+fn path_and_key_items() -> Vec<(Value, Value)> {
     vec![(json!({"type": "transaction"}), transaction()), spans_v2()]
 }
 
 #[test]
-fn finding5_ids_in_paths_and_keys_are_masked_everywhere_without_id_consent() {
-    let out = run(&envelope_header(PATH), &finding5_items(), false);
+fn ids_in_paths_and_keys_are_masked_everywhere_without_id_consent() {
+    let out = run(&envelope_header(PATH), &path_and_key_items(), false);
     for id in ["4242", "977", "/8/"] {
         assert!(!out.text.contains(id), "{id} left in {}", out.text);
     }
@@ -161,8 +162,8 @@ fn finding5_ids_in_paths_and_keys_are_masked_everywhere_without_id_consent() {
 }
 
 #[test]
-fn finding5_with_id_consent_paths_and_keys_stay() {
-    let out = run(&envelope_header(PATH), &finding5_items(), true);
+fn with_id_consent_paths_and_keys_stay() {
+    let out = run(&envelope_header(PATH), &path_and_key_items(), true);
     let tx = &out.items[0];
     assert_eq!(tx["transaction"], PATH);
     assert_eq!(tx["request"]["url"], format!("http://127.0.0.1:8000{PATH}"));
@@ -185,7 +186,7 @@ fn finding5_with_id_consent_paths_and_keys_stay() {
 }
 
 #[test]
-fn finding5_a_header_alone_is_decided_without_ids() {
+fn a_header_alone_is_decided_without_ids() {
     // An envelope whose header names a transaction no item carries (an error event of the
     // same trace, a session): the header decides on its own, without IDs.
     let session = json!({"sid": "7c4a1b3e5f604d2f8d2f7c4a1b3e5f60", "status": "ok",
@@ -200,7 +201,7 @@ fn finding5_a_header_alone_is_decided_without_ids() {
 }
 
 #[test]
-fn finding5_the_id_class_is_masked_and_technical_segments_stay() {
+fn the_id_class_is_masked_and_technical_segments_stay() {
     let masked: &[(&str, &str)] = &[
         ("/api/orders/8c21e0f3d4", "/api/orders/*"),
         (
@@ -268,7 +269,7 @@ fn url_transaction(name: &str) -> (Value, Value) {
 }
 
 #[test]
-fn finding5_route_templates_stay_and_give_the_request_url_their_path() {
+fn route_templates_stay_and_give_the_request_url_their_path() {
     let route = "/api/companies/<int:company_id>/users/<int:user_id>/invoices/<int:pk>";
     let mut t = transaction();
     t["transaction"] = json!(route);
@@ -288,7 +289,7 @@ fn finding5_route_templates_stay_and_give_the_request_url_their_path() {
 }
 
 #[test]
-fn finding5_cache_keys_with_every_separator() {
+fn cache_keys_with_every_separator() {
     let cases: &[(&str, &str)] = &[
         ("user:4242:profile", "user:*:profile"),
         ("views.cache.page/4242", "views.cache.page/*"),
@@ -317,7 +318,7 @@ fn finding5_cache_keys_with_every_separator() {
     }
 }
 
-// === finding 6: two company values ===
+// === two company values ===
 
 fn event_with_tags(tags: Value) -> (Value, Value) {
     (
@@ -356,7 +357,7 @@ fn run_raw_tags(tags: &str, ids_allowed: bool) -> (Out, Vec<Option<String>>) {
 }
 
 #[test]
-fn finding6_two_company_values_drop_the_item_and_count_it() {
+fn two_company_values_drop_the_item_and_count_it() {
     let ambiguous = [
         r#"{"company_id": "7", "company_id": "9"}"#,
         r#"[["company_id", "7"], ["company_id", "9"]]"#,
@@ -381,7 +382,7 @@ fn finding6_two_company_values_drop_the_item_and_count_it() {
 }
 
 #[test]
-fn finding6_the_same_company_twice_is_one_company() {
+fn the_same_company_twice_is_one_company() {
     let same = [
         r#"{"company_id": "7", "company_id": "7"}"#,
         r#"[["company_id", "7"], ["company_id", 7]]"#,
@@ -401,7 +402,7 @@ fn finding6_the_same_company_twice_is_one_company() {
 }
 
 #[test]
-fn finding6_a_span_naming_another_company_makes_the_transaction_ambiguous() {
+fn a_span_naming_another_company_makes_the_transaction_ambiguous() {
     let mut t = transaction();
     t["tags"] = json!({"company_id": "7"});
     t["spans"] = json!([{"span_id": "b81618f4de9e1001", "op": "db", "tags": {"company_id": "9"}}]);
@@ -420,10 +421,10 @@ fn finding6_a_span_naming_another_company_makes_the_transaction_ambiguous() {
     );
 }
 
-// === finding 8: a numeric company id ===
+// === a numeric company id ===
 
 #[test]
-fn finding8_a_numeric_company_id_is_the_company_of_its_decimal_string() {
+fn a_numeric_company_id_is_the_company_of_its_decimal_string() {
     let mut asked = Vec::new();
     let out = run_with(
         &envelope_header("x"),
@@ -444,7 +445,7 @@ fn finding8_a_numeric_company_id_is_the_company_of_its_decimal_string() {
 }
 
 #[test]
-fn finding5_a_profile_copies_the_name_under_its_own_consent() {
+fn a_profile_copies_the_name_under_its_own_consent() {
     // As in the proxy: the transaction is its company's (IDs allowed), the profile names
     // no company and is forwarded without IDs; it must not take the name kept with them.
     let profile = json!({"version": "1", "platform": "python",

@@ -161,7 +161,7 @@ fn url_descriptions_lose_queries_whatever_the_op() {
         payload["spans"][0]["description"],
         "https://cdn.example.com/app.js"
     );
-    // Words separated by spaces under an op without a normaliser are free text (issue 14).
+    // Words separated by spaces under an op without a normaliser are free text.
     assert_eq!(payload["spans"][1]["description"], "<custom span>");
 }
 

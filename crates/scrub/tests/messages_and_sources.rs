@@ -1,4 +1,4 @@
-//! Issue 17, rules 1 and 4, through whole envelopes: exception messages leave only as known
+//! Through whole envelopes: exception messages leave only as known
 //! templates (whatever the exception type), and frames' source lines only with
 //! `--source-context`, masked. Each test plants canaries where apps put them and asserts
 //! the exact output, the `_meta` remark and the report.

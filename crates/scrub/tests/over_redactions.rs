@@ -1,4 +1,4 @@
-//! Technical names that were over-redacted (issue 22, part 4), each as a rule for its
+//! Technical names that must not be redacted, each as a rule for its
 //! class, with planted canaries: GraphQL operations and resolvers, the path words of
 //! well-known API endpoints, SQL inside library messages.
 

@@ -1,4 +1,4 @@
-//! Releases (issue 22, part 3): `<package>@<version>` keeps its package part when it is
+//! Releases: `<package>@<version>` keeps its package part when it is
 //! package-shaped and its version when version-shaped, in every copy (events, the header's
 //! trace, sessions, span and metric attributes); a name or build tag that carries a
 //! machine, a person or a token is still replaced. `--allowed-releases` and

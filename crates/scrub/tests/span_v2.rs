@@ -1,4 +1,4 @@
-//! Span v2 as a first-class schema (issue 22, part 2), with planted canaries: segment names
+//! Span v2 as a first-class schema, with planted canaries: segment names
 //! by each source and every copy of them, every kept attribute, IDs only under ID consent,
 //! the item's own company attribute, AI span names, and trace metrics.
 
@@ -105,7 +105,7 @@ fn trace_with(name: &str, source: Option<&str>, route: Option<&str>) -> (Value, 
 fn segment_names_by_source_and_every_copy() {
     let policy = policy();
     for (name, source, route, want) in [
-        // The issue's example: a route was masked as a URL.
+        // A route must not be masked as a URL.
         (
             "/billing/payment-method/",
             Some("route"),
@@ -239,8 +239,8 @@ fn a_copy_in_another_envelope_takes_the_same_decision() {
     }
 }
 
-/// The limit of a copy sent before its segment (issue 22 part 2's "later envelopes of the
-/// trace"): where the segment's decision needs its source's evidence (a URL name and the
+/// The limit of a copy sent before its segment (a later envelope of the
+/// trace): where the segment's decision needs its source's evidence (a URL name and the
 /// segment's `http.route`, or the `custom` label), the copy judged alone cannot have it; it
 /// is judged as a name of unknown source, never looser than the segment: its path keeps its
 /// technical words and masks the rest, and free text gets the `unknown` placeholder. No
@@ -459,7 +459,7 @@ fn child_span_attributes_by_kind() {
         "https://api.openai.com/v1/chat/completions"
     );
     assert_eq!(attr(item, 3, "server.address"), "api.openai.com");
-    // A cache key keeps its technical parts (its ids under ID consent: issue 27).
+    // A cache key keeps its technical parts (its ids only under ID consent).
     assert_eq!(item["items"][4]["name"], "doc:4711:*");
     assert_eq!(attr(item, 4, "cache.hit"), false);
     assert_eq!(attr(item, 4, "cache.item_size"), 135);

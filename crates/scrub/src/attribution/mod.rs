@@ -18,9 +18,19 @@ use std::collections::HashMap;
 
 use envelope::ItemType;
 
-use crate::Decision;
-
 pub use trace_id::TraceId;
+
+/// What consent says about one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Remove the item; the reason is counted.
+    Drop(&'static str),
+    /// Keep the item (scrubbed); with or without company and user IDs.
+    Forward {
+        /// Whether `user.id`, the company tag and a session's `did` may stay.
+        ids_allowed: bool,
+    },
+}
 
 /// Which rule gave an item its company.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]

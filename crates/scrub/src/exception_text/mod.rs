@@ -33,15 +33,14 @@ mod catalog;
 mod pattern;
 mod slots;
 mod statement;
-mod vocab;
 
 use std::sync::OnceLock;
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
+use crate::words::Vocabulary;
 pub use pattern::PatternError;
 pub use slots::{Judge, Slot, ERROR_TEXTS, HOST, IDENTIFIER, REASONS, TYPE, VALUE};
-pub use vocab::{lower, split_words, Vocabulary};
 
 /// What an unknown line of a known message becomes.
 pub const FILTERED_LINE: &str = "[filtered]";
@@ -83,7 +82,7 @@ pub struct Templates {
     /// The entries without a literal start, and their indices in `entries`.
     generic: RegexSet,
     generic_index: Vec<usize>,
-    vocab: Vocabulary,
+    vocab: &'static Vocabulary,
 }
 
 #[derive(Debug)]
@@ -147,7 +146,7 @@ impl Templates {
             by_prefix,
             generic,
             generic_index,
-            vocab: Vocabulary::default(),
+            vocab: Vocabulary::shared(),
         })
     }
 
@@ -195,11 +194,6 @@ impl Templates {
         self.entries.is_empty()
     }
 
-    /// The code vocabulary.
-    pub fn vocabulary(&self) -> &Vocabulary {
-        &self.vocab
-    }
-
     /// Judges the message of an exception of type `ty` (bare or dotted). `local` are the
     /// lower-case words of the event's own functions and modules, sorted; `hosts` the
     /// operator's allowlist.
@@ -208,7 +202,7 @@ impl Templates {
             return Verdict::Unknown;
         }
         let judge = Judge {
-            vocab: &self.vocab,
+            vocab: self.vocab,
             local,
             hosts,
         };

@@ -10,13 +10,13 @@
 use crate::normalize::ident::{is_technical_segment, MASKED_SEGMENT};
 use crate::normalize::url::{map_segments, percent_decode, scrub_url};
 
-use super::vocab::Vocabulary;
+use crate::words::Vocabulary;
 
 /// Placeholder for a name that is not made of code words.
 pub const IDENTIFIER: &str = "[identifier]";
 /// Placeholder for a type name that is not made of code words.
 pub const TYPE: &str = "[type]";
-pub use crate::hosts::HOST;
+pub use crate::normalize::hosts::HOST;
 /// Placeholder for a value (user input, a row, a literal).
 pub const VALUE: &str = "[value]";
 
@@ -201,9 +201,9 @@ impl Judge<'_> {
         s.len() <= 100 && self.vocab.is_code(s, self.local)
     }
 
-    /// Is this host technical? See [`crate::hosts`].
+    /// Is this host technical? See [`crate::normalize::hosts`].
     pub fn host(&self, h: &str) -> bool {
-        crate::hosts::is_technical(h, self.vocab, self.hosts)
+        crate::normalize::hosts::is_technical(h, self.vocab, self.hosts)
     }
 
     /// Writes the judged text of one slot to `out`; returns whether something was replaced.
@@ -374,7 +374,7 @@ impl Judge<'_> {
             url = m;
             changed = true;
         }
-        if let Some(r) = crate::hosts::host_range(&url) {
+        if let Some(r) = crate::normalize::hosts::host_range(&url) {
             if !self.host(&url[r.clone()]) {
                 url.replace_range(r, HOST);
                 changed = true;

@@ -15,95 +15,12 @@
 //! Pure and total like the rest of [`crate::normalize`]; `None` means unchanged.
 
 use super::url::{map_segments, percent_decode};
+use crate::words::{vendor_api_words, API_WORDS};
+
+pub use crate::words::FILE_EXTENSIONS;
 
 /// What a masked path segment becomes: `/people/*/cv/`.
 pub const MASKED_SEGMENT: &str = "*";
-
-/// Words of URL paths and identifiers that name endpoints and code, not people (compared
-/// lower-case; a plural `s`, `es` or `ies` is stripped when the word itself is not here).
-/// A segment made only of these words, numbers and ids stays; any other word is masked.
-#[rustfmt::skip]
-pub const API_WORDS: &[&str] = &[
-    "about", "access", "account", "action", "activate", "activity", "add", "address",
-    "admin", "agent", "aggregate", "ai", "alert", "all", "analytics", "android", "answer",
-    "api", "app", "apple", "application", "apply", "approve", "archive", "article", "asset",
-    "assign", "async", "attach", "attachment", "audit", "auth", "author", "authorize",
-    "avatar", "backend", "backup", "balance", "basket", "batch", "beat", "bill", "billing",
-    "bin", "blob", "blog", "board", "book", "booking", "bootstrap", "browse", "bucket",
-    "build", "bulk", "bundle", "by", "cache", "calendar", "callback", "campaign", "cancel",
-    "card", "cart", "catalog", "category", "cdn", "change", "channel", "chart", "chat",
-    "check", "checkout", "child", "chunk", "claim", "class", "clean", "cleanup", "clear",
-    "client", "close", "cluster", "code", "collection", "comment", "commit", "common",
-    "company", "compare", "complete", "component", "compose", "config", "configuration",
-    "confirm", "connect", "consent", "console", "contact", "content", "context",
-    "controller", "conversation", "convert", "copy", "core", "count", "country", "coupon",
-    "create", "credit", "cron", "css", "csv", "currency", "current", "customer", "cv",
-    "daily", "dashboard", "data", "database", "date", "day", "db", "debug", "default",
-    "delete", "delivery", "deploy", "detail", "device", "diff", "digest", "directory",
-    "disable", "discount", "dispatch", "dist", "doc", "document", "domain", "done",
-    "download", "draft", "edit", "email", "embed", "embedding", "enable", "endpoint",
-    "entry", "error", "etc", "event", "export", "external", "favicon", "feature", "feed",
-    "feedback", "fetch", "field", "file", "filter", "find", "flag", "flow", "folder",
-    "font", "forgot", "form", "frontend", "function", "gateway", "generate", "get", "graph",
-    "graphql", "group", "handler", "health", "healthcheck", "healthz", "help", "history",
-    "home", "hook", "hourly", "html", "http", "icon", "id", "identity", "image", "img",
-    "import", "inbox", "index", "info", "ingest", "init", "input", "insert", "install",
-    "integration", "internal", "invite", "invoice", "ios", "issue", "item", "job", "js",
-    "json", "key", "label", "lang", "language", "latest", "layout", "lib", "lib64",
-    "library", "like", "limit", "line", "link", "list", "live", "livez", "load", "locale",
-    "location", "lock", "log", "login", "logout", "lookup", "mail", "main", "manage",
-    "manifest", "map", "mark", "me", "media", "member", "membership", "menu", "merge",
-    "message", "meta", "metric", "middleware", "migrate", "mnt", "mobile", "model",
-    "module", "monitor", "month", "move", "my", "name", "new", "news", "newsletter", "next",
-    "node", "note", "notification", "notify", "oauth", "object", "offer", "ok", "old", "on",
-    "open", "openapi", "operation", "opt", "option", "order", "org", "organization", "out",
-    "output", "overview", "owner", "package", "page", "pager", "parent", "partner",
-    "password", "patch", "path", "pay", "payment", "payout", "pending", "people",
-    "permission", "person", "photo", "ping", "pipeline", "plan", "platform", "plugin",
-    "policy", "poll", "post", "preference", "preview", "price", "pricing", "print",
-    "privacy", "private", "proc", "process", "product", "profile", "project", "prompt",
-    "provider", "public", "publish", "pull", "purchase", "push", "query", "queue", "quote",
-    "random", "rate", "raw", "read", "readiness", "readyz", "rebuild", "receipt", "recent",
-    "recommendation", "record", "recover", "redirect", "refresh", "refund", "region",
-    "register", "reindex", "release", "reload", "remove", "render", "reply", "repo",
-    "report", "request", "reset", "resolve", "resource", "response", "rest", "restore",
-    "result", "resume", "retry", "review", "revoke", "robots", "role", "room", "root",
-    "route", "rpc", "rss", "rule", "run", "save", "schedule", "schema", "scope", "script",
-    "search", "secret", "section", "security", "send", "server", "service", "session",
-    "set", "setting", "setup", "share", "shared", "shipping", "shop", "show", "sign",
-    "signin", "signout", "signup", "site", "sitemap", "size", "slug", "snapshot", "socket",
-    "source", "spec", "srv", "sse", "stage", "start", "stat", "static", "statistic",
-    "status", "step", "stop", "storage", "store", "stream", "style", "submit", "subscribe",
-    "subscription", "suggest", "summary", "support", "swagger", "sync", "sys", "system",
-    "tag", "task", "team", "template", "tenant", "term", "test", "text", "theme", "thread",
-    "thumbnail", "ticket", "timeline", "tmp", "token", "tool", "top", "topic", "track",
-    "transfer", "translate", "trash", "tree", "trend", "trigger", "type", "ui",
-    "unsubscribe", "update", "upload", "url", "usage", "user", "usr", "v", "validate",
-    "value", "var", "vendor", "verify", "version", "video", "view", "wallet", "watch",
-    "web", "webhook", "weekly", "widget", "wiki", "work", "worker", "workflow", "workspace",
-    "write", "ws", "www", "xml", "year",
-];
-
-/// The path words of the endpoints that the official clients of the services SDKs
-/// instrument call (OpenAI's `/v1/chat/completions`, Anthropic's `/v1/messages`, Stripe,
-/// Elasticsearch's `_search`, GitHub, Slack, AWS, Google APIs …), generated by
-/// `scripts/gen-api-words.py`: sorted, lower-case, one per line.
-const VENDOR_API_WORDS: &str = include_str!("api_words.txt");
-
-/// The path words of well-known API endpoints (`api_words.txt`) as a sorted list, split
-/// once per process.
-pub fn vendor_api_words() -> &'static [&'static str] {
-    static WORDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    WORDS.get_or_init(|| VENDOR_API_WORDS.lines().filter(|w| !w.is_empty()).collect())
-}
-
-/// File extensions whose stem is judged alone (`main.js`, `report.pdf`).
-#[rustfmt::skip]
-pub(crate) const FILE_EXTENSIONS: &[&str] = &[
-    "js", "mjs", "cjs", "css", "map", "html", "htm", "json", "xml", "txt", "csv", "pdf",
-    "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "woff", "woff2", "ttf", "php", "asp",
-    "aspx", "jsp", "py", "rb", "ts", "tsx", "jsx", "wasm", "zip", "gz",
-];
 
 /// HTTP methods that may lead a name (`GET /api/users/{id}`).
 #[rustfmt::skip]
@@ -118,21 +35,12 @@ pub fn is_method(m: &str) -> bool {
 
 /// Is `word` (letters only) a known API word or file extension, itself or as a plural?
 pub fn is_api_word(word: &str) -> bool {
-    let lower = crate::exception_text::lower(word);
-    let known = |w: &str| {
+    let lower = crate::words::lower(word);
+    crate::words::known_or_plural(&lower, |w| {
         API_WORDS.binary_search(&w).is_ok()
             || vendor_api_words().binary_search(&w).is_ok()
             || FILE_EXTENSIONS.contains(&w)
-    };
-    if known(&lower) {
-        return true;
-    }
-    if let Some(stem) = lower.strip_suffix("ies") {
-        if known(&format!("{stem}y")) {
-            return true;
-        }
-    }
-    lower.strip_suffix("es").is_some_and(known) || lower.strip_suffix('s').is_some_and(known)
+    })
 }
 
 /// A template parameter: `{id}`, `<int:pk>`, `:slug`, `*`, `**`, `[id]`, `%s`.

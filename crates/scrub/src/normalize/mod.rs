@@ -17,6 +17,7 @@
 //! * When the input is malformed they fail closed (an unterminated SQL string is
 //!   replaced up to the end) rather than open.
 
+pub mod hosts;
 pub mod ident;
 pub mod ids;
 pub mod message;
